@@ -1,0 +1,91 @@
+/** --help texts, generated from the one option schema. */
+import { OPTIONS, envName, flagName, optionsFor, type CommandName, type OptionKey, type OptionSpec } from '@logship/common';
+
+export interface CommandInfo {
+  name: CommandName;
+  usage: string;
+  summary: string;
+  details: string;
+}
+
+export const COMMAND_INFO: Record<string, CommandInfo> = {
+  bootstrap: {
+    name: 'bootstrap',
+    usage: 'logship bootstrap [--check] [options]',
+    summary: 'declare (or only verify) the exchanges, queues, bindings and index template, in order',
+    details:
+      'Declares, in this order: the dead-letter exchange, the dead-letter queue and its binding, the main\n' +
+      'exchange (durable, direct), the main queue (durable, not auto-delete, dead letters to the DLX), its\n' +
+      'binding, then the Elasticsearch index template. Safe to run again. Run it before the first shipper:\n' +
+      'messages published while no queue is bound are lost by the broker.\n' +
+      'With --check nothing is declared: exit 1 names what is missing. Bindings cannot be verified over\n' +
+      'AMQP 0-9-1 without side effects and are reported as such.',
+  },
+  ship: {
+    name: 'ship',
+    usage: 'logship ship [-] [options] < input',
+    summary: 'read lines from stdin and publish them as events (persistent, confirmed, mandatory)',
+    details:
+      'Each line becomes one event with a deterministic event.id. Empty lines are skipped (counted); a\n' +
+      'trailing \\r is removed; lines longer than --max-line-bytes are truncated and tagged _truncated.\n' +
+      'Exits 0 only when every event was confirmed by the broker; a one-line summary goes to stderr.\n' +
+      'If the broker returns events (no queue bound), ship stops and exits 1: run logship bootstrap first.',
+  },
+  index: {
+    name: 'index',
+    usage: 'logship index [options]',
+    summary: 'run an indexer worker: consume the queue, bulk-write to Elasticsearch, ack what was written',
+    details:
+      'Any number of workers may share the queue. A delivery is acked only after every event in it was\n' +
+      'written (201), found already written (409), or dead-lettered with its reason (other 4xx). 429, 5xx\n' +
+      'and connection errors are retried with backoff, only for the failed items. SIGTERM/SIGINT: stop\n' +
+      'consuming, flush, settle every delivery, exit 0. Serves /metrics and /health on --metrics-port.',
+  },
+};
+
+function describeDefault(key: OptionKey): string {
+  const s = OPTIONS[key] as OptionSpec;
+  if (s.sensitive) return '';
+  if (key === 'metricsPort') return '';
+  if (s.default === '' || s.default === false || s.default === null) return '';
+  return ` (default: ${String(s.default)})`;
+}
+
+export function commandHelp(command: CommandName): string {
+  const info = COMMAND_INFO[command];
+  const lines: string[] = [];
+  if (info) lines.push(`Usage: ${info.usage}`, '', `${info.summary}.`, '', info.details, '');
+  lines.push('Options (flag, environment variable; also keys of the --config JSON file):');
+  const keys = optionsFor(command);
+  const rows = keys.map((k) => {
+    const s = OPTIONS[k] as OptionSpec;
+    const flag = `--${flagName(k)}${s.arg ? ` ${s.arg}` : ''}`;
+    return { flag, env: envName(k), doc: `${s.doc}${describeDefault(k)}` };
+  });
+  rows.push({ flag: '--config FILE', env: '', doc: 'JSON file of options (camelCase keys); flags and env override it' });
+  rows.push({ flag: '-h, --help', env: '', doc: 'this help' });
+  const width = Math.max(...rows.map((r) => r.flag.length));
+  for (const r of rows) {
+    lines.push(`  ${r.flag.padEnd(width)}  ${r.doc}${r.env ? `  [${r.env}]` : ''}`);
+  }
+  lines.push('', 'Secrets may also come from files: LOGSHIP_<OPTION>_FILE (Docker secrets).');
+  lines.push('Exit codes: 0 done, 1 runtime failure (says what was not delivered), 2 bad usage or configuration.');
+  return `${lines.join('\n')}\n`;
+}
+
+export function globalHelp(): string {
+  const width = Math.max(...Object.keys(COMMAND_INFO).map((c) => c.length));
+  const cmds = Object.values(COMMAND_INFO).map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'logship: ship log lines through RabbitMQ into Elasticsearch, with no lost and no duplicated events.',
+    '',
+    'Usage: logship <command> [options]',
+    '',
+    'Commands:',
+    ...cmds,
+    '',
+    'Run "logship <command> --help" for the options of a command.',
+    'Typical start: logship bootstrap && logship index & some-program | logship ship',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,92 @@
+/** Dispatch of `logship <command>`: configuration, errors, exit codes. */
+import {
+  ErrorCodes,
+  ExitCodes,
+  LogshipError,
+  createLogger,
+  errorMessage,
+  isLogshipError,
+  loadCommandLine,
+  type CommandName,
+  type Config,
+  type Logger,
+} from '@logship/common';
+import { runBootstrap } from './commands/bootstrap.js';
+import { runIndex } from './commands/index-command.js';
+import { runShip } from './commands/ship.js';
+import { COMMAND_INFO, commandHelp, globalHelp } from './help.js';
+
+export interface CommandContext {
+  config: Config;
+  positionals: string[];
+  logger: Logger;
+}
+
+type CommandRunner = (ctx: CommandContext) => Promise<number>;
+
+const COMMANDS: Partial<Record<CommandName, CommandRunner>> = {
+  bootstrap: runBootstrap,
+  ship: runShip,
+  index: runIndex,
+};
+
+export const VERSION = '0.1.0';
+
+function printError(command: string | undefined, err: unknown): number {
+  const prefix = command ? `logship ${command}` : 'logship';
+  if (isLogshipError(err)) {
+    process.stderr.write(`${prefix}: error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`${prefix}: hint: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`${prefix}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
+  return ExitCodes.FAILURE;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    if (topic && topic in COMMAND_INFO) process.stdout.write(commandHelp(topic as CommandName));
+    else process.stdout.write(globalHelp());
+    return command === undefined ? ExitCodes.USAGE : ExitCodes.OK;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`logship ${VERSION}\n`);
+    return ExitCodes.OK;
+  }
+  const runner = COMMANDS[command as CommandName];
+  if (!runner) {
+    return printError(
+      undefined,
+      new LogshipError(ErrorCodes.USAGE, `unknown command "${command}"`, {
+        hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see logship --help`,
+      }),
+    );
+  }
+  try {
+    const loaded = loadCommandLine(command as CommandName, rest);
+    if (loaded.help) {
+      process.stdout.write(commandHelp(command as CommandName));
+      return ExitCodes.OK;
+    }
+    const logger = createLogger({ level: loaded.config.logLevel, name: `logship-${command}` });
+    return await runner({ config: loaded.config, positionals: loaded.positionals, logger });
+  } catch (err) {
+    return printError(command, err);
+  }
+}
+
+/** Entry point of bin/logship.js: exit once stdout is flushed. */
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => exitWhenFlushed(code),
+    (err: unknown) => exitWhenFlushed(printError(argv[0], err)),
+  );
+}
+
+function exitWhenFlushed(code: number): void {
+  if (process.stdout.writableLength === 0) process.exit(code);
+  process.stdout.once('drain', () => process.exit(code));
+  process.stdout.once('error', () => process.exit(code));
+}

@@ -1,0 +1,187 @@
+/**
+ * The one schema of every logship option. Each option is a flag (--kebab-case),
+ * an environment variable (LOGSHIP_SNAKE_CASE) and a key of the --config JSON
+ * file (camelCase; kebab-case and snake_case spellings are accepted too).
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export type CommandName = 'bootstrap' | 'ship' | 'index' | 'status' | 'monitor' | 'generate' | 'dlq';
+
+export interface OptionSpec {
+  /** convict format name or a list of allowed values */
+  format: string | readonly string[] | BooleanConstructor | StringConstructor;
+  default: unknown;
+  doc: string;
+  /** commands that accept the flag; every command accepts it from env and file */
+  commands: readonly CommandName[];
+  /** value never printed: masked in logs and help */
+  sensitive?: boolean;
+  /** placeholder shown in --help */
+  arg?: string;
+}
+
+const BROKER: CommandName[] = ['bootstrap', 'ship', 'index', 'status', 'monitor', 'generate', 'dlq'];
+const TOPOLOGY: CommandName[] = ['bootstrap', 'ship', 'index', 'status', 'monitor', 'generate', 'dlq'];
+const ES: CommandName[] = ['bootstrap', 'index', 'status'];
+const HTTP: CommandName[] = ['ship', 'index', 'monitor', 'generate'];
+
+function defaultStateDir(): string {
+  const base = process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'logship');
+}
+
+export const OPTIONS = {
+  amqpUrl: {
+    format: 'amqp-url',
+    default: 'amqp://guest:guest@127.0.0.1:5672/%2f',
+    doc: 'RabbitMQ URL (amqp:// or amqps://); the password is masked in every log line',
+    commands: BROKER,
+    arg: 'URL',
+  },
+  exchange: { format: 'name', default: 'logs', doc: 'durable direct exchange that shippers publish to', commands: TOPOLOGY, arg: 'NAME' },
+  queue: { format: 'name', default: 'logs.indexer', doc: 'durable queue shared by every indexer', commands: TOPOLOGY, arg: 'NAME' },
+  routingKey: { format: String, default: 'logs', doc: 'routing key of published events and of the queue binding', commands: TOPOLOGY, arg: 'KEY' },
+  deadLetterExchange: { format: 'name', default: 'logs.dlx', doc: 'fanout exchange receiving events that can never be indexed', commands: TOPOLOGY, arg: 'NAME' },
+  deadLetterQueue: { format: 'name', default: 'logs.dead', doc: 'queue holding dead-lettered events with their reason', commands: TOPOLOGY, arg: 'NAME' },
+  queueType: { format: ['classic', 'quorum'], default: 'classic', doc: 'main queue type: classic, or quorum for clusters', commands: ['bootstrap'], arg: 'TYPE' },
+
+  esNode: { format: 'http-url', default: 'http://127.0.0.1:9200', doc: 'Elasticsearch URL', commands: ES, arg: 'URL' },
+  esUsername: { format: String, default: '', doc: 'Elasticsearch basic-auth user', commands: ES, arg: 'USER' },
+  esPassword: { format: String, default: '', doc: 'Elasticsearch basic-auth password', commands: ES, sensitive: true, arg: 'PASSWORD' },
+  esApiKey: { format: String, default: '', doc: 'Elasticsearch API key (base64 id:key)', commands: ES, sensitive: true, arg: 'KEY' },
+  esTimeout: { format: 'duration', default: '30s', doc: 'timeout of one Elasticsearch request', commands: ES, arg: 'DURATION' },
+  index: {
+    format: String,
+    default: 'logs-%{+yyyy.MM.dd}',
+    doc: 'index name; %{+yyyy.MM.dd} (also yy, HH) expands from each event @timestamp in UTC',
+    commands: ES,
+    arg: 'PATTERN',
+  },
+  templateName: { format: 'name', default: 'logship', doc: 'name of the Elasticsearch index template', commands: ['bootstrap', 'status'], arg: 'NAME' },
+
+  output: {
+    format: 'output',
+    default: 'elasticsearch',
+    doc: 'where the indexer writes: elasticsearch, stdout or file:PATH (NDJSON)',
+    commands: ['index'],
+    arg: 'OUTPUT',
+  },
+  prefetch: { format: 'positive-int', default: 1000, doc: 'unacknowledged deliveries an indexer may hold', commands: ['index'], arg: 'N' },
+  batchSize: { format: 'positive-int', default: 500, doc: 'events per bulk request', commands: ['index'], arg: 'N' },
+  batchBytes: { format: 'bytes', default: '5mb', doc: 'bytes per bulk request', commands: ['index'], arg: 'SIZE' },
+  flushInterval: {
+    format: 'duration',
+    default: '1s',
+    doc: 'longest wait before a partial batch is written (indexer) or a partial multi-event message is sent (shipper)',
+    commands: ['index', 'ship'],
+    arg: 'DURATION',
+  },
+  retryBackoff: { format: 'duration', default: '200ms', doc: 'first retry delay after 429/5xx/connection errors (doubles, with jitter)', commands: ['index'], arg: 'DURATION' },
+  retryMaxBackoff: { format: 'duration', default: '30s', doc: 'longest retry delay', commands: ['index'], arg: 'DURATION' },
+  retryTimeout: {
+    format: 'duration',
+    default: '5m',
+    doc: 'retry budget of an event; past it its delivery is nacked with requeue (keep well under the broker consumer_timeout)',
+    commands: ['index'],
+    arg: 'DURATION',
+  },
+
+  metricsPort: {
+    format: 'port-or-null',
+    default: null,
+    doc: 'port of /metrics and /health (index: 9198; ship: off unless --follow; 0 = any free port)',
+    commands: HTTP,
+    arg: 'PORT',
+  },
+  httpHost: { format: String, default: '127.0.0.1', doc: 'address the HTTP endpoints bind to (0.0.0.0 in containers)', commands: HTTP, arg: 'HOST' },
+
+  eventsPerMessage: {
+    format: 'positive-int',
+    default: 1,
+    doc: 'events per AMQP message; above 1 the body is NDJSON, each event keeping its own event.id',
+    commands: ['ship', 'generate'],
+    arg: 'N',
+  },
+  codec: { format: ['plain', 'json'], default: 'plain', doc: 'plain lines, or json (parse failures keep the line, tagged _jsonparsefailure)', commands: ['ship'], arg: 'CODEC' },
+  maxLineBytes: { format: 'bytes', default: '1mb', doc: 'longer lines are truncated to this and tagged _truncated', commands: ['ship'], arg: 'SIZE' },
+  maxInflight: { format: 'positive-int', default: 1000, doc: 'published messages awaiting a broker confirm before input is paused', commands: ['ship', 'generate', 'dlq'], arg: 'N' },
+  hostName: { format: String, default: os.hostname(), doc: 'host.name of shipped events', commands: ['ship', 'generate'], arg: 'NAME' },
+  stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets are kept', commands: ['ship'], arg: 'DIR' },
+
+  check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
+  skipElasticsearch: { format: Boolean, default: false, doc: 'declare only the AMQP side, not the index template', commands: ['bootstrap'] },
+
+  shutdownTimeout: {
+    format: 'duration',
+    default: '30s',
+    doc: 'on SIGTERM/SIGINT, longest wait for in-flight work; then exit leaving unsettled deliveries to the broker',
+    commands: ['ship', 'index'],
+    arg: 'DURATION',
+  },
+  logLevel: {
+    format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    doc: 'log level of the JSON log lines on stderr',
+    commands: BROKER,
+    arg: 'LEVEL',
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionKey = keyof typeof OPTIONS;
+
+/** Resolved, typed configuration. */
+export interface Config {
+  amqpUrl: string;
+  exchange: string;
+  queue: string;
+  routingKey: string;
+  deadLetterExchange: string;
+  deadLetterQueue: string;
+  queueType: 'classic' | 'quorum';
+  esNode: string;
+  esUsername: string;
+  esPassword: string;
+  esApiKey: string;
+  esTimeout: number;
+  index: string;
+  templateName: string;
+  output: string;
+  prefetch: number;
+  batchSize: number;
+  batchBytes: number;
+  flushInterval: number;
+  retryBackoff: number;
+  retryMaxBackoff: number;
+  retryTimeout: number;
+  metricsPort: number | null;
+  httpHost: string;
+  eventsPerMessage: number;
+  codec: 'plain' | 'json';
+  maxLineBytes: number;
+  maxInflight: number;
+  hostName: string;
+  stateDir: string;
+  check: boolean;
+  skipElasticsearch: boolean;
+  shutdownTimeout: number;
+  logLevel: string;
+}
+
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function envName(key: string): string {
+  return `LOGSHIP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** camelCase key from a flag, env-ish or snake/kebab spelling; undefined if unknown. */
+export function keyFromAnySpelling(name: string): OptionKey | undefined {
+  const camel = name.replace(/^LOGSHIP_/, '').toLowerCase().replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return (Object.keys(OPTIONS) as OptionKey[]).find((k) => k.toLowerCase() === camel.toLowerCase());
+}
+
+export function optionsFor(command: CommandName): OptionKey[] {
+  return (Object.keys(OPTIONS) as OptionKey[]).filter((k) => (OPTIONS[k].commands as readonly string[]).includes(command));
+}

@@ -1,0 +1,30 @@
+/** The official Elasticsearch client, configured from logship options. */
+import { Client, errors } from '@elastic/elasticsearch';
+import type { Config } from '../config/schema.js';
+
+export { Client, errors as esErrors };
+
+export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'>;
+
+export function createEsClient(s: EsSettings): Client {
+  const auth = s.esApiKey
+    ? { apiKey: s.esApiKey }
+    : s.esUsername
+      ? { username: s.esUsername, password: s.esPassword }
+      : undefined;
+  return new Client({
+    node: s.esNode,
+    ...(auth ? { auth } : {}),
+    requestTimeout: s.esTimeout,
+    // logship retries itself, item by item (bulk outcome table)
+    maxRetries: 0,
+    compression: false,
+    name: 'logship',
+  });
+}
+
+/** HTTP status of a client error, if it has one. */
+export function esStatusOf(err: unknown): number | undefined {
+  if (err instanceof errors.ResponseError) return err.statusCode ?? undefined;
+  return undefined;
+}

@@ -1,0 +1,50 @@
+/** Parsing of human sizes ("5mb") and durations ("1s", "250ms"). */
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1024 ** 2,
+  m: 1024 ** 2,
+  gb: 1024 ** 3,
+  g: 1024 ** 3,
+};
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+};
+
+/** Bytes from "5mb", "512kb", "1048576" or a number. Returns NaN when invalid. */
+export function parseBytes(value: unknown): number {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : Number.NaN;
+  if (typeof value !== 'string') return Number.NaN;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  if (!m) return Number.NaN;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return Number.NaN;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** Milliseconds from "1s", "250ms", "5m", "1h" or a number of milliseconds. NaN when invalid. */
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : Number.NaN;
+  if (typeof value !== 'string') return Number.NaN;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  if (!m) return Number.NaN;
+  const unitName = (m[2] ?? '').toLowerCase();
+  const unit = unitName === '' ? 1 : DURATION_UNITS[unitName];
+  if (unit === undefined) return Number.NaN;
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}

@@ -1,0 +1,137 @@
+/**
+ * Consumes the shared queue with manual acks and a prefetch window. Each
+ * delivery remembers the channel it came on: an ack for a channel that died
+ * is never sent (it would close the new channel with PRECONDITION_FAILED -
+ * unknown delivery tag); the broker redelivers those messages instead.
+ */
+import { errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger, type RecoveringChannelModel } from '@logship/common';
+
+export interface Delivery {
+  msg: ConsumeMessage;
+  channel: Channel;
+  /** events of this delivery not yet settled */
+  remaining: number;
+  settled: boolean;
+  receivedAt: number;
+}
+
+export interface ConsumerOptions {
+  queue: string;
+  prefetch: number;
+  logger: Logger;
+}
+
+export class Consumer {
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private stopped = false;
+  private opening: Promise<void> | null = null;
+  private readonly onConnect = () => void this.open();
+  /** the last fatal channel error (queue missing, access refused) */
+  lastError: Error | null = null;
+
+  constructor(
+    private readonly conn: RecoveringChannelModel,
+    private readonly options: ConsumerOptions,
+    private readonly onDelivery: (d: Delivery) => void,
+  ) {}
+
+  get connected(): boolean {
+    return this.channel !== null;
+  }
+
+  async start(): Promise<void> {
+    this.conn.on('connect', this.onConnect);
+    await this.open();
+    if (!this.channel && this.lastError) throw this.lastError;
+  }
+
+  private open(): Promise<void> {
+    if (this.opening) return this.opening;
+    if (this.channel || this.stopped) return Promise.resolve();
+    this.opening = (async () => {
+      const { queue, prefetch, logger } = this.options;
+      let ch: Channel | null = null;
+      try {
+        ch = await this.conn.createChannel();
+        const channel = ch;
+        let channelError: Error | null = null;
+        channel.on('error', (err: Error) => {
+          channelError = err;
+          logger.warn({ err: errorMessage(err) }, 'consumer channel error');
+        });
+        channel.on('close', () => {
+          if (this.channel !== channel) return;
+          this.channel = null;
+          this.consumerTag = null;
+          if (this.stopped) return;
+          if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
+          // unacked deliveries of this channel go back to the queue; reopen
+          setTimeout(() => void this.open(), 1000).unref();
+        });
+        await channel.prefetch(prefetch);
+        const ok = await channel.consume(
+          queue,
+          (msg) => {
+            if (msg === null) {
+              logger.warn({ queue }, 'the broker cancelled the consumer (queue deleted?); retrying');
+              if (this.channel === channel) {
+                this.channel = null;
+                void channel.close().catch(() => undefined);
+                setTimeout(() => void this.open(), 1000).unref();
+              }
+              return;
+            }
+            this.onDelivery({ msg, channel, remaining: 0, settled: false, receivedAt: Date.now() });
+          },
+          { noAck: false },
+        );
+        this.channel = channel;
+        this.consumerTag = ok.consumerTag;
+        this.lastError = null;
+        logger.info({ queue, prefetch }, 'consuming');
+      } catch (err) {
+        this.lastError = translateBrokerError(err, { kind: 'queue', name: queue }, 'use');
+        logger.warn({ err: this.lastError.message }, 'cannot consume yet; retrying');
+        if (ch) await ch.close().catch(() => undefined);
+        if (!this.stopped) setTimeout(() => void this.open(), 2000).unref();
+      } finally {
+        this.opening = null;
+      }
+    })();
+    return this.opening;
+  }
+
+  /** true if the delivery's channel is still the live one (its tag may be acked) */
+  isLive(d: Delivery): boolean {
+    return d.channel === this.channel;
+  }
+
+  ack(d: Delivery): boolean {
+    if (!this.isLive(d)) return false;
+    d.channel.ack(d.msg);
+    return true;
+  }
+
+  nack(d: Delivery, requeue: boolean): boolean {
+    if (!this.isLive(d)) return false;
+    d.channel.nack(d.msg, false, requeue);
+    return true;
+  }
+
+  /** Stops new deliveries; unsettled ones can still be acked on the channel. */
+  async cancel(): Promise<void> {
+    this.stopped = true;
+    this.conn.off('connect', this.onConnect);
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    this.consumerTag = null;
+  }
+
+  async close(): Promise<void> {
+    await this.cancel();
+    const ch = this.channel;
+    this.channel = null;
+    if (ch) await ch.close().catch(() => undefined);
+  }
+}

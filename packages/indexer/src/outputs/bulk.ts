@@ -1,0 +1,53 @@
+/**
+ * The _bulk request builder and the bulk outcome table of DESIGN.md:
+ * 200/201 ok, 409 duplicate, 429/5xx retry, other 4xx reject (dead-letter).
+ */
+import type { Document } from '../decode.js';
+import type { ItemOutcome } from './output.js';
+
+/**
+ * NDJSON body of `create` actions. The index comes from the configured
+ * pattern and the id is JSON-encoded, and every source is one line of JSON,
+ * so no event can add or change an action.
+ */
+export function buildBulkBody(docs: readonly Document[]): string {
+  let body = '';
+  for (const d of docs) {
+    body +=
+      d.id === undefined
+        ? `{"create":{"_index":${JSON.stringify(d.index)}}}\n`
+        : `{"create":{"_index":${JSON.stringify(d.index)},"_id":${JSON.stringify(d.id)}}}\n`;
+    body += d.source;
+    body += '\n';
+  }
+  return body;
+}
+
+interface BulkItem {
+  status?: number;
+  error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
+}
+
+export function classifyItem(item: BulkItem | undefined): ItemOutcome {
+  const status = item?.status;
+  if (status === undefined) return { kind: 'retry', status: undefined, reason: 'no item in the bulk response' };
+  if (status >= 200 && status < 300) return { kind: 'ok' };
+  if (status === 409) return { kind: 'duplicate' };
+  const type = item?.error?.type ?? 'unknown_error';
+  const cause = item?.error?.caused_by?.reason;
+  const reason = `${item?.error?.reason ?? `HTTP ${status}`}${cause ? ` (caused by: ${cause})` : ''}`;
+  if (status === 429 || status >= 500) return { kind: 'retry', status, reason: `${type}: ${reason}` };
+  return { kind: 'reject', status, type, reason };
+}
+
+export function classifyResponse(
+  docs: readonly Document[],
+  response: { errors?: boolean; items?: Array<Record<string, BulkItem>> },
+): ItemOutcome[] {
+  const items = response.items ?? [];
+  if (response.errors === false && items.length === docs.length) return docs.map(() => ({ kind: 'ok' }));
+  return docs.map((_d, i) => {
+    const wrapper = items[i];
+    return classifyItem(wrapper ? (wrapper.create ?? wrapper.index ?? Object.values(wrapper)[0]) : undefined);
+  });
+}

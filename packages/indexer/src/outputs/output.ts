@@ -1,0 +1,17 @@
+/** What an output (Elasticsearch, stdout, file) answers for each document of a batch. */
+import type { Document } from '../decode.js';
+
+export type ItemOutcome =
+  | { kind: 'ok' }
+  | { kind: 'duplicate' }
+  | { kind: 'retry'; status: number | undefined; reason: string }
+  | { kind: 'reject'; status: number; type: string; reason: string };
+
+export interface Output {
+  readonly name: string;
+  /** one outcome per document, in order; throws only for programming errors */
+  write(docs: readonly Document[]): Promise<ItemOutcome[]>;
+  /** whether the output answered its last request (for /health) */
+  readonly reachable: boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,42 @@
+/**
+ * Lines from a byte stream: LineClamp bounds each line in bytes, split2 splits
+ * and decodes UTF-8 (invalid sequences become U+FFFD). A trailing \r is
+ * stripped. Errors of the input travel through the stream.
+ */
+import type { Readable } from 'node:stream';
+import split2 from 'split2';
+import { LineClamp } from './line-clamp.js';
+
+export interface Line {
+  /** 0-based index of the line in its input */
+  index: number;
+  text: string;
+  truncated: boolean;
+  /** bytes of the line in the input, newline excluded (only with offsets) */
+  bytes: number;
+}
+
+export interface LineSourceOptions {
+  maxLineBytes: number;
+  /** record each line's input length (needed for byte offsets) */
+  withOffsets?: boolean;
+}
+
+export function lineStream(input: Readable, options: LineSourceOptions): Readable {
+  const clamp = new LineClamp(options.maxLineBytes, options.withOffsets ?? false);
+  let index = 0;
+  const splitter = split2(
+    /\n/,
+    (text: string): Line => {
+      const i = index++;
+      const meta = clamp.takeMeta(i);
+      const clean = text.endsWith('\r') ? text.slice(0, -1) : text;
+      return { index: i, text: clean, truncated: meta?.truncated ?? false, bytes: meta?.bytes ?? -1 };
+    },
+    // the clamp already bounds lines; this is a second guard (characters <= bytes)
+    { maxLength: options.maxLineBytes + 8 },
+  );
+  input.on('error', (err) => splitter.destroy(err));
+  clamp.on('error', (err) => splitter.destroy(err));
+  return input.pipe(clamp).pipe(splitter);
+}
