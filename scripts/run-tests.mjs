@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs the test files with node's own test runner (TypeScript through tsx).
+// Usage: node scripts/run-tests.mjs [unit|integration|faults] [name-filter]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const suites = ['unit', 'integration'];
+const [only, filter] = process.argv.slice(2);
+const chosen = only ? [only] : suites;
+const files = [];
+for (const suite of chosen) {
+  const dir = path.join(root, 'test', suite);
+  if (!fs.existsSync(dir)) continue;
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (f.endsWith('.test.ts') && (!filter || f.includes(filter))) files.push(path.join('test', suite, f));
+  }
+}
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+fs.mkdirSync(path.join(root, 'test-output'), { recursive: true });
+const args = [
+  '--import', 'tsx',
+  '--test',
+  '--test-reporter=spec',
+  // integration tests share one broker and two cores: run files two at a time
+  `--test-concurrency=${process.env.LOGSHIP_TEST_CONCURRENCY ?? 2}`,
+  '--test-timeout=300000',
+  ...files,
+];
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);

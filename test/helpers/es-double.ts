@@ -1,0 +1,310 @@
+/**
+ * An Elasticsearch HTTP double that the official client accepts: the product
+ * header on every 2xx, JSON bodies, real _bulk item shapes, refresh semantics
+ * (documents are invisible to _count/_search until a refresh), index
+ * templates, and switchable faults (down, 503, item 429s, 400 documents,
+ * latency).
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export interface StoredDoc {
+  id: string;
+  index: string;
+  source: Record<string, unknown>;
+  visible: boolean;
+}
+
+export interface Faults {
+  /** 'refuse': connections are reset; '503': every request answers 503 */
+  down: null | 'refuse' | '503';
+  /** fraction of bulk items answered 429 es_rejected_execution_exception */
+  itemRate429: number;
+  /** documents answered 400 document_parsing_exception */
+  reject: ((source: Record<string, unknown>) => boolean) | null;
+  /** added latency of every request */
+  latencyMs: number;
+}
+
+export interface BulkRecord {
+  ids: Array<string | undefined>;
+  statuses: number[];
+}
+
+const PRODUCT = { 'x-elastic-product': 'Elasticsearch' };
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+function wildcardToRegex(pattern: string): RegExp {
+  const parts = pattern.split(',').map((p) => p.trim().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
+  return new RegExp(`^(?:${parts.join('|')})$`);
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+function matches(doc: StoredDoc, query: unknown): boolean {
+  if (!query || typeof query !== 'object') return true;
+  const q = query as Record<string, Record<string, unknown>>;
+  if (q.match_all) return true;
+  if (q.term) {
+    const [field, raw] = Object.entries(q.term)[0] ?? [];
+    const value = raw && typeof raw === 'object' && 'value' in raw ? (raw as { value: unknown }).value : raw;
+    const got = getPath(doc.source, field!);
+    return Array.isArray(got) ? got.includes(value) : got === value;
+  }
+  if (q.ids) return ((q.ids as { values: string[] }).values ?? []).includes(doc.id);
+  return true;
+}
+
+export class EsDouble {
+  readonly indices = new Map<string, Map<string, StoredDoc>>();
+  readonly templates = new Map<string, unknown>();
+  readonly bulks: BulkRecord[] = [];
+  faults: Faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
+  requests = 0;
+  private server: http.Server | null = null;
+  private sockets = new Set<Socket>();
+  private random = seeded(42);
+  url = '';
+
+  async start(port = 0): Promise<string> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.server = server;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = null;
+  }
+
+  setFaults(f: Partial<Faults>): void {
+    this.faults = { ...this.faults, ...f };
+    if (f.itemRate429 !== undefined) this.random = seeded(42);
+  }
+
+  clearFaults(): void {
+    this.faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
+  }
+
+  /** every stored document (visible or not) of indices matching the pattern */
+  docs(pattern = '*'): StoredDoc[] {
+    const re = wildcardToRegex(pattern);
+    const out: StoredDoc[] = [];
+    for (const [name, docs] of this.indices) if (re.test(name)) out.push(...docs.values());
+    return out;
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+    if (status >= 200 && status < 300) Object.assign(headers, PRODUCT);
+    res.writeHead(status, headers);
+    res.end(text);
+  }
+
+  private error(res: http.ServerResponse, status: number, type: string, reason: string): void {
+    this.send(res, status, { error: { root_cause: [{ type, reason }], type, reason }, status });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.requests++;
+    if (this.faults.down === 'refuse') {
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+    if (this.faults.down === '503') {
+      this.error(res, 503, 'unavailable_shards_exception', 'the double is switched to 503');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    try {
+      this.route(method, parts, body, res);
+    } catch (err) {
+      this.error(res, 400, 'x_content_parse_exception', (err as Error).message);
+    }
+  }
+
+  private route(method: string, parts: string[], body: string, res: http.ServerResponse): void {
+    const [first, second, third] = parts;
+    if (parts.length === 0) {
+      if (method === 'HEAD') return this.send(res, 200, {});
+      return this.send(res, 200, {
+        name: 'es-double',
+        cluster_name: 'logship-test',
+        version: { number: '8.19.0', build_flavor: 'default', lucene_version: '9.12.0' },
+        tagline: 'You Know, for Search',
+      });
+    }
+    if (first === '_index_template' && second) {
+      if (method === 'PUT' || method === 'POST') {
+        this.templates.set(second, JSON.parse(body));
+        return this.send(res, 200, { acknowledged: true });
+      }
+      if (!this.templates.has(second)) return this.error(res, 404, 'resource_not_found_exception', `index template matching [${second}] not found`);
+      if (method === 'HEAD') return this.send(res, 200, {});
+      return this.send(res, 200, { index_templates: [{ name: second, index_template: this.templates.get(second) }] });
+    }
+    if (first === '_cluster' && second === 'health') {
+      return this.send(res, 200, { cluster_name: 'logship-test', status: 'green', number_of_nodes: 1 });
+    }
+    if (first === '_bulk') return this.bulk(body, undefined, res);
+    if (second === '_bulk') return this.bulk(body, first, res);
+    if (first === '_refresh') return this.refresh('*', res);
+    if (second === '_refresh') return this.refresh(first!, res);
+    if (first === '_count') return this.count('*', body, res);
+    if (second === '_count') return this.count(first!, body, res);
+    if (first === '_search') return this.search('*', body, res);
+    if (second === '_search') return this.search(first!, body, res);
+    if (second === '_doc' && third && method === 'GET') {
+      const doc = this.indices.get(first!)?.get(third);
+      if (!doc) return this.send(res, 404, { _index: first, _id: third, found: false });
+      return this.send(res, 200, { _index: first, _id: third, found: true, _source: doc.source });
+    }
+    if (parts.length === 1 && method === 'DELETE') {
+      const re = wildcardToRegex(first!);
+      for (const name of [...this.indices.keys()]) if (re.test(name)) this.indices.delete(name);
+      return this.send(res, 200, { acknowledged: true });
+    }
+    this.error(res, 404, 'not_found', `no handler for ${method} /${parts.join('/')} in the double`);
+  }
+
+  private bulk(body: string, defaultIndex: string | undefined, res: http.ServerResponse): void {
+    const lines = body.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    else return this.error(res, 400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]');
+    const items: unknown[] = [];
+    const record: BulkRecord = { ids: [], statuses: [] };
+    let errors = false;
+    let took = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const action = JSON.parse(lines[i]!) as Record<string, { _index?: string; _id?: string }>;
+      const keys = Object.keys(action);
+      if (keys.length !== 1 || !['create', 'index'].includes(keys[0]!)) {
+        return this.error(res, 400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}]`);
+      }
+      const op = keys[0]!;
+      const meta = action[op]!;
+      const sourceLine = lines[++i];
+      if (sourceLine === undefined) return this.error(res, 400, 'illegal_argument_exception', 'source missing');
+      const source = JSON.parse(sourceLine) as unknown;
+      if (source === null || typeof source !== 'object' || Array.isArray(source)) {
+        return this.error(res, 400, 'x_content_parse_exception', `[${i + 1}] source is not an object`);
+      }
+      const index = meta._index ?? defaultIndex;
+      if (!index) return this.error(res, 400, 'action_request_validation_exception', 'index is missing');
+      const id = meta._id ?? randomBytes(10).toString('base64url');
+      record.ids.push(meta._id);
+      const item = this.store(op, index, id, source as Record<string, unknown>);
+      record.statuses.push(item.status);
+      if (item.status >= 300) errors = true;
+      items.push({ [op]: item });
+      took++;
+    }
+    this.bulks.push(record);
+    this.send(res, 200, { took, errors, items });
+  }
+
+  private store(op: string, index: string, id: string, source: Record<string, unknown>) {
+    const base = { _index: index, _id: id };
+    if (this.faults.itemRate429 > 0 && this.random() < this.faults.itemRate429) {
+      return {
+        ...base,
+        status: 429,
+        error: {
+          type: 'es_rejected_execution_exception',
+          reason: `rejected execution of coordinating operation [shard_detail=[${index}][0][P], shard_coordinating_and_primary_bytes=0, shard_operation_bytes=1024, shard_max_coordinating_and_primary_bytes=1024]`,
+        },
+      };
+    }
+    if (this.faults.reject?.(source)) {
+      return {
+        ...base,
+        status: 400,
+        error: {
+          type: 'document_parsing_exception',
+          reason: `[1:42] failed to parse field [message] of type [text] in document with id '${id}'`,
+          caused_by: { type: 'illegal_argument_exception', reason: 'the double rejects this document' },
+        },
+      };
+    }
+    let docs = this.indices.get(index);
+    if (!docs) {
+      docs = new Map();
+      this.indices.set(index, docs);
+    }
+    const existing = docs.get(id);
+    if (existing && op === 'create') {
+      return {
+        ...base,
+        status: 409,
+        error: {
+          type: 'version_conflict_engine_exception',
+          reason: `[${id}]: version conflict, document already exists (current version [1])`,
+          index,
+          shard: '0',
+        },
+      };
+    }
+    docs.set(id, { id, index, source, visible: false });
+    return { ...base, _version: 1, result: existing ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, status: existing ? 200 : 201 };
+  }
+
+  private refresh(pattern: string, res: http.ServerResponse): void {
+    for (const d of this.docs(pattern)) d.visible = true;
+    this.send(res, 200, { _shards: { total: 1, successful: 1, failed: 0 } });
+  }
+
+  private visible(pattern: string, body: string): StoredDoc[] {
+    const query = body ? (JSON.parse(body) as { query?: unknown }).query : undefined;
+    return this.docs(pattern).filter((d) => d.visible && matches(d, query));
+  }
+
+  private count(pattern: string, body: string, res: http.ServerResponse): void {
+    this.send(res, 200, { count: this.visible(pattern, body).length, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } });
+  }
+
+  private search(pattern: string, body: string, res: http.ServerResponse): void {
+    const req = body ? (JSON.parse(body) as { size?: number; from?: number }) : {};
+    const hits = this.visible(pattern, body);
+    const from = req.from ?? 0;
+    const size = req.size ?? 10;
+    this.send(res, 200, {
+      took: 1,
+      timed_out: false,
+      hits: {
+        total: { value: hits.length, relation: 'eq' },
+        hits: hits.slice(from, from + size).map((d) => ({ _index: d.index, _id: d.id, _score: 1, _source: d.source })),
+      },
+    });
+  }
+}

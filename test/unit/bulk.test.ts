@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createIndexNamer, validateIndexPattern } from '@logship/common';
+import { buildBulkBody, classifyItem, classifyResponse, decodeDelivery } from '@logship/indexer';
+
+describe('bulk request builder', () => {
+  it('event data cannot add or change an action (NDJSON injection)', () => {
+    const hostile = JSON.stringify({
+      '@timestamp': '2026-01-01T00:00:00.000Z',
+      message: 'x"}}\n{"delete":{"_index":"logs-2026.01.01","_id":"victim"}}\n',
+      event: { id: 'a"}}\n{"delete":{"_id":"v"}}' },
+    });
+    const d = decodeDelivery({ content: Buffer.from(hostile), properties: { contentType: 'application/json' } }, createIndexNamer('logs-%{+yyyy.MM.dd}'));
+    const body = buildBulkBody(d.docs);
+    const lines = body.split('\n');
+    assert.equal(lines.length, 3, 'one action, one source, trailing newline');
+    assert.deepEqual(Object.keys(JSON.parse(lines[0]!)), ['create']);
+    assert.equal(JSON.parse(lines[0]!).create._id, 'a"}}\n{"delete":{"_id":"v"}}');
+    assert.equal(JSON.parse(lines[1]!).message, 'x"}}\n{"delete":{"_index":"logs-2026.01.01","_id":"victim"}}\n');
+  });
+
+  it('index names only expand digits from the timestamp, so they stay inside the pattern', () => {
+    const namer = createIndexNamer('Logs-%{+yyyy.MM.dd}-%{+HH}');
+    assert.equal(namer.nameFor(Date.UTC(2026, 10, 21, 7)), 'logs-2026.11.21-07');
+    assert.equal(namer.wildcard, 'logs-*-*');
+    assert.equal(createIndexNamer('fixed').nameFor(Number.NaN), 'fixed');
+    assert.equal(validateIndexPattern('logs-%{+yyyy.MM.dd}'), undefined);
+    assert.match(validateIndexPattern('bad/name-%{+yyyy}')!, /forbids/);
+    assert.match(validateIndexPattern('_x')!, /starts with/);
+  });
+});
+
+describe('bulk outcome table', () => {
+  it('200/201 ok, 409 duplicate, 429/5xx retry, other 4xx reject', () => {
+    assert.equal(classifyItem({ status: 201 }).kind, 'ok');
+    assert.equal(classifyItem({ status: 200 }).kind, 'ok');
+    assert.equal(classifyItem({ status: 409, error: { type: 'version_conflict_engine_exception' } }).kind, 'duplicate');
+    assert.equal(classifyItem({ status: 429, error: { type: 'es_rejected_execution_exception' } }).kind, 'retry');
+    assert.equal(classifyItem({ status: 503 }).kind, 'retry');
+    assert.equal(classifyItem(undefined).kind, 'retry');
+    const r = classifyItem({ status: 400, error: { type: 'document_parsing_exception', reason: 'bad', caused_by: { reason: 'why' } } });
+    assert.deepEqual(r, { kind: 'reject', status: 400, type: 'document_parsing_exception', reason: 'bad (caused by: why)' });
+    assert.equal(classifyItem({ status: 404, error: { type: 'index_not_found_exception' } }).kind, 'reject');
+  });
+
+  it('errors=false means every item was written', () => {
+    const docs = [
+      { id: 'a', source: '{}', index: 'i' },
+      { id: 'b', source: '{}', index: 'i' },
+    ];
+    assert.deepEqual(
+      classifyResponse(docs, { errors: false, items: [{ create: { status: 201 } }, { create: { status: 201 } }] }).map((o) => o.kind),
+      ['ok', 'ok'],
+    );
+    assert.deepEqual(
+      classifyResponse(docs, { errors: true, items: [{ create: { status: 409 } }] }).map((o) => o.kind),
+      ['duplicate', 'retry'],
+    );
+  });
+});

@@ -1,0 +1,86 @@
+/** Contract tests: the official client accepts the double, and the double answers like Elasticsearch. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client, errors } from '@elastic/elasticsearch';
+import { EsDouble } from '../helpers/es-double.js';
+
+describe('Elasticsearch double', () => {
+  const es = new EsDouble();
+  let client: Client;
+  before(async () => {
+    client = new Client({ node: await es.start(), maxRetries: 0 });
+  });
+  after(async () => {
+    await client.close();
+    await es.stop();
+  });
+
+  it('passes the client product check and answers info and ping', async () => {
+    const info = await client.info();
+    assert.match(info.version.number, /^8\./);
+    assert.equal(await client.ping(), true);
+  });
+
+  it('creates with 201, answers 409 version_conflict_engine_exception for an existing id', async () => {
+    const r1 = await client.bulk({ operations: [{ create: { _index: 'c1', _id: 'a' } }, { m: 1 }] });
+    assert.equal(r1.errors, false);
+    assert.equal(r1.items[0]!.create!.status, 201);
+    const r2 = await client.bulk({ operations: [{ create: { _index: 'c1', _id: 'a' } }, { m: 1 }, { create: { _index: 'c1', _id: 'b' } }, { m: 2 }] });
+    assert.equal(r2.errors, true);
+    assert.equal(r2.items[0]!.create!.status, 409);
+    assert.equal(r2.items[0]!.create!.error!.type, 'version_conflict_engine_exception');
+    assert.equal(r2.items[1]!.create!.status, 201);
+  });
+
+  it('hides documents from _count and _search until a refresh', async () => {
+    await client.bulk({ operations: [{ create: { _index: 'r1', _id: 'x' } }, { message: 'hi', tags: ['t'] }] });
+    assert.equal((await client.count({ index: 'r1' })).count, 0);
+    await client.indices.refresh({ index: 'r1' });
+    assert.equal((await client.count({ index: 'r*' })).count, 1);
+    assert.equal((await client.count({ index: 'r1', query: { term: { tags: 't' } } })).count, 1);
+    const s = await client.search({ index: 'r1' });
+    assert.equal(s.hits.hits[0]!._id, 'x');
+  });
+
+  it('stores and reports index templates', async () => {
+    assert.equal(await client.indices.existsIndexTemplate({ name: 'tpl' }), false);
+    await client.indices.putIndexTemplate({ name: 'tpl', index_patterns: ['x-*'], template: { mappings: { properties: {} } } });
+    assert.equal(await client.indices.existsIndexTemplate({ name: 'tpl' }), true);
+  });
+
+  it('fault: a rate of items answered 429 es_rejected_execution_exception', async () => {
+    es.setFaults({ itemRate429: 0.5 });
+    const ops = [];
+    for (let i = 0; i < 100; i++) ops.push({ create: { _index: 'f429', _id: `i${i}` } }, { i });
+    const r = await client.bulk({ operations: ops });
+    es.clearFaults();
+    const rejected = r.items.filter((it) => it.create!.status === 429);
+    assert.ok(rejected.length > 20 && rejected.length < 80, `${rejected.length} rejected`);
+    assert.equal(rejected[0]!.create!.error!.type, 'es_rejected_execution_exception');
+    assert.equal(r.errors, true);
+  });
+
+  it('fault: chosen documents answered 400 document_parsing_exception', async () => {
+    es.setFaults({ reject: (src) => src.bad === true });
+    const r = await client.bulk({ operations: [{ create: { _index: 'f400', _id: '1' } }, { bad: true }, { create: { _index: 'f400', _id: '2' } }, { bad: false }] });
+    es.clearFaults();
+    assert.equal(r.items[0]!.create!.status, 400);
+    assert.equal(r.items[0]!.create!.error!.type, 'document_parsing_exception');
+    assert.equal(r.items[1]!.create!.status, 201);
+  });
+
+  it('fault: down as 503 and as refused connections', async () => {
+    es.setFaults({ down: '503' });
+    await assert.rejects(client.info(), (err: unknown) => err instanceof errors.ResponseError && err.statusCode === 503);
+    es.setFaults({ down: 'refuse' });
+    await assert.rejects(client.info(), (err: unknown) => err instanceof errors.ConnectionError);
+    es.clearFaults();
+    assert.equal(await client.ping(), true);
+  });
+
+  it('rejects a malformed bulk body with 400 like Elasticsearch', async () => {
+    const res = await fetch(`${es.url}/_bulk`, { method: 'POST', body: '{"delete":{"_id":"x"}}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-elastic-product'), null);
+  });
+});

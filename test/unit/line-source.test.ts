@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { lineStream, utf8Boundary, type Line } from '@logship/shipper';
+
+async function lines(input: Buffer | Buffer[], maxLineBytes = 64): Promise<Line[]> {
+  const chunks = Array.isArray(input) ? input : [input];
+  const out: Line[] = [];
+  for await (const l of lineStream(Readable.from(chunks), { maxLineBytes, withOffsets: true })) out.push(l as Line);
+  return out;
+}
+
+/** the same bytes, cut into chunks of `size` */
+function chunked(buf: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+  return out;
+}
+
+describe('line source', () => {
+  it('splits lines, strips a trailing CR and keeps empty lines for counting', async () => {
+    const got = await lines(Buffer.from('a\r\nb\n\nc'));
+    assert.deepEqual(
+      got.map((l) => l.text),
+      ['a', 'b', '', 'c'],
+    );
+    assert.deepEqual(
+      got.map((l) => l.index),
+      [0, 1, 2, 3],
+    );
+    assert.deepEqual(
+      got.map((l) => l.bytes),
+      [2, 1, 0, 1],
+    );
+  });
+
+  it('truncates an over-long line to maxLineBytes and tags it, whatever the chunking', async () => {
+    const input = Buffer.concat([Buffer.from('short\n'), Buffer.alloc(1000, 'x'), Buffer.from('\nafter\n')]);
+    for (const size of [1, 7, 64, 4096]) {
+      const got = await lines(chunked(input, size), 64);
+      assert.equal(got.length, 3, `chunk size ${size}`);
+      assert.equal(got[1]!.text, 'x'.repeat(64));
+      assert.equal(got[1]!.truncated, true);
+      assert.equal(got[1]!.bytes, 1000);
+      assert.equal(got[0]!.truncated, false);
+      assert.equal(got[2]!.text, 'after');
+    }
+  });
+
+  it('never splits a UTF-8 character when truncating', async () => {
+    const line = Buffer.from('é'.repeat(40)); // 80 bytes, 2 per char
+    const got = await lines(Buffer.concat([line, Buffer.from('\n')]), 63);
+    assert.equal(got[0]!.text, 'é'.repeat(31));
+    assert.equal(got[0]!.truncated, true);
+    assert.equal(utf8Boundary(Buffer.from('aé'), 2), 1);
+  });
+
+  it('keeps NUL bytes and replaces invalid UTF-8 with U+FFFD', async () => {
+    const got = await lines(Buffer.from([0x61, 0x00, 0x62, 0x0a, 0xff, 0xfe, 0x63, 0x0a]));
+    assert.equal(got[0]!.text, 'a\u0000b');
+    assert.equal(got[1]!.text, '\uFFFD\uFFFDc');
+  });
+
+  it('emits a last line without newline', async () => {
+    const got = await lines(Buffer.from('one\ntwo'));
+    assert.deepEqual(
+      got.map((l) => l.text),
+      ['one', 'two'],
+    );
+  });
+
+  it('bounds memory on a 5 MB line with the default chunking', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 'y');
+    const got = await lines([...chunked(big, 65536), Buffer.from('\nz\n')], 1024 * 1024);
+    assert.equal(got.length, 2);
+    assert.equal(got[0]!.text.length, 1024 * 1024);
+    assert.equal(got[0]!.truncated, true);
+    assert.equal(got[1]!.text, 'z');
+  });
+});
