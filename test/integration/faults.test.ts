@@ -1,0 +1,146 @@
+/** Fault behaviours of the core pipeline: bad input, SIGTERM drain, broker restart. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
+import { startEs, type EsTarget } from '../helpers/es.js';
+import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('faults', () => {
+  let es: EsTarget;
+  before(async () => {
+    es = await startEs();
+  });
+  after(async () => es.close());
+
+  it('bad input: invalid UTF-8, a 5 MB line, NUL bytes, CRLF, empty lines: each accounted for, nothing else lost', async () => {
+    const n = randomNames('badin');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const p = await startIndexer(env);
+    try {
+      const input = Buffer.concat([
+        Buffer.from('first\n'),
+        Buffer.from([0x62, 0x61, 0x64, 0x20, 0xff, 0xfe, 0xc3, 0x0a]), // "bad " + invalid bytes
+        Buffer.alloc(5 * 1024 * 1024, 'z'),
+        Buffer.from('\nnul\u0000byte\n'),
+        Buffer.from('crlf line\r\n\n\r\n\n'),
+        Buffer.from('   \n'),
+        Buffer.from('last without newline'),
+      ]);
+      const r = await ship(env, input);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /read 10, published 7, skipped 3, failed 0 \(truncated 1,/);
+      await waitFor('7 documents', async () => (await es.count(n.indexWildcard)) === 7, 30_000);
+      const docs = (await es.all(n.indexWildcard)).map((d) => d.source as { message: string; tags: string[] });
+      const msgs = docs.map((d) => d.message);
+      assert.ok(msgs.includes('first'));
+      assert.ok(msgs.includes('bad \uFFFD\uFFFD\uFFFD'), 'invalid UTF-8 replaced, line kept');
+      assert.ok(msgs.includes('nul\u0000byte'));
+      assert.ok(msgs.includes('crlf line'));
+      assert.ok(msgs.includes('   '));
+      assert.ok(msgs.includes('last without newline'));
+      const big = docs.find((d) => d.message.startsWith('zzz'))!;
+      assert.equal(big.message.length, 1024 * 1024, 'truncated to --max-line-bytes (1mb)');
+      assert.deepEqual(big.tags, ['_truncated']);
+    } finally {
+      await stopProcess(p);
+      await deleteTopology(n);
+    }
+  });
+
+  it('bad input: malformed JSON under --codec json keeps the line with _jsonparsefailure', async () => {
+    const n = randomNames('badjson');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const p = await startIndexer(env);
+    try {
+      const r = await ship(env, '{"message":"ok","level":"info"}\n{"message": broken\n\n[1,2]\n', ['--codec', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /read 4, published 3, skipped 1, failed 0 .*json failures 2/);
+      await waitFor('3 documents', async () => (await es.count(n.indexWildcard)) === 3, 30_000);
+      const docs = (await es.all(n.indexWildcard)).map((d) => d.source as { message: string; tags: string[]; level?: string });
+      assert.deepEqual(docs.find((d) => d.message === 'ok')!.level, 'info');
+      assert.deepEqual(docs.find((d) => d.message === '{"message": broken')!.tags, ['_jsonparsefailure']);
+      assert.deepEqual(docs.find((d) => d.message === '[1,2]')!.tags, ['_jsonparsefailure']);
+    } finally {
+      await stopProcess(p);
+      await deleteTopology(n);
+    }
+  });
+
+  it('SIGTERM drain: the indexer stops consuming, settles every delivery it holds and exits 0', async () => {
+    const n = randomNames('sigterm');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const total = 3000;
+    assert.equal((await ship(env, numberedLines(total))).code, 0);
+    es.double?.setFaults({ latencyMs: 150 });
+    const first = await startIndexer(env, ['--batch-size', '50', '--prefetch', '300']);
+    try {
+      await waitFor('some documents', async () => (await es.count(n.indexWildcard)) > 100, 30_000, 50);
+      const res = await stopProcess(first, 'SIGTERM');
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stderr, /every delivery settled/);
+      const indexed = await es.count(n.indexWildcard);
+      const { messageCount, consumerCount } = await queueDepth(n.queue);
+      assert.equal(consumerCount, 0);
+      // nothing was acked without being written, nothing written was left unacked
+      assert.equal(messageCount + indexed, total, `${messageCount} ready + ${indexed} indexed`);
+      es.double?.setFaults({ latencyMs: 0 });
+      const second = await startIndexer(env);
+      await waitFor('the rest', async () => (await es.count(n.indexWildcard)) === total, 30_000);
+      assert.equal(await metricValue(second.url, 'logship_indexer_events_duplicate_total'), 0, 'no event was indexed twice');
+      assert.equal((await stopProcess(second)).code, 0);
+    } finally {
+      es.double?.setFaults({ latencyMs: 0 });
+      await stopProcess(first);
+      await deleteTopology(n);
+    }
+  });
+
+  it('SIGTERM of the shipper: stops reading, waits for confirms, exits 0 having counted only what was confirmed', async () => {
+    const n = randomNames('shipterm');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const { startCli } = await import('../helpers/cli.js');
+    const s = startCli(['ship'], { env });
+    try {
+      s.child.stdin!.write(numberedLines(500));
+      await waitFor('500 messages queued', async () => (await queueDepth(n.queue)).messageCount === 500, 20_000);
+      s.child.kill('SIGTERM');
+      const res = await s.exited;
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stderr, /read 500, published 500, skipped 0, failed 0/);
+    } finally {
+      s.child.kill('SIGKILL');
+      await deleteTopology(n);
+    }
+  });
+
+  it('persistence across a broker restart: stop indexers, ship, restart the node, start one indexer, everything arrives', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+    const rabbit = new PrivateRabbit();
+    await rabbit.start();
+    try {
+      const n = randomNames('restart', rabbit.url);
+      const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+      await bootstrap(env);
+      const total = 2000;
+      const r = await ship(env, numberedLines(total));
+      assert.equal(r.code, 0, r.stderr);
+      await rabbit.restart();
+      assert.equal((await queueDepth(n.queue, rabbit.url)).messageCount, total, 'persistent messages in a durable queue survive');
+      const p = await startIndexer(env);
+      try {
+        await waitFor('all documents', async () => (await es.count(n.indexWildcard)) === total, 60_000, 250);
+        const ids = new Set((await es.all(n.indexWildcard)).map((d) => d.id));
+        assert.equal(ids.size, total);
+      } finally {
+        assert.equal((await stopProcess(p)).code, 0);
+      }
+    } finally {
+      await rabbit.destroy();
+    }
+  });
+});
