@@ -3,6 +3,7 @@
 // Usage: node scripts/run-tests.mjs [unit|integration|faults] [name-filter]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -20,6 +21,19 @@ for (const suite of chosen) {
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
+}
+// integration tests need the machine's RabbitMQ: say so plainly when it is down
+if (chosen.includes('integration')) {
+  const url = new URL(process.env.LOGSHIP_TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672');
+  const up = await new Promise((resolve) => {
+    const s = net.connect(Number(url.port || 5672), url.hostname);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+  if (!up) {
+    console.error(`RabbitMQ is not reachable at ${url.hostname}:${url.port || 5672}; start it (rabbitmq-server -detached) or set LOGSHIP_TEST_AMQP_URL`);
+    process.exit(1);
+  }
 }
 fs.mkdirSync(path.join(root, 'test-output'), { recursive: true });
 const args = [

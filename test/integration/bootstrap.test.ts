@@ -41,7 +41,7 @@ describe('bootstrap', () => {
       const after = await runCli(['bootstrap', '--check'], { env });
       assert.equal(after.code, 0, after.stdout + after.stderr);
       if (es.double) {
-        const template = es.double.templates.get(env.LOGSHIP_TEMPLATE_NAME!) as { index_patterns: string[]; template: { mappings: { properties: Record<string, unknown> } } };
+        const template = es.double.templates.get(n.env.LOGSHIP_TEMPLATE_NAME!) as { index_patterns: string[]; template: { mappings: { properties: Record<string, unknown> } } };
         assert.deepEqual(template.index_patterns, [n.indexWildcard]);
         const props = template.template.mappings.properties;
         assert.deepEqual(props['@timestamp'], { type: 'date' });
