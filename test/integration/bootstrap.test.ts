@@ -127,3 +127,23 @@ describe('bootstrap', () => {
     assert.match(help.stdout, /--check/);
   });
 });
+
+describe('unreachable or missing broker objects', () => {
+  it('says which broker could not be reached, with the password masked', async () => {
+    const env = { LOGSHIP_AMQP_URL: 'amqp://shipper:hunter2secret@127.0.0.1:9/%2f' };
+    for (const args of [['bootstrap', '--skip-elasticsearch'], ['ship'], ['index', '--metrics-port', '0']]) {
+      const r = await runCli(args, { env: { ...env, LOGSHIP_LOG_LEVEL: 'debug' } });
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /cannot connect to RabbitMQ at amqp:\/\/shipper:\*\*\*@127\.0\.0\.1:9/);
+      assert.doesNotMatch(r.stderr + r.stdout, /hunter2secret/, `${args[0]} leaked the password`);
+    }
+  });
+
+  it('index on a queue that does not exist exits 1 with the bootstrap hint', async () => {
+    const n = randomNames('noqueue');
+    const r = await runCli(['index', '--metrics-port', '0'], { env: n.env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`queue "${n.queue}" does not exist`));
+    assert.match(r.stderr, /logship bootstrap/);
+  });
+});

@@ -176,7 +176,14 @@ export class BatchProcessor {
     if (live.length === 0) return;
 
     const started = process.hrtime.bigint();
-    const outcomes = await this.o.output.write(live.map((it) => it.doc));
+    let outcomes: ItemOutcome[];
+    try {
+      outcomes = await this.o.output.write(live.map((it) => it.doc));
+    } catch (err) {
+      // an output must answer per item; if it throws, nothing is known to be written
+      const reason = `output ${this.o.output.name} failed: ${errorMessage(err)}`;
+      outcomes = live.map(() => ({ kind: 'retry', status: undefined, reason }));
+    }
     this.o.metrics.bulkDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.o.metrics.batchEvents.observe(live.length);
 
