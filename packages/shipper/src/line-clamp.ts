@@ -12,6 +12,8 @@ export interface LineMeta {
   /** bytes of the line in the input, newline excluded */
   bytes: number;
   truncated: boolean;
+  /** false for a last line that had no newline */
+  terminated: boolean;
 }
 
 const NL = 0x0a;
@@ -55,9 +57,9 @@ export class LineClamp extends Transform {
     return m;
   }
 
-  private endLine(): void {
+  private endLine(terminated = true): void {
     if (this.recordAll || this.truncated) {
-      this.queue.push({ index: this.lineIndex, bytes: this.lineBytes, truncated: this.truncated });
+      this.queue.push({ index: this.lineIndex, bytes: this.lineBytes, truncated: this.truncated, terminated });
     }
     this.lineIndex++;
     this.lineBytes = 0;
@@ -96,7 +98,7 @@ export class LineClamp extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.lineBytes > 0) this.endLine();
+    if (this.lineBytes > 0) this.endLine(false);
     cb();
   }
 }

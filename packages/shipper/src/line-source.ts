@@ -14,6 +14,8 @@ export interface Line {
   truncated: boolean;
   /** bytes of the line in the input, newline excluded (only with offsets) */
   bytes: number;
+  /** false for a last line without newline (only with offsets) */
+  terminated: boolean;
 }
 
 export interface LineSourceOptions {
@@ -31,7 +33,7 @@ export function lineStream(input: Readable, options: LineSourceOptions): Readabl
       const i = index++;
       const meta = clamp.takeMeta(i);
       const clean = text.endsWith('\r') ? text.slice(0, -1) : text;
-      return { index: i, text: clean, truncated: meta?.truncated ?? false, bytes: meta?.bytes ?? -1 };
+      return { index: i, text: clean, truncated: meta?.truncated ?? false, bytes: meta?.bytes ?? -1, terminated: meta?.terminated ?? true };
     },
     // the clamp already bounds lines; this is a second guard (characters <= bytes)
     { maxLength: options.maxLineBytes + 8 },

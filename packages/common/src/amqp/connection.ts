@@ -76,7 +76,11 @@ export async function connectRecovering(url: string, options: RecoveringOptions)
   conn.on('reconnect-scheduled', (info: { attempt: number; delay: number; error: Error }) =>
     logger.info({ attempt: info.attempt, delayMs: info.delay, err: errorMessage(info.error) }, 'AMQP reconnect scheduled'),
   );
-  conn.on('connect', () => logger.info({ url: where }, 'AMQP connected'));
+  let connects = 0;
+  conn.on('connect', () => {
+    if (connects++ === 0) logger.debug({ url: where }, 'AMQP connected');
+    else logger.info({ url: where }, 'AMQP reconnected');
+  });
   try {
     await conn.waitForConnect();
   } catch (err) {

@@ -90,7 +90,7 @@ export const OPTIONS = {
   metricsPort: {
     format: 'port-or-null',
     default: null,
-    doc: 'port of /metrics and /health (index: 9198; ship: off unless --follow; 0 = any free port)',
+    doc: 'port of /metrics and /health (index: 9198; ship --follow: 9199; ship without --follow: off; 0 = any free port)',
     commands: HTTP,
     arg: 'PORT',
   },
@@ -107,7 +107,39 @@ export const OPTIONS = {
   maxLineBytes: { format: 'bytes', default: '1mb', doc: 'longer lines are truncated to this and tagged _truncated', commands: ['ship'], arg: 'SIZE' },
   maxInflight: { format: 'positive-int', default: 1000, doc: 'published messages awaiting a broker confirm before input is paused', commands: ['ship', 'generate', 'dlq'], arg: 'N' },
   hostName: { format: String, default: os.hostname(), doc: 'host.name of shipped events', commands: ['ship', 'generate'], arg: 'NAME' },
-  stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets are kept', commands: ['ship'], arg: 'DIR' },
+  stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets (checkpoints) are kept', commands: ['ship'], arg: 'DIR' },
+  follow: { format: Boolean, default: false, doc: 'keep tailing the files, pick up new ones matching the globs, serve /metrics and /health', commands: ['ship'] },
+  startPosition: {
+    format: ['beginning', 'end'],
+    default: 'beginning',
+    doc: 'where files without a checkpoint start when following: beginning, or end (only new lines)',
+    commands: ['ship'],
+    arg: 'WHERE',
+  },
+  scanInterval: { format: 'duration', default: '10s', doc: 'how often --follow looks for new files matching the globs', commands: ['ship'], arg: 'DURATION' },
+  multilinePattern: {
+    format: 'regex-or-empty',
+    default: '',
+    doc: 'regular expression marking lines that belong to another line (empty: one line, one event)',
+    commands: ['ship'],
+    arg: 'REGEX',
+  },
+  multilineNegate: { format: Boolean, default: false, doc: 'a line belongs to another when it does NOT match the pattern', commands: ['ship'] },
+  multilineMatch: {
+    format: ['after', 'before'],
+    default: 'after',
+    doc: 'after: matching lines join the line before them (stack traces); before: they join the next line',
+    commands: ['ship'],
+    arg: 'WHERE',
+  },
+  multilineMaxLines: { format: 'positive-int', default: 500, doc: 'lines in one multiline event; a longer group is cut into several events', commands: ['ship'], arg: 'N' },
+  multilineTimeout: {
+    format: 'duration',
+    default: '5s',
+    doc: 'when following, a pending multiline event is sent after this long without a new line',
+    commands: ['ship'],
+    arg: 'DURATION',
+  },
 
   check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
   skipElasticsearch: { format: Boolean, default: false, doc: 'declare only the AMQP side, not the index template', commands: ['bootstrap'] },
@@ -162,6 +194,14 @@ export interface Config {
   maxInflight: number;
   hostName: string;
   stateDir: string;
+  follow: boolean;
+  startPosition: 'beginning' | 'end';
+  scanInterval: number;
+  multilinePattern: string;
+  multilineNegate: boolean;
+  multilineMatch: 'after' | 'before';
+  multilineMaxLines: number;
+  multilineTimeout: number;
   check: boolean;
   skipElasticsearch: boolean;
   shutdownTimeout: number;

@@ -1,0 +1,199 @@
+/**
+ * One file being shipped: identity and checkpoint lookup, then lines (joined
+ * by multiline when configured) turned into events with ids made of host,
+ * file identity and byte offset, through the shared session.
+ */
+import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { eventId, errorMessage, type Config, type Logger } from '@logship/common';
+import { decodeLine } from '../codec.js';
+import { lineStream, type Line } from '../line-source.js';
+import type { ShipSession } from '../session.js';
+import { ConfirmedOffset } from './checkpoint.js';
+import { FINGERPRINT_BYTES, fingerprint, newFileId, sameStart } from './identity.js';
+import { MultilineJoiner, type JoinedEvent, type MultilineOptions } from './multiline.js';
+import type { FileState, StateStore } from './state-store.js';
+import { TailStream, type TailEnd } from './tail-stream.js';
+
+export interface FileMeta {
+  fileId: string;
+  mark: ReturnType<ConfirmedOffset['track']>;
+}
+
+export interface FileInputContext {
+  config: Config;
+  logger: Logger;
+  session: ShipSession<FileMeta>;
+  store: StateStore;
+  trackers: Map<string, ConfirmedOffset>;
+  follow: boolean;
+  pollMs: number;
+  multiline: (MultilineOptions & { timeoutMs: number }) | null;
+  /** bytes read, for the progress bar */
+  onBytes?: (n: number) => void;
+}
+
+export class FileInput {
+  private tail: TailStream | null = null;
+  private lines: NodeJS.ReadableStream | null = null;
+  private stopped = false;
+  state: FileState | null = null;
+
+  constructor(
+    readonly path: string,
+    private readonly ctx: FileInputContext,
+    /** begin at the end of the file when it has no checkpoint */
+    private readonly startAtEnd: boolean,
+  ) {}
+
+  stop(): void {
+    this.stopped = true;
+    this.tail?.stop();
+    (this.lines as unknown as { destroy?: () => void } | null)?.destroy?.();
+  }
+
+  /** Ships the file until EOF (or, following, until it is rotated away or deleted). */
+  async run(): Promise<TailEnd> {
+    const handle = await fs.promises.open(this.path, 'r');
+    try {
+      for (;;) {
+        const st = await handle.stat();
+        const state = await this.resolveState(handle, st);
+        this.state = state;
+        const end = await this.ship(handle, st.ino, state);
+        if (end !== 'truncated' || this.stopped) return end;
+        this.ctx.logger.info({ path: this.path }, 'file truncated (copytruncate): reading it again from the start');
+        await this.newGeneration(handle, state);
+      }
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  private async resolveState(handle: FileHandle, st: fs.Stats): Promise<FileState> {
+    const { store, config } = this.ctx;
+    for (const candidate of store.findByInode(st.dev, st.ino)) {
+      if (!(await sameStart(handle, candidate.fingerprint))) continue;
+      if (candidate.offset > st.size) {
+        await this.newGeneration(handle, candidate);
+        return candidate;
+      }
+      if (candidate.fingerprint.length < FINGERPRINT_BYTES && st.size > candidate.fingerprint.length) {
+        candidate.fingerprint = await fingerprint(handle); // longer fingerprint, same fileId
+      }
+      candidate.path = this.path;
+      store.upsert(candidate);
+      return candidate;
+    }
+    // a file never seen, or an inode reused by a different file
+    const fp = await fingerprint(handle);
+    const state: FileState = {
+      fileId: newFileId(config.hostName, st.dev, st.ino, fp, 0),
+      path: this.path,
+      dev: st.dev,
+      ino: st.ino,
+      fingerprint: fp,
+      offset: this.startAtEnd ? st.size : 0,
+      generation: 0,
+      updatedAt: new Date().toISOString(),
+    };
+    for (const stale of store.findByInode(st.dev, st.ino)) store.remove(stale.fileId);
+    store.upsert(state);
+    return state;
+  }
+
+  /** copytruncate: the same inode starts over; new ids so new lines never collide with old ones */
+  private async newGeneration(handle: FileHandle, state: FileState): Promise<void> {
+    const { store, config, trackers } = this.ctx;
+    trackers.delete(state.fileId);
+    store.remove(state.fileId);
+    state.generation += 1;
+    state.fingerprint = await fingerprint(handle);
+    state.fileId = newFileId(config.hostName, state.dev, state.ino, state.fingerprint, state.generation);
+    state.offset = 0;
+    state.updatedAt = new Date().toISOString();
+    store.upsert(state);
+  }
+
+  private async ship(handle: FileHandle, ino: number, state: FileState): Promise<TailEnd> {
+    const { config, session, trackers, follow, pollMs } = this.ctx;
+    let tracker = trackers.get(state.fileId);
+    if (!tracker) {
+      tracker = new ConfirmedOffset(state.offset);
+      trackers.set(state.fileId, tracker);
+    }
+    // resume after what this process already read of the file (a rotated file seen again)
+    const start = Math.max(state.offset, tracker.readTo);
+    const tail = new TailStream(handle, this.path, ino, start, { follow, pollMs });
+    this.tail = tail;
+    const lines = lineStream(tail, { maxLineBytes: config.maxLineBytes, withOffsets: true });
+    this.lines = lines;
+    const joiner = this.ctx.multiline ? new MultilineJoiner(this.ctx.multiline) : null;
+    let timer: NodeJS.Timeout | null = null;
+    let pos = start;
+    const emit = async (ev: JoinedEvent) => {
+      session.countRead();
+      if (ev.text === '') {
+        session.countSkipped();
+        tracker.skip(ev.end);
+        return;
+      }
+      if (ev.truncated) session.countTruncated();
+      const event = decodeLine(ev.text, config.codec, {
+        id: eventId(config.hostName, state.fileId, ev.offset),
+        hostName: config.hostName,
+        inputType: 'file',
+        filePath: this.path,
+        offset: ev.offset,
+        truncated: ev.truncated,
+      });
+      if (ev.split) event.tags.push('_multiline_max_lines');
+      if (ev.lines > 1) event.tags.push('multiline');
+      await session.submit(event, { fileId: state.fileId, mark: tracker.track(ev.end) });
+    };
+    try {
+      for await (const line of lines as AsyncIterable<Line>) {
+        const offset = pos;
+        const end = pos + line.bytes + (line.terminated ? 1 : 0);
+        this.ctx.onBytes?.(end - pos);
+        pos = end;
+        tracker.readTo = end;
+        const physical = { text: line.text, offset, end, truncated: line.truncated };
+        if (!joiner) await emit({ ...physical, lines: 1, split: false });
+        else {
+          if (timer) clearTimeout(timer);
+          for (const ev of joiner.push(physical)) await emit(ev);
+          if (joiner.pending && follow) {
+            timer = setTimeout(() => {
+              timer = null;
+              const ev = joiner.flush();
+              if (ev) void emit(ev).catch(() => undefined);
+            }, this.ctx.multiline!.timeoutMs);
+          }
+        }
+        if (this.stopped || session.failure) break;
+      }
+      if (timer) clearTimeout(timer);
+      // end of this file (EOF, rotation, deletion): the last group is complete
+      const last = joiner && !this.stopped ? joiner.flush() : undefined;
+      if (last) await emit(last);
+    } catch (err) {
+      if (timer) clearTimeout(timer);
+      if (!this.stopped && !session.failure) throw err;
+    }
+    return this.stopped ? 'stopped' : (tail.endReason ?? 'eof');
+  }
+}
+
+export function describeFileError(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : errorMessage(err);
+  return `cannot read ${path}: ${why}`;
+}

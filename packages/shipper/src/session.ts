@@ -1,0 +1,185 @@
+/**
+ * One shipping run: the broker connection, the confirm window, the encoder
+ * and the accounting every input shares (read, published, skipped, failed).
+ * Inputs hand in events with an opaque `meta`; the session hands every meta
+ * back once its event is settled, so file inputs can advance checkpoints.
+ */
+import {
+  ErrorCodes,
+  LogshipError,
+  connectRecovering,
+  createShipperMetrics,
+  requireExchange,
+  type Config,
+  type Logger,
+  type RecoveringChannelModel,
+  type Registry,
+  type ShipperMetrics,
+  type LogEvent,
+} from '@logship/common';
+import { MessageEncoder } from './encoder.js';
+import { Publisher, type OutgoingMessage, type Outcome } from './publisher.js';
+
+export interface ShipSummary {
+  read: number;
+  published: number;
+  skipped: number;
+  failed: number;
+  truncated: number;
+  unroutable: number;
+  jsonFailures: number;
+}
+
+export function formatSummary(s: ShipSummary): string {
+  return (
+    `logship ship: read ${s.read}, published ${s.published}, skipped ${s.skipped}, failed ${s.failed}` +
+    ` (truncated ${s.truncated}, unroutable ${s.unroutable}, json failures ${s.jsonFailures})`
+  );
+}
+
+export interface SessionOptions<M> {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  /** called for every event once the broker settled it */
+  onSettled?: (meta: M, outcome: Outcome) => void;
+}
+
+export class ShipSession<M = undefined> {
+  readonly summary: ShipSummary = { read: 0, published: 0, skipped: 0, failed: 0, truncated: 0, unroutable: 0, jsonFailures: 0 };
+  readonly metrics: ShipperMetrics;
+  private conn: RecoveringChannelModel | null = null;
+  private publisher: Publisher<M[]> | null = null;
+  private encoder: MessageEncoder<M>;
+  private timer: NodeJS.Timeout | null = null;
+  private error: LogshipError | null = null;
+
+  constructor(private readonly options: SessionOptions<M>) {
+    this.metrics = createShipperMetrics(options.registry);
+    this.encoder = new MessageEncoder<M>(options.config.eventsPerMessage);
+  }
+
+  /** The error that stops this run (unroutable, refused, not confirmed), if any. */
+  get failure(): LogshipError | null {
+    return this.error ?? this.publisher?.failure ?? null;
+  }
+
+  get blocked(): boolean {
+    return this.publisher?.blocked ?? false;
+  }
+
+  get inflight(): number {
+    return this.publisher?.inflight ?? 0;
+  }
+
+  async open(): Promise<void> {
+    const { config, logger } = this.options;
+    const conn = await connectRecovering(config.amqpUrl, { role: 'shipper', logger });
+    this.conn = conn;
+    const publisher = new Publisher<M[]>(conn, {
+      exchange: config.exchange,
+      routingKey: config.routingKey,
+      maxInflight: config.maxInflight,
+      logger,
+    });
+    this.publisher = publisher;
+    publisher.on('settled', (msg: OutgoingMessage<M[]>, outcome: Outcome) => this.onSettled(msg, outcome));
+    publisher.on('publish-error', () => this.metrics.publishErrors.inc());
+    publisher.on('blocked', () => this.metrics.blocked.set(1));
+    publisher.on('unblocked', () => this.metrics.blocked.set(0));
+    try {
+      await requireExchange(conn, config.exchange);
+      await publisher.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private onSettled(msg: OutgoingMessage<M[]>, outcome: Outcome): void {
+    this.metrics.inflight.dec(msg.events);
+    if (outcome === 'confirmed') {
+      this.summary.published += msg.events;
+      this.metrics.eventsPublished.inc(msg.events);
+    } else if (outcome === 'unroutable') {
+      this.summary.unroutable += msg.events;
+      this.metrics.eventsUnroutable.inc(msg.events);
+      this.error ??= this.unroutableError();
+    } else {
+      this.summary.failed += msg.events;
+      this.error ??= this.publisher?.failure ?? new LogshipError(ErrorCodes.NOT_CONFIRMED, 'the broker did not confirm some events');
+    }
+    const onSettled = this.options.onSettled;
+    if (onSettled && msg.meta) for (const m of msg.meta) onSettled(m, outcome);
+  }
+
+  private unroutableError(): LogshipError {
+    const c = this.options.config;
+    return new LogshipError(
+      ErrorCodes.UNROUTABLE,
+      `the broker returned events as unroutable: no queue is bound to exchange "${c.exchange}" with routing key "${c.routingKey}"`,
+      { hint: 'run "logship bootstrap" first (it declares and binds the queue), or fix --routing-key; returned events were not counted as shipped' },
+    );
+  }
+
+  /** Counts a line read from an input. */
+  countRead(lines = 1): void {
+    this.summary.read += lines;
+    this.metrics.eventsRead.inc(lines);
+  }
+
+  countSkipped(): void {
+    this.summary.skipped++;
+    this.metrics.eventsSkipped.inc();
+  }
+
+  countTruncated(): void {
+    this.summary.truncated++;
+    this.metrics.eventsTruncated.inc();
+  }
+
+  /** Sends an event; waits while the confirm window is full or the broker blocks publishing. */
+  async submit(event: LogEvent, meta: M): Promise<void> {
+    if (event.tags.includes('_jsonparsefailure')) this.summary.jsonFailures++;
+    const msg = this.encoder.add(event, meta);
+    if (msg) {
+      await this.publisher!.ready();
+      this.send(msg);
+    } else if (this.timer === null && this.encoder.size > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.send(this.encoder.flush());
+      }, this.options.config.flushInterval);
+    }
+  }
+
+  private send(msg: OutgoingMessage<M[]> | undefined): void {
+    if (!msg || this.publisher?.failure) return;
+    this.metrics.inflight.inc(msg.events);
+    this.publisher!.send(msg);
+  }
+
+  /** Sends the partial message and waits until every event is settled. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.send(this.encoder.flush());
+    await this.publisher?.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.publisher?.close();
+    await this.conn?.close().catch(() => undefined);
+  }
+
+  /** Throws when something read was not delivered (after flush()). */
+  assertDelivered(stopped: boolean): void {
+    if (this.failure) throw this.failure;
+    const s = this.summary;
+    const notDelivered = s.read - s.skipped - s.published;
+    if (notDelivered > 0 && !stopped) {
+      throw new LogshipError(ErrorCodes.NOT_CONFIRMED, `${notDelivered} events were read but not confirmed by the broker`);
+    }
+  }
+}
