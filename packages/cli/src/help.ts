@@ -23,13 +23,16 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
   },
   ship: {
     name: 'ship',
-    usage: 'logship ship [-] [options] < input',
-    summary: 'read lines from stdin and publish them as events (persistent, confirmed, mandatory)',
+    usage: 'logship ship [-] [options] < input   |   logship ship FILE|GLOB ... [--follow] [options]',
+    summary: 'read stdin or files and publish each line as an event (persistent, confirmed, mandatory)',
     details:
       'Each line becomes one event with a deterministic event.id. Empty lines are skipped (counted); a\n' +
       'trailing \\r is removed; lines longer than --max-line-bytes are truncated and tagged _truncated.\n' +
       'Exits 0 only when every event was confirmed by the broker; a one-line summary goes to stderr.\n' +
-      'If the broker returns events (no queue bound), ship stops and exits 1: run logship bootstrap first.',
+      'If the broker returns events (no queue bound), ship stops and exits 1: run logship bootstrap first.\n' +
+      'Files are read from their checkpoint in --state-dir (confirmed offsets, kept across restarts and\n' +
+      'kill -9); --follow tails them through rename and copytruncate rotation and picks up new files\n' +
+      'matching the globs. Quote globs so the shell does not expand them: logship ship "/var/log/app/*.log".',
   },
   index: {
     name: 'index',
