@@ -44,6 +44,16 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
       'and connection errors are retried with backoff, only for the failed items. SIGTERM/SIGINT: stop\n' +
       'consuming, flush, settle every delivery, exit 0. Serves /metrics and /health on --metrics-port.',
   },
+  dlq: {
+    name: 'dlq',
+    usage: 'logship dlq list [--limit N] [--json]   |   logship dlq replay [--limit N]',
+    summary: 'inspect dead letters, or re-publish them to the main exchange after a fix',
+    details:
+      'list shows the dead letters (event id, error type, HTTP status, reason, first bytes) without\n' +
+      'removing them. replay re-publishes them to --exchange (persistent, confirmed, mandatory) and\n' +
+      'removes each from the dead-letter queue only after the broker confirmed its copy; by default it\n' +
+      'replays the messages present when it starts, so events that fail again are not looped.',
+  },
 };
 
 function describeDefault(key: OptionKey): string {

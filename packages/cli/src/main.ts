@@ -12,6 +12,7 @@ import {
   type Logger,
 } from '@logship/common';
 import { runBootstrap } from './commands/bootstrap.js';
+import { runDlq } from './commands/dlq.js';
 import { runIndex } from './commands/index-command.js';
 import { runShip } from './commands/ship.js';
 import { COMMAND_INFO, commandHelp, globalHelp } from './help.js';
@@ -28,6 +29,7 @@ const COMMANDS: Partial<Record<CommandName, CommandRunner>> = {
   bootstrap: runBootstrap,
   ship: runShip,
   index: runIndex,
+  dlq: runDlq,
 };
 
 export const VERSION = '0.1.0';

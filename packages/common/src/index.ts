@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './units.js';
+export * from './tls.js';
 export * from './logger.js';
 export * from './backoff.js';
 export * from './event.js';

@@ -7,3 +7,4 @@ export * from './outputs/output.js';
 export * from './outputs/bulk.js';
 export * from './outputs/elasticsearch.js';
 export * from './outputs/ndjson.js';
+export * from './dlq-admin.js';

@@ -52,7 +52,7 @@ export class Indexer {
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    const conn = await connectRecovering(config.amqpUrl, { role: 'indexer', logger });
+    const conn = await connectRecovering(config, { role: 'indexer', logger });
     this.conn = conn;
     this.amqpConnected = true;
     conn.on('connect', () => (this.amqpConnected = true));

@@ -74,7 +74,7 @@ export class ShipSession<M = undefined> {
 
   async open(): Promise<void> {
     const { config, logger } = this.options;
-    const conn = await connectRecovering(config.amqpUrl, { role: 'shipper', logger });
+    const conn = await connectRecovering(config, { role: 'shipper', logger });
     this.conn = conn;
     const publisher = new Publisher<M[]>(conn, {
       exchange: config.exchange,

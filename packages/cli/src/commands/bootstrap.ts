@@ -30,7 +30,7 @@ export async function runBootstrap({ config, positionals }: CommandContext): Pro
     throw new LogshipError(ErrorCodes.USAGE, `bootstrap takes no arguments (got "${positionals.join(' ')}")`);
   }
   checkIndexPattern(config);
-  const conn = await connectOnce(config.amqpUrl, 'bootstrap');
+  const conn = await connectOnce(config, 'bootstrap');
   try {
     return config.check ? await check(config, conn) : await declare(config, conn);
   } finally {

@@ -6,6 +6,20 @@ import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
 import os from 'node:os';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
 import { maskUrl, type Logger } from '../logger.js';
+import { readTls } from '../tls.js';
+
+/** The options a connection needs: URL and TLS files. */
+export interface AmqpSettings {
+  amqpUrl: string;
+  amqpCa: string;
+  amqpCert: string;
+  amqpKey: string;
+}
+
+function socketOptions(s: AmqpSettings, role: string) {
+  const tls = readTls('amqp', { ca: s.amqpCa, cert: s.amqpCert, key: s.amqpKey });
+  return { ...clientProperties(role), ...(tls ?? {}) };
+}
 
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
 
@@ -35,9 +49,11 @@ export function describeConnectError(url: string, err: unknown): LogshipError {
 }
 
 /** One connection, no recovery: for bootstrap, status and other one-shot commands. */
-export async function connectOnce(url: string, role: string): Promise<ChannelModel> {
+export async function connectOnce(settings: AmqpSettings, role: string): Promise<ChannelModel> {
+  const url = settings.amqpUrl;
+  const options = socketOptions(settings, role);
   try {
-    const conn = await amqp.connect(url, clientProperties(role));
+    const conn = await amqp.connect(url, options);
     conn.on('error', () => {
       /* reported through close */
     });
@@ -58,10 +74,11 @@ export interface RecoveringOptions {
  * A connection that reconnects by itself (amqplib recovery). Channels must be
  * re-created on every 'connect' event; callers own that.
  */
-export async function connectRecovering(url: string, options: RecoveringOptions): Promise<RecoveringChannelModel> {
+export async function connectRecovering(settings: AmqpSettings, options: RecoveringOptions): Promise<RecoveringChannelModel> {
   const { logger } = options;
+  const url = settings.amqpUrl;
   const conn = await amqp.connect(url, {
-    ...clientProperties(options.role),
+    ...socketOptions(settings, options.role),
     recovery: {
       initialDelay: 200,
       maxDelay: 10_000,

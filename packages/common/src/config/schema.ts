@@ -39,6 +39,9 @@ export const OPTIONS = {
     commands: BROKER,
     arg: 'URL',
   },
+  amqpCa: { format: String, default: '', doc: 'PEM file of the CA that signed the broker certificate (amqps://)', commands: BROKER, arg: 'FILE' },
+  amqpCert: { format: String, default: '', doc: 'PEM client certificate for amqps:// (with --amqp-key)', commands: BROKER, arg: 'FILE' },
+  amqpKey: { format: String, default: '', doc: 'PEM private key of --amqp-cert', commands: BROKER, arg: 'FILE' },
   exchange: { format: 'name', default: 'logs', doc: 'durable direct exchange that shippers publish to', commands: TOPOLOGY, arg: 'NAME' },
   queue: { format: 'name', default: 'logs.indexer', doc: 'durable queue shared by every indexer', commands: TOPOLOGY, arg: 'NAME' },
   routingKey: { format: String, default: 'logs', doc: 'routing key of published events and of the queue binding', commands: TOPOLOGY, arg: 'KEY' },
@@ -50,6 +53,9 @@ export const OPTIONS = {
   esUsername: { format: String, default: '', doc: 'Elasticsearch basic-auth user', commands: ES, arg: 'USER' },
   esPassword: { format: String, default: '', doc: 'Elasticsearch basic-auth password', commands: ES, sensitive: true, arg: 'PASSWORD' },
   esApiKey: { format: String, default: '', doc: 'Elasticsearch API key (base64 id:key)', commands: ES, sensitive: true, arg: 'KEY' },
+  esCa: { format: String, default: '', doc: 'PEM file of the CA that signed the Elasticsearch certificate (https://)', commands: ES, arg: 'FILE' },
+  esCert: { format: String, default: '', doc: 'PEM client certificate for Elasticsearch (with --es-key)', commands: ES, arg: 'FILE' },
+  esKey: { format: String, default: '', doc: 'PEM private key of --es-cert', commands: ES, arg: 'FILE' },
   esTimeout: { format: 'duration', default: '30s', doc: 'timeout of one Elasticsearch request', commands: ES, arg: 'DURATION' },
   index: {
     format: String,
@@ -144,6 +150,8 @@ export const OPTIONS = {
   check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
   skipElasticsearch: { format: Boolean, default: false, doc: 'declare only the AMQP side, not the index template', commands: ['bootstrap'] },
 
+  limit: { format: 'nat', default: 0, doc: 'dlq: messages to list (0: 20) or replay (0: all that are there now)', commands: ['dlq'], arg: 'N' },
+  json: { format: Boolean, default: false, doc: 'print JSON instead of a table', commands: ['status', 'dlq'] },
   shutdownTimeout: {
     format: 'duration',
     default: '30s',
@@ -165,6 +173,12 @@ export type OptionKey = keyof typeof OPTIONS;
 /** Resolved, typed configuration. */
 export interface Config {
   amqpUrl: string;
+  amqpCa: string;
+  amqpCert: string;
+  amqpKey: string;
+  esCa: string;
+  esCert: string;
+  esKey: string;
   exchange: string;
   queue: string;
   routingKey: string;
@@ -206,6 +220,8 @@ export interface Config {
   skipElasticsearch: boolean;
   shutdownTimeout: number;
   logLevel: string;
+  limit: number;
+  json: boolean;
 }
 
 export function flagName(key: string): string {

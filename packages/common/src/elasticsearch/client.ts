@@ -1,10 +1,12 @@
 /** The official Elasticsearch client, configured from logship options. */
 import { Client, errors } from '@elastic/elasticsearch';
 import type { Config } from '../config/schema.js';
+import { readTls } from '../tls.js';
 
 export { Client, errors as esErrors };
 
-export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'>;
+export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'> &
+  Partial<Pick<Config, 'esCa' | 'esCert' | 'esKey'>>;
 
 export function createEsClient(s: EsSettings): Client {
   const auth = s.esApiKey
@@ -12,9 +14,11 @@ export function createEsClient(s: EsSettings): Client {
     : s.esUsername
       ? { username: s.esUsername, password: s.esPassword }
       : undefined;
+  const tls = readTls('es', { ca: s.esCa ?? '', cert: s.esCert ?? '', key: s.esKey ?? '' });
   return new Client({
     node: s.esNode,
     ...(auth ? { auth } : {}),
+    ...(tls ? { tls } : {}),
     requestTimeout: s.esTimeout,
     // logship retries itself, item by item (bulk outcome table)
     maxRetries: 0,

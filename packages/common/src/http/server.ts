@@ -41,8 +41,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string | un
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // stop buffering; the 413 goes out with connection: close
+        req.removeAllListeners('data');
+        req.resume();
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -83,8 +85,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     };
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
+      res.setHeader('connection', 'close');
       send(413, `request body over ${limit} bytes\n`);
-      req.destroy();
+      req.resume();
       return;
     }
     let pathname: string;
@@ -107,7 +110,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     readBody(req, limit)
       .then(async (body) => {
-        if (body === undefined) return send(413, `request body over ${limit} bytes\n`);
+        if (body === undefined) {
+          res.setHeader('connection', 'close');
+          return send(413, `request body over ${limit} bytes\n`);
+        }
         const out = await route.handle(req, body);
         send(out.status, out.body, out.type);
       })
