@@ -29,6 +29,7 @@ export interface Faults {
 
 export interface BulkRecord {
   ids: Array<string | undefined>;
+  indices: string[];
   statuses: number[];
 }
 
@@ -108,6 +109,21 @@ export class EsDouble {
 
   clearFaults(): void {
     this.faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
+  }
+
+  /** items answered with `status` in indices matching the pattern */
+  itemsWithStatus(pattern: string, status: number): number {
+    const re = wildcardToRegex(pattern);
+    let n = 0;
+    for (const b of this.bulks) b.statuses.forEach((s, i) => s === status && re.test(b.indices[i]!) && n++);
+    return n;
+  }
+
+  /** forgets the indices (and bulk records) of a pattern, to keep memory flat across scenarios */
+  drop(pattern: string): void {
+    const re = wildcardToRegex(pattern);
+    for (const name of [...this.indices.keys()]) if (re.test(name)) this.indices.delete(name);
+    for (let i = this.bulks.length - 1; i >= 0; i--) if (this.bulks[i]!.indices.every((x) => re.test(x))) this.bulks.splice(i, 1);
   }
 
   /** every stored document (visible or not) of indices matching the pattern */
@@ -203,7 +219,7 @@ export class EsDouble {
     if (lines[lines.length - 1] === '') lines.pop();
     else return this.error(res, 400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]');
     const items: unknown[] = [];
-    const record: BulkRecord = { ids: [], statuses: [] };
+    const record: BulkRecord = { ids: [], indices: [], statuses: [] };
     let errors = false;
     let took = 0;
     for (let i = 0; i < lines.length; i++) {
@@ -224,6 +240,7 @@ export class EsDouble {
       if (!index) return this.error(res, 400, 'action_request_validation_exception', 'index is missing');
       const id = meta._id ?? randomBytes(10).toString('base64url');
       record.ids.push(meta._id);
+      record.indices.push(index);
       const item = this.store(op, index, id, source as Record<string, unknown>);
       record.statuses.push(item.status);
       if (item.status >= 300) errors = true;
