@@ -6,6 +6,7 @@
  * latency).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -84,15 +85,21 @@ export class EsDouble {
   private random = seeded(42);
   url = '';
 
-  async start(port = 0): Promise<string> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+  /** when set, every request must carry this Authorization header (401 security_exception otherwise) */
+  requiredAuthorization: string | null = null;
+  /** Authorization headers seen */
+  readonly authorizations = new Set<string>();
+
+  async start(port = 0, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return this.url;
   }
 
@@ -158,6 +165,11 @@ export class EsDouble {
     if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     if (this.faults.down === '503') {
       this.error(res, 503, 'unavailable_shards_exception', 'the double is switched to 503');
+      return;
+    }
+    if (req.headers.authorization) this.authorizations.add(req.headers.authorization);
+    if (this.requiredAuthorization && req.headers.authorization !== this.requiredAuthorization) {
+      this.error(res, 401, 'security_exception', 'missing authentication credentials for REST request');
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');

@@ -38,9 +38,9 @@ function portOpen(port: number): Promise<boolean> {
  * rabbitmq user (which cannot write our temp dirs) and adds a shell between
  * us and the node; as root we run the real script directly.
  */
-function serverScript(): string {
-  const direct = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-  return process.getuid?.() === 0 && fs.existsSync(direct) ? direct : 'rabbitmq-server';
+function script(name: 'rabbitmq-server' | 'rabbitmqctl'): string {
+  const direct = `/usr/lib/rabbitmq/bin/${name}`;
+  return process.getuid?.() === 0 && fs.existsSync(direct) ? direct : name;
 }
 
 export function rabbitAvailable(): boolean {
@@ -52,11 +52,18 @@ export class PrivateRabbit {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-rabbit-'));
   port = 0;
   distPort = 0;
+  tlsPort = 0;
+  /** PEM files for an amqps listener, set before start() */
+  tls: { ca: string; cert: string; key: string } | null = null;
   private child: ChildProcess | null = null;
   log = '';
 
   get url(): string {
     return `amqp://guest:guest@127.0.0.1:${this.port}/%2f`;
+  }
+
+  get tlsUrl(): string {
+    return `amqps://guest:guest@localhost:${this.tlsPort}/%2f`;
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -66,7 +73,15 @@ export class PrivateRabbit {
     if (!fs.existsSync(plugins)) fs.writeFileSync(plugins, '[].\n');
     const conf = path.join(this.dir, 'rabbitmq.conf');
     // guest may log in over loopback only, which is what tests use
-    if (!fs.existsSync(conf)) fs.writeFileSync(conf, 'loopback_users.guest = true\n');
+    if (!fs.existsSync(conf)) {
+      let text = 'loopback_users.guest = true\n';
+      if (this.tls) {
+        text += `listeners.ssl.default = 127.0.0.1:${this.tlsPort}\n`;
+        text += `ssl_options.cacertfile = ${this.tls.ca}\nssl_options.certfile = ${this.tls.cert}\nssl_options.keyfile = ${this.tls.key}\n`;
+        text += 'ssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = false\n';
+      }
+      fs.writeFileSync(conf, text);
+    }
     return {
       ...process.env,
       RABBITMQ_NODENAME: `${this.name}@localhost`,
@@ -85,8 +100,9 @@ export class PrivateRabbit {
     if (!this.port) {
       this.port = await freePort();
       this.distPort = await freePort();
+      if (this.tls) this.tlsPort = await freePort();
     }
-    const child = spawn(serverScript(), [], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: this.dir });
+    const child = spawn(script('rabbitmq-server'), [], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: this.dir });
     child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child = child;
@@ -122,6 +138,13 @@ export class PrivateRabbit {
     clearTimeout(timer);
     await waitFor('the private node port to close', async () => !(await portOpen(this.port)), 30_000);
     this.child = null;
+  }
+
+  /** rabbitmqctl against this node only */
+  ctl(...args: string[]): string {
+    const r = spawnSync(script('rabbitmqctl'), ['-n', `${this.name}@localhost`, ...args], { encoding: 'utf8', env: this.env(), timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+    return r.stdout;
   }
 
   async restart(): Promise<void> {

@@ -1,0 +1,222 @@
+/** TLS, credentials and secrets; forced shutdown; connection.blocked; NDJSON injection end to end. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { EsDouble } from '../helpers/es-double.js';
+import { startEs, type EsTarget } from '../helpers/es.js';
+import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { makeCerts, type TestCerts } from '../helpers/tls.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const FAULTS = process.env.LOGSHIP_TEST_ES_NODE ? 'needs the Elasticsearch double' : false;
+
+describe('security', { skip: FAULTS }, () => {
+  let certs: TestCerts;
+  before(() => {
+    certs = makeCerts(fs.mkdtempSync(path.join(os.tmpdir(), 'logship-certs-')));
+  });
+  after(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
+
+  it('https Elasticsearch with --es-ca and an API key: works, and the key never reaches a log line or /health', async () => {
+    const double = new EsDouble();
+    const url = await double.start(0, { key: fs.readFileSync(certs.key), cert: fs.readFileSync(certs.cert) });
+    const apiKey = 'c2VjcmV0LWlkOnNlY3JldC1hcGkta2V5';
+    double.requiredAuthorization = `ApiKey ${apiKey}`;
+    const n = randomNames('tls');
+    const env = { ...n.env, LOGSHIP_ES_NODE: url.replace('127.0.0.1', 'localhost'), LOGSHIP_ES_CA: certs.ca, LOGSHIP_ES_API_KEY: apiKey, LOGSHIP_LOG_LEVEL: 'debug' };
+    try {
+      const noCa = await runCli(['bootstrap'], { env: { ...env, LOGSHIP_ES_CA: '' } });
+      assert.equal(noCa.code, 1);
+      assert.match(noCa.stderr, /Elasticsearch at https:\/\/localhost:\d+\/ did not answer: .*(self-signed|certificate)/);
+      const ok = await runCli(['bootstrap'], { env });
+      assert.equal(ok.code, 0, ok.stderr);
+      const p = await startIndexer(env);
+      try {
+        assert.equal((await ship(env, numberedLines(20))).code, 0);
+        await waitFor('20 documents over https', () => double.docs(n.indexWildcard).length === 20, 20_000);
+        const health = await (await fetch(`${p.url}/health`)).text();
+        const metrics = await (await fetch(`${p.url}/metrics`)).text();
+        for (const text of [health, metrics, p.stderr(), ok.stdout, ok.stderr]) assert.doesNotMatch(text, /c2VjcmV0|secret-api-key/);
+      } finally {
+        await stopProcess(p);
+      }
+      const wrong = await runCli(['bootstrap'], { env: { ...env, LOGSHIP_ES_API_KEY: 'd3Jvbmc6a2V5' } });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /refused index template .*HTTP 401/);
+    } finally {
+      await double.stop();
+      await deleteTopology(n);
+    }
+  });
+
+  it('basic auth from *_FILE variables (Docker secrets), never logged', async () => {
+    const double = new EsDouble();
+    const url = await double.start();
+    double.requiredAuthorization = `Basic ${Buffer.from('indexer:pa55-from-file').toString('base64')}`;
+    const secret = path.join(certs.dir, 'es-password');
+    fs.writeFileSync(secret, 'pa55-from-file\n');
+    const n = randomNames('secret');
+    const env = { ...n.env, LOGSHIP_ES_NODE: url, LOGSHIP_ES_USERNAME: 'indexer', LOGSHIP_ES_PASSWORD_FILE: secret, LOGSHIP_LOG_LEVEL: 'trace' };
+    try {
+      const r = await runCli(['bootstrap'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /pa55-from-file/);
+    } finally {
+      await double.stop();
+      await deleteTopology(n);
+    }
+  });
+
+  it('amqps:// with --amqp-ca and a client certificate', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+    const rabbit = new PrivateRabbit();
+    rabbit.tls = { ca: certs.ca, cert: certs.cert, key: certs.key };
+    await rabbit.start();
+    const es = await startEs();
+    try {
+      const n = randomNames('amqps', rabbit.tlsUrl);
+      const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_AMQP_CA: certs.ca, LOGSHIP_AMQP_CERT: certs.clientCert, LOGSHIP_AMQP_KEY: certs.clientKey };
+      const noCa = await runCli(['bootstrap', '--skip-elasticsearch'], { env: { ...env, LOGSHIP_AMQP_CA: '' } });
+      assert.equal(noCa.code, 1);
+      assert.match(noCa.stderr, /cannot connect to RabbitMQ at amqps:\/\/guest:\*\*\*@localhost:\d+\/%2f: .*(self-signed|certificate)/);
+      const halfCert = await runCli(['bootstrap'], { env: { ...env, LOGSHIP_AMQP_KEY: '' } });
+      assert.equal(halfCert.code, 2);
+      assert.match(halfCert.stderr, /--amqp-cert and --amqp-key go together/);
+      await bootstrap(env);
+      const p = await startIndexer(env);
+      try {
+        assert.equal((await ship(env, numberedLines(30))).code, 0);
+        await waitFor('30 documents through amqps', async () => (await es.count(n.indexWildcard)) === 30, 20_000);
+      } finally {
+        await stopProcess(p);
+      }
+    } finally {
+      await es.close();
+      await rabbit.destroy();
+    }
+  });
+
+  it('event data cannot change the bulk request nor escape the index pattern, end to end', async () => {
+    const es = await startEs();
+    const n = randomNames('inject');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    try {
+      await bootstrap(env);
+      const p = await startIndexer(env);
+      const evil = [
+        'x"}}\n{"delete":{"_index":"victim","_id":"1"}}',
+        '{"@timestamp":"../../etc/passwd","message":"ts injection","event":{"id":"e\\n{\\"index\\":{}}"}}',
+        '{"@timestamp":"2026-01-01T00:00:00Z","index":"other-index","_index":"other","message":"field named _index"}',
+      ];
+      const r = await ship(env, `${evil.join('\n')}\n`, ['--codec', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      await waitFor('4 documents', async () => (await es.count(n.indexWildcard)) === 4, 20_000);
+      assert.deepEqual(
+        [...es.double!.indices.keys()].filter((i) => !i.startsWith(n.indexWildcard.slice(0, -1))),
+        [],
+        'no document outside the configured pattern',
+      );
+      for (const b of es.double!.bulks) for (const idx of b.indices) assert.ok(idx.startsWith(n.indexWildcard.slice(0, -1)), idx);
+      await stopProcess(p);
+    } finally {
+      await es.close();
+      await deleteTopology(n);
+    }
+  });
+});
+
+describe('shutdown and flow control', { skip: FAULTS }, () => {
+  let es: EsTarget;
+  before(async () => {
+    es = await startEs();
+  });
+  after(async () => es.close());
+
+  it('--shutdown-timeout forces the exit when the drain cannot finish; nothing held is acked', async () => {
+    const n = randomNames('forcetimeout');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    try {
+      es.double!.setFaults({ down: '503' });
+      const p = await startIndexer(env, ['--shutdown-timeout', '1s', '--retry-backoff', '50ms', '--retry-max-backoff', '200ms']);
+      assert.equal((await ship(env, numberedLines(200))).code, 0);
+      await waitFor('the indexer holds every delivery', async () => (await queueDepth(n.queue)).messageCount === 0, 20_000);
+      const started = Date.now();
+      const r = await stopProcess(p, 'SIGTERM');
+      assert.equal(r.code, 1);
+      assert.ok(Date.now() - started < 10_000);
+      assert.match(r.stderr, /forced exit: unsettled work is left to the broker/);
+      assert.match(r.stderr, /--shutdown-timeout/);
+      await waitFor('deliveries back in the queue', async () => (await queueDepth(n.queue)).messageCount === 200, 10_000);
+      assert.equal(es.double!.docs(n.indexWildcard).length, 0);
+    } finally {
+      es.double!.clearFaults();
+      await deleteTopology(n);
+    }
+  });
+
+  it('a second signal forces the exit at once; unsettled deliveries are left to the broker', async () => {
+    const n = randomNames('secondsig');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    try {
+      es.double!.setFaults({ down: '503' });
+      const p = await startIndexer(env, ['--shutdown-timeout', '60s']);
+      assert.equal((await ship(env, numberedLines(50))).code, 0);
+      await waitFor('the indexer holds every delivery', async () => (await queueDepth(n.queue)).messageCount === 0, 20_000);
+      p.child.kill('SIGTERM');
+      await sleep(300);
+      p.child.kill('SIGINT');
+      const r = await p.exited;
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /second SIGINT/);
+      es.double!.clearFaults();
+      await waitFor('deliveries back in the queue', async () => (await queueDepth(n.queue)).messageCount === 50, 10_000);
+      const again = await startIndexer(env);
+      await waitFor('all indexed after restart', async () => (await es.count(n.indexWildcard)) === 50, 20_000);
+      await stopProcess(again);
+    } finally {
+      es.double!.clearFaults();
+      await deleteTopology(n);
+    }
+  });
+
+  it('connection.blocked: the shipper stops reading until unblocked, says so in a log line and a metric', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+    const rabbit = new PrivateRabbit();
+    await rabbit.start();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-blocked-'));
+    const n = randomNames('blocked', rabbit.url);
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: path.join(dir, 'state'), LOGSHIP_LOG_LEVEL: 'info' };
+    const file = path.join(dir, 'app.log');
+    fs.writeFileSync(file, numberedLines(100));
+    let s: ReturnType<typeof startCli> | null = null;
+    try {
+      await bootstrap(env);
+      s = startCli(['ship', '--follow', file, '--metrics-port', '0'], { env });
+      const url = await waitFor('metrics url', () => /"url":"(http:\/\/[^"]+)","metrics"/.exec(s!.stderr())?.[1], 20_000);
+      await waitFor('100 queued', async () => (await queueDepth(n.queue, rabbit.url)).messageCount === 100, 20_000);
+      rabbit.ctl('set_vm_memory_high_watermark', 'absolute', '1');
+      fs.appendFileSync(file, numberedLines(100).replace(/line/g, 'more'));
+      await waitFor('blocked metric', async () => (await metricValue(url, 'logship_shipper_blocked')) === 1, 20_000);
+      assert.match(s.stderr(), /broker blocked publishing \(memory or disk alarm\): input paused/);
+      const health = (await (await fetch(`${url}/health`)).json()) as { status: string };
+      assert.equal(health.status, 'degraded');
+      await sleep(1000);
+      assert.ok((await queueDepth(n.queue, rabbit.url)).messageCount <= 101, 'nothing more is published while blocked');
+      rabbit.ctl('set_vm_memory_high_watermark', '0.4');
+      await waitFor('unblocked metric', async () => (await metricValue(url, 'logship_shipper_blocked')) === 0, 20_000);
+      await waitFor('200 queued', async () => (await queueDepth(n.queue, rabbit.url)).messageCount === 200, 20_000);
+      assert.match(s.stderr(), /broker unblocked publishing: input resumed/);
+      s.child.kill('SIGTERM');
+      assert.equal((await s.exited).code, 0);
+    } finally {
+      s?.child.kill('SIGKILL');
+      await rabbit.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
