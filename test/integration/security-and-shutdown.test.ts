@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -97,6 +99,42 @@ describe('security', { skip: FAULTS }, () => {
     } finally {
       await es.close();
       await rabbit.destroy();
+    }
+  });
+
+  it('least privilege: a write-only shipper user and a read-queue/write-DLX indexer user are enough', async () => {
+    const ctl = (...args: string[]) => {
+      const r = spawnSync('rabbitmqctl', args, { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const es = await startEs();
+    const n = randomNames('leastpriv');
+    const suffix = randomBytes(4).toString('hex');
+    const shipper = `logship-test-shipper-${suffix}`;
+    const indexer = `logship-test-indexer-${suffix}`;
+    const esc = (name: string) => `^${name.replace(/[.]/g, '\\.')}$`;
+    try {
+      await bootstrap({ ...n.env, LOGSHIP_ES_NODE: es.url });
+      ctl('add_user', shipper, 'pw-s');
+      ctl('add_user', indexer, 'pw-i');
+      ctl('set_permissions', '-p', '/', shipper, '^$', esc(n.exchange), '^$');
+      ctl('set_permissions', '-p', '/', indexer, '^$', esc(n.deadLetterExchange), esc(n.queue));
+      es.double!.setFaults({ reject: (src) => String(src.message).includes('REJECT') });
+      const r = await ship({ ...n.env, LOGSHIP_AMQP_URL: `amqp://${shipper}:pw-s@127.0.0.1:5672/%2f` }, 'one\ntwo REJECT\nthree\n');
+      assert.equal(r.code, 0, r.stderr);
+      const p = await startIndexer({ ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_AMQP_URL: `amqp://${indexer}:pw-i@127.0.0.1:5672/%2f` });
+      await waitFor('2 documents', async () => (await es.count(n.indexWildcard)) === 2, 20_000);
+      await waitFor('1 dead letter', async () => (await queueDepth(n.deadLetterQueue)).messageCount === 1, 20_000);
+      assert.equal((await stopProcess(p)).code, 0);
+      const denied = await runCli(['bootstrap', '--skip-elasticsearch'], { env: { ...n.env, LOGSHIP_AMQP_URL: `amqp://${shipper}:pw-s@127.0.0.1:5672/%2f` } });
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /the broker refused to declare exchange .*ACCESS_REFUSED|refused to declare/);
+      assert.match(denied.stderr, /least privilege/);
+    } finally {
+      spawnSync('rabbitmqctl', ['delete_user', shipper]);
+      spawnSync('rabbitmqctl', ['delete_user', indexer]);
+      await es.close();
+      await deleteTopology(n);
     }
   });
 
