@@ -44,6 +44,34 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
       'and connection errors are retried with backoff, only for the failed items. SIGTERM/SIGINT: stop\n' +
       'consuming, flush, settle every delivery, exit 0. Serves /metrics and /health on --metrics-port.',
   },
+  status: {
+    name: 'status',
+    usage: 'logship status [--json] [--skip-elasticsearch]',
+    summary: 'queue depth, consumers, dead letters, Elasticsearch health and document count',
+    details:
+      'Reads the main queue (messages ready, consumers) and the dead-letter queue passively, asks\n' +
+      'Elasticsearch for cluster health and the document count of the --index pattern. A table by\n' +
+      'default, JSON with --json. Exits 1 when the broker, a queue or Elasticsearch is down (or red).',
+  },
+  monitor: {
+    name: 'monitor',
+    usage: 'logship monitor --targets URL,URL,... [--port P]',
+    summary: 'scrape many workers: one /metrics with instance labels and totals, /health, and a dashboard',
+    details:
+      'Scrapes each target /metrics (timeout --scrape-timeout per target) and re-exposes every series\n' +
+      'with an instance label, up{instance} (0 for a dead target, the scrape still succeeds), cluster\n' +
+      'totals (logship_cluster_*) and queue figures read over AMQP (logship_queue_messages_ready,\n' +
+      'logship_queue_consumers, logship_dead_letter_messages). / serves a self-refreshing dashboard.',
+  },
+  generate: {
+    name: 'generate',
+    usage: 'logship generate [--count N] [--rate N] [--level L] [--format F]   |   logship generate --serve [--port P]',
+    summary: 'synthetic log lines to stdout, or an HTTP service that publishes them through the shipper',
+    details:
+      'Writes realistic lines (plain, json, nginx, syslog) to stdout for piping into logship ship.\n' +
+      'With --serve: POST /generate {"count": N, "level": "info", "format": "plain"} publishes N events\n' +
+      '(confirmed) and answers how many were published; GET / is a small page with a form; GET /health.',
+  },
   dlq: {
     name: 'dlq',
     usage: 'logship dlq list [--limit N] [--json]   |   logship dlq replay [--limit N]',

@@ -13,6 +13,9 @@ import {
 } from '@logship/common';
 import { runBootstrap } from './commands/bootstrap.js';
 import { runDlq } from './commands/dlq.js';
+import { runGenerate } from './commands/generate.js';
+import { runMonitor } from './commands/monitor.js';
+import { runStatus } from './commands/status.js';
 import { runIndex } from './commands/index-command.js';
 import { runShip } from './commands/ship.js';
 import { COMMAND_INFO, commandHelp, globalHelp } from './help.js';
@@ -30,6 +33,9 @@ const COMMANDS: Partial<Record<CommandName, CommandRunner>> = {
   ship: runShip,
   index: runIndex,
   dlq: runDlq,
+  monitor: runMonitor,
+  status: runStatus,
+  generate: runGenerate,
 };
 
 export const VERSION = '0.1.0';

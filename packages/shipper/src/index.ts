@@ -13,3 +13,4 @@ export * from './files/state-store.js';
 export * from './files/tail-stream.js';
 export * from './files/file-input.js';
 export * from './files/file-shipper.js';
+export * from './generator.js';

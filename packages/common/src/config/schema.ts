@@ -148,8 +148,24 @@ export const OPTIONS = {
   },
 
   check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
-  skipElasticsearch: { format: Boolean, default: false, doc: 'declare only the AMQP side, not the index template', commands: ['bootstrap'] },
+  skipElasticsearch: { format: Boolean, default: false, doc: 'bootstrap: only the AMQP side, not the index template; status: do not ask Elasticsearch', commands: ['bootstrap', 'status'] },
 
+  targets: {
+    format: String,
+    default: '',
+    doc: 'monitor: comma-separated worker URLs to scrape (http://host:9198, ...)',
+    commands: ['monitor'],
+    arg: 'URL,URL',
+  },
+  port: { format: 'port-or-null', default: null, doc: 'HTTP port of monitor (default 9197) or generate --serve (default 9196); 0 = any free port', commands: ['monitor', 'generate'], arg: 'PORT' },
+  scrapeTimeout: { format: 'duration', default: '5s', doc: 'monitor: how long one target may take to answer its scrape', commands: ['monitor'], arg: 'DURATION' },
+  scrapeInterval: { format: 'duration', default: '5s', doc: 'monitor: how often targets are scraped for the dashboard', commands: ['monitor'], arg: 'DURATION' },
+  history: { format: 'duration', default: '15m', doc: 'monitor: how much history the dashboard keeps', commands: ['monitor'], arg: 'DURATION' },
+  count: { format: 'nat', default: 0, doc: 'generate: lines to write (0: until stopped)', commands: ['generate'], arg: 'N' },
+  rate: { format: 'nat', default: 0, doc: 'generate: lines per second (0: as fast as possible)', commands: ['generate'], arg: 'N' },
+  level: { format: ['mixed', 'debug', 'info', 'warn', 'error'], default: 'mixed', doc: 'generate: log level of the lines (mixed: a realistic blend)', commands: ['generate'], arg: 'LEVEL' },
+  format: { format: ['plain', 'json', 'nginx', 'syslog'], default: 'plain', doc: 'generate: line format', commands: ['generate'], arg: 'FORMAT' },
+  serve: { format: Boolean, default: false, doc: 'generate: run as an HTTP service (POST /generate publishes through the shipper)', commands: ['generate'] },
   limit: { format: 'nat', default: 0, doc: 'dlq: messages to list (0: 20) or replay (0: all that are there now)', commands: ['dlq'], arg: 'N' },
   json: { format: Boolean, default: false, doc: 'print JSON instead of a table', commands: ['status', 'dlq'] },
   shutdownTimeout: {
@@ -222,6 +238,16 @@ export interface Config {
   logLevel: string;
   limit: number;
   json: boolean;
+  targets: string;
+  port: number | null;
+  scrapeTimeout: number;
+  scrapeInterval: number;
+  history: number;
+  count: number;
+  rate: number;
+  level: 'mixed' | 'debug' | 'info' | 'warn' | 'error';
+  format: 'plain' | 'json' | 'nginx' | 'syslog';
+  serve: boolean;
 }
 
 export function flagName(key: string): string {

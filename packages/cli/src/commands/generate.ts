@@ -1,0 +1,176 @@
+/**
+ * `logship generate`: synthetic log lines to stdout (pipe them into ship), or
+ * with --serve an HTTP service whose POST /generate publishes events through
+ * the shipper's publisher (confirmed) and answers how many were published.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ErrorCodes,
+  ExitCodes,
+  LogshipError,
+  createRegistry,
+  eventId,
+  handleShutdownSignals,
+  isObject,
+  startHttpServer,
+  type Config,
+  type Logger,
+} from '@logship/common';
+import { LineGenerator, ShipSession, decodeLine, type GenFormat, type GenLevel } from '@logship/shipper';
+import type { CommandContext } from '../main.js';
+import { generatorPage } from './generate-page.js';
+
+export const DEFAULT_GENERATOR_PORT = 9196;
+export const MAX_EVENTS_PER_REQUEST = 100_000;
+const LEVELS: GenLevel[] = ['mixed', 'debug', 'info', 'warn', 'error'];
+const FORMATS: GenFormat[] = ['plain', 'json', 'nginx', 'syslog'];
+
+export async function runGenerate(ctx: CommandContext): Promise<number> {
+  if (ctx.positionals.length > 0) throw new LogshipError(ErrorCodes.USAGE, `generate takes no arguments (got "${ctx.positionals.join(' ')}")`);
+  return ctx.config.serve ? serve(ctx.config, ctx.logger) : toStdout(ctx.config, ctx.logger);
+}
+
+async function toStdout(config: Config, logger: Logger): Promise<number> {
+  const gen = new LineGenerator(config.format, config.level, config.hostName, Date.now());
+  const out = process.stdout;
+  let stopped = false;
+  out.on('error', () => (stopped = true)); // reader went away (EPIPE): stop quietly
+  const shutdown = handleShutdownSignals({ logger, timeoutMs: 1000, drain: async () => void (stopped = true) });
+  const started = Date.now();
+  let written = 0;
+  try {
+    while (!stopped && (config.count === 0 || written < config.count)) {
+      const batch = config.rate > 0 ? Math.max(1, Math.floor(config.rate / 20)) : 1000;
+      let chunk = '';
+      for (let i = 0; i < batch && (config.count === 0 || written < config.count); i++, written++) chunk += `${gen.next()}\n`;
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', r));
+      if (config.rate > 0) {
+        const due = started + (written / config.rate) * 1000;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  } finally {
+    shutdown.dispose();
+  }
+  return ExitCodes.OK;
+}
+
+interface GenerateRequest {
+  count: number;
+  level: GenLevel;
+  format: GenFormat;
+}
+
+/** Validates a POST /generate body; returns the request or the reason for a 400. */
+export function parseGenerateBody(body: string, defaults: { level: GenLevel; format: GenFormat }): GenerateRequest | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return 'body must be JSON such as {"count": 500, "level": "info"}';
+  }
+  if (!isObject(parsed)) return 'body must be a JSON object such as {"count": 500, "level": "info"}';
+  const unknown = Object.keys(parsed).filter((k) => !['count', 'level', 'format'].includes(k));
+  if (unknown.length > 0) return `unknown field(s): ${unknown.join(', ')}; allowed: count, level, format`;
+  const { count, level, format } = parsed;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_EVENTS_PER_REQUEST) {
+    return `count must be a whole number from 1 to ${MAX_EVENTS_PER_REQUEST}`;
+  }
+  if (level !== undefined && !LEVELS.includes(level as GenLevel)) return `level must be one of ${LEVELS.join(', ')}`;
+  if (format !== undefined && !FORMATS.includes(format as GenFormat)) return `format must be one of ${FORMATS.join(', ')}`;
+  return { count, level: (level as GenLevel | undefined) ?? defaults.level, format: (format as GenFormat | undefined) ?? defaults.format };
+}
+
+async function serve(config: Config, logger: Logger): Promise<number> {
+  const registry = createRegistry();
+  const pending = new Map<number, { left: number; published: number; failed: number; done: () => void }>();
+  const session = new ShipSession<number>({
+    config,
+    logger,
+    registry,
+    onSettled: (req, outcome) => {
+      const p = pending.get(req);
+      if (!p) return;
+      if (outcome === 'confirmed') p.published++;
+      else p.failed++;
+      if (--p.left === 0) p.done();
+    },
+  });
+  await session.open();
+  const runId = randomUUID();
+  let seq = 0;
+  let nextRequest = 0;
+  let totalPublished = 0;
+
+  const generate = async (req: GenerateRequest) => {
+    const id = nextRequest++;
+    const gen = new LineGenerator(req.format, req.level, config.hostName, Date.now() + id);
+    const result = { left: req.count, published: 0, failed: 0, done: () => undefined as void };
+    const settled = new Promise<void>((resolve) => (result.done = resolve));
+    pending.set(id, result);
+    try {
+      for (let i = 0; i < req.count; i++) {
+        const text = gen.next();
+        const event = decodeLine(text, req.format === 'json' ? 'json' : 'plain', {
+          id: eventId(config.hostName, runId, seq++),
+          hostName: config.hostName,
+          inputType: 'generator',
+          truncated: false,
+        });
+        session.countRead();
+        await session.submit(event, id);
+      }
+      await session.flush();
+      await settled;
+    } finally {
+      pending.delete(id);
+    }
+    totalPublished += result.published;
+    return result;
+  };
+
+  const server = await startHttpServer({
+    host: config.httpHost,
+    port: config.port ?? DEFAULT_GENERATOR_PORT,
+    registry,
+    health: () => {
+      const failure = session.failure;
+      return { status: failure ? 'down' : session.blocked ? 'degraded' : 'ok', amqp: { error: failure?.message ?? null, blocked: session.blocked }, published: totalPublished };
+    },
+    routes: [
+      { method: 'GET', path: '/', handle: async () => ({ status: 200, type: 'text/html; charset=utf-8', body: generatorPage() }) },
+      {
+        method: 'GET',
+        path: '/api/stats',
+        handle: async () => ({ status: 200, type: 'application/json', body: JSON.stringify({ published: totalPublished, inflight: session.inflight, summary: session.summary }) }),
+      },
+      {
+        method: 'POST',
+        path: '/generate',
+        handle: async (_req, body) => {
+          const parsed = parseGenerateBody(body, { level: config.level, format: config.format });
+          if (typeof parsed === 'string') return { status: 400, type: 'application/json', body: JSON.stringify({ error: parsed }) };
+          if (session.failure) return { status: 503, type: 'application/json', body: JSON.stringify({ error: session.failure.message }) };
+          try {
+            const r = await generate(parsed);
+            const status = r.failed > 0 ? 502 : 200;
+            return { status, type: 'application/json', body: JSON.stringify({ requested: parsed.count, published: r.published, failed: r.failed }) };
+          } catch (err) {
+            return { status: 503, type: 'application/json', body: JSON.stringify({ error: (err as Error).message }) };
+          }
+        },
+      },
+    ],
+  });
+  logger.info({ url: server.url }, 'generator serving POST /generate, GET / and /health');
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const shutdown = handleShutdownSignals({ logger, timeoutMs: config.shutdownTimeout, drain: async () => stop() });
+  await stopped;
+  shutdown.dispose();
+  await server.close();
+  await session.flush();
+  await session.close();
+  return ExitCodes.OK;
+}

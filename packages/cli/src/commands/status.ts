@@ -1,0 +1,107 @@
+/** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
+import {
+  ExitCodes,
+  connectOnce,
+  createEsClient,
+  createIndexNamer,
+  errorMessage,
+  maskUrl,
+  requireQueue,
+  type Config,
+} from '@logship/common';
+import type { CommandContext } from '../main.js';
+
+export interface StatusReport {
+  ok: boolean;
+  amqp: { url: string; reachable: boolean; error: string | null };
+  queue: { name: string; messagesReady: number | null; consumers: number | null; error: string | null };
+  deadLetterQueue: { name: string; messages: number | null; error: string | null };
+  elasticsearch: { node: string; checked: boolean; reachable: boolean; clusterStatus: string | null; indexPattern: string; documents: number | null; error: string | null } | null;
+}
+
+async function amqpPart(config: Config, report: StatusReport): Promise<void> {
+  let conn;
+  try {
+    conn = await connectOnce(config, 'status');
+    report.amqp.reachable = true;
+  } catch (err) {
+    report.amqp.error = errorMessage(err);
+    report.queue.error = report.deadLetterQueue.error = 'broker unreachable';
+    return;
+  }
+  try {
+    try {
+      const q = await requireQueue(conn, config.queue);
+      report.queue.messagesReady = q.messageCount;
+      report.queue.consumers = q.consumerCount;
+    } catch (err) {
+      report.queue.error = errorMessage(err);
+    }
+    try {
+      report.deadLetterQueue.messages = (await requireQueue(conn, config.deadLetterQueue)).messageCount;
+    } catch (err) {
+      report.deadLetterQueue.error = errorMessage(err);
+    }
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+async function esPart(config: Config, report: StatusReport): Promise<void> {
+  const es = report.elasticsearch!;
+  const client = createEsClient(config);
+  try {
+    const health = await client.cluster.health();
+    es.reachable = true;
+    es.clusterStatus = health.status;
+    const count = await client.count({ index: es.indexPattern, ignore_unavailable: true, allow_no_indices: true });
+    es.documents = count.count;
+  } catch (err) {
+    es.error = errorMessage(err);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+export async function collectStatus(config: Config): Promise<StatusReport> {
+  const report: StatusReport = {
+    ok: false,
+    amqp: { url: maskUrl(config.amqpUrl), reachable: false, error: null },
+    queue: { name: config.queue, messagesReady: null, consumers: null, error: null },
+    deadLetterQueue: { name: config.deadLetterQueue, messages: null, error: null },
+    elasticsearch: config.skipElasticsearch
+      ? null
+      : { node: maskUrl(config.esNode), checked: true, reachable: false, clusterStatus: null, indexPattern: createIndexNamer(config.index).wildcard, documents: null, error: null },
+  };
+  await Promise.all([amqpPart(config, report), report.elasticsearch ? esPart(config, report) : Promise.resolve()]);
+  const es = report.elasticsearch;
+  report.ok =
+    report.amqp.reachable && !report.queue.error && !report.deadLetterQueue.error && (es === null || (es.reachable && !es.error && es.clusterStatus !== 'red'));
+  return report;
+}
+
+function human(r: StatusReport): string {
+  const v = (x: number | null) => (x === null ? '-' : String(x));
+  const rows: Array<[string, string, string]> = [
+    ['RabbitMQ', r.amqp.url, r.amqp.reachable ? 'ok' : `DOWN: ${r.amqp.error}`],
+    [`queue ${r.queue.name}`, `${v(r.queue.messagesReady)} ready, ${v(r.queue.consumers)} consumers`, r.queue.error ? `PROBLEM: ${r.queue.error}` : r.queue.consumers === 0 ? 'no consumer' : 'ok'],
+    [`dead letters ${r.deadLetterQueue.name}`, `${v(r.deadLetterQueue.messages)} messages`, r.deadLetterQueue.error ? `PROBLEM: ${r.deadLetterQueue.error}` : r.deadLetterQueue.messages ? 'inspect: logship dlq list' : 'ok'],
+  ];
+  const es = r.elasticsearch;
+  if (es) {
+    rows.push([
+      'Elasticsearch',
+      `${es.node} cluster ${es.clusterStatus ?? '-'}, ${v(es.documents)} documents in ${es.indexPattern}`,
+      es.error ? `DOWN: ${es.error}` : es.clusterStatus === 'red' ? 'PROBLEM: cluster red' : 'ok',
+    ]);
+  }
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length));
+  return `${rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`).join('\n')}\n${r.ok ? 'status: ok' : 'status: PROBLEM'}\n`;
+}
+
+export async function runStatus({ config }: CommandContext): Promise<number> {
+  const report = await collectStatus(config);
+  process.stdout.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : human(report));
+  return report.ok ? ExitCodes.OK : ExitCodes.FAILURE;
+}

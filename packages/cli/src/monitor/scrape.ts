@@ -1,0 +1,131 @@
+/**
+ * Scrapes workers' /metrics (each with its own timeout, like a multi-target
+ * exporter) and builds one exposition: every series labelled by instance, an
+ * up gauge per target, cluster totals and the queue figures.
+ */
+import { errorMessage } from '@logship/common';
+import { parseExposition, type Family, type Sample } from './exposition.js';
+
+export interface Target {
+  /** host:port, the instance label */
+  instance: string;
+  metricsUrl: string;
+  healthUrl: string;
+}
+
+export interface TargetScrape {
+  target: Target;
+  up: boolean;
+  error: string | null;
+  durationMs: number;
+  families: Family[];
+}
+
+export interface QueueFigures {
+  queue: string;
+  deadLetterQueue: string;
+  ready: number | null;
+  consumers: number | null;
+  deadLetters: number | null;
+  error: string | null;
+}
+
+export function parseTarget(raw: string): Target {
+  const text = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`target "${raw}" is not a URL such as http://10.0.0.5:9198`);
+  }
+  const base = `${url.protocol}//${url.host}`;
+  const path = url.pathname === '/' || url.pathname === '' ? '/metrics' : url.pathname;
+  return { instance: url.host, metricsUrl: `${base}${path}`, healthUrl: `${base}/health` };
+}
+
+export async function scrapeTarget(target: Target, timeoutMs: number): Promise<TargetScrape> {
+  const started = Date.now();
+  try {
+    const res = await fetch(target.metricsUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'text/plain' } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const families = parseExposition(await res.text());
+    return { target, up: true, error: null, durationMs: Date.now() - started, families };
+  } catch (err) {
+    const error = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : errorMessage(err);
+    return { target, up: false, error, durationMs: Date.now() - started, families: [] };
+  }
+}
+
+function withInstance(s: Sample, instance: string): Sample {
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s.labels)) labels[k === 'instance' ? 'exported_instance' : k] = v;
+  return { name: s.name, labels: { instance, ...labels }, value: s.value };
+}
+
+function gauge(name: string, help: string, samples: Sample[]): Family {
+  return { name, help, type: 'gauge', samples };
+}
+
+/** Sum over instances of every logship_* counter and gauge, grouped by the other labels. */
+function clusterTotals(merged: Map<string, Family>): Family[] {
+  const out: Family[] = [];
+  for (const f of merged.values()) {
+    if (!f.name.startsWith('logship_') || (f.type !== 'counter' && f.type !== 'gauge')) continue;
+    const name = f.name.replace(/^logship_/, 'logship_cluster_');
+    const sums = new Map<string, Sample>();
+    for (const s of f.samples) {
+      const { instance: _i, ...rest } = s.labels;
+      const sampleName = s.name.replace(/^logship_/, 'logship_cluster_');
+      const key = `${sampleName}${JSON.stringify(rest)}`;
+      const acc = sums.get(key);
+      if (acc) acc.value += s.value;
+      else sums.set(key, { name: sampleName, labels: rest, value: s.value });
+    }
+    out.push({ name, help: `${f.help} (sum over instances)`, type: f.type, samples: [...sums.values()] });
+  }
+  return out;
+}
+
+export function aggregate(scrapes: TargetScrape[], queue: QueueFigures | null): Family[] {
+  const merged = new Map<string, Family>();
+  for (const sc of scrapes) {
+    for (const f of sc.families) {
+      let m = merged.get(f.name);
+      if (!m) {
+        m = { name: f.name, help: f.help, type: f.type, samples: [] };
+        merged.set(f.name, m);
+      }
+      for (const s of f.samples) m.samples.push(withInstance(s, sc.target.instance));
+    }
+  }
+  const families = [...merged.values()];
+  families.push(
+    gauge('up', '1 if the instance answered its last scrape, 0 otherwise', scrapes.map((s) => ({ name: 'up', labels: { instance: s.target.instance }, value: s.up ? 1 : 0 }))),
+    gauge(
+      'logship_scrape_duration_seconds',
+      'Duration of the last scrape of each instance',
+      scrapes.map((s) => ({ name: 'logship_scrape_duration_seconds', labels: { instance: s.target.instance }, value: s.durationMs / 1000 })),
+    ),
+    ...clusterTotals(merged),
+  );
+  if (queue) {
+    const q = (name: string, help: string, queueName: string, v: number | null) =>
+      v === null ? null : gauge(name, help, [{ name, labels: { queue: queueName }, value: v }]);
+    families.push(
+      ...[
+        q('logship_queue_messages_ready', 'Messages ready in the main queue', queue.queue, queue.ready),
+        q('logship_queue_consumers', 'Consumers of the main queue', queue.queue, queue.consumers),
+        q('logship_dead_letter_messages', 'Messages in the dead-letter queue', queue.deadLetterQueue, queue.deadLetters),
+      ].filter((f): f is Family => f !== null),
+      gauge('logship_queue_up', '1 if the broker answered the queue checks', [{ name: 'logship_queue_up', labels: {}, value: queue.error ? 0 : 1 }]),
+    );
+  }
+  return families;
+}
+
+/** Value of a family for one scrape (sum over its samples without a suffix). */
+export function total(families: Family[], name: string): number {
+  const f = families.find((x) => x.name === name);
+  if (!f) return 0;
+  return f.samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+}
