@@ -1,11 +1,39 @@
 /** Prometheus metrics (names are a contract, DESIGN.md). */
+import fs from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export { Registry };
 
+/** The cgroup memory limit of this process (container), or null when unlimited or unknown. */
+export function memoryLimitBytes(): number | null {
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const text = fs.readFileSync(file, 'utf8').trim();
+      if (text === 'max') return null;
+      const n = Number(text);
+      // cgroup v1 reports "unlimited" as a huge number
+      if (Number.isFinite(n) && n > 0 && n < 2 ** 60) return n;
+      return null;
+    } catch {
+      /* not this cgroup version */
+    }
+  }
+  return null;
+}
+
 export function createRegistry(withDefaults = true): Registry {
   const registry = new Registry();
-  if (withDefaults) collectDefaultMetrics({ register: registry });
+  if (withDefaults) {
+    collectDefaultMetrics({ register: registry });
+    const limit = memoryLimitBytes();
+    if (limit !== null) {
+      new Gauge({
+        name: 'logship_process_memory_limit_bytes',
+        help: 'Memory limit of the container (cgroup) this process runs in',
+        registers: [registry],
+      }).set(limit);
+    }
+  }
   return registry;
 }
 

@@ -3,6 +3,8 @@
  * exporter) and builds one exposition: every series labelled by instance, an
  * up gauge per target, cluster totals and the queue figures.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { errorMessage } from '@logship/common';
 import { parseExposition, type Family, type Sample } from './exposition.js';
 
@@ -43,16 +45,43 @@ export function parseTarget(raw: string): Target {
   return { instance: url.host, metricsUrl: `${base}${path}`, healthUrl: `${base}/health` };
 }
 
+const MAX_SCRAPE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * GET on a fresh connection (no keep-alive pool: a reused socket that the
+ * worker just closed would count as a dead target) with one deadline for
+ * the whole answer.
+ */
+export function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const lib = url.startsWith('https:') ? https : http;
+    const req = lib.get(url, { agent: false, headers: { accept: 'text/plain, application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_SCRAPE_BYTES) req.destroy(new Error(`answer larger than ${MAX_SCRAPE_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('error', reject);
+  });
+}
+
 export async function scrapeTarget(target: Target, timeoutMs: number): Promise<TargetScrape> {
   const started = Date.now();
   try {
-    const res = await fetch(target.metricsUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'text/plain' } });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const families = parseExposition(await res.text());
+    const res = await httpGet(target.metricsUrl, timeoutMs);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    const families = parseExposition(res.body);
     return { target, up: true, error: null, durationMs: Date.now() - started, families };
   } catch (err) {
-    const error = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : errorMessage(err);
-    return { target, up: false, error, durationMs: Date.now() - started, families: [] };
+    return { target, up: false, error: errorMessage(err), durationMs: Date.now() - started, families: [] };
   }
 }
 

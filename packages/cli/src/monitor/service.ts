@@ -5,7 +5,7 @@
  */
 import { errorMessage, type Health, type Logger, type RecoveringChannelModel } from '@logship/common';
 import { renderFamilies } from './exposition.js';
-import { aggregate, scrapeTarget, total, type QueueFigures, type Target, type TargetScrape } from './scrape.js';
+import { aggregate, httpGet, scrapeTarget, total, type QueueFigures, type Target, type TargetScrape } from './scrape.js';
 
 export interface InstanceState {
   instance: string;
@@ -108,9 +108,9 @@ export class Monitor {
 
   private async health(t: Target): Promise<string> {
     try {
-      const res = await fetch(t.healthUrl, { signal: AbortSignal.timeout(this.o.timeoutMs) });
-      const body = (await res.json()) as { status?: string };
-      return body.status ?? (res.ok ? 'ok' : 'down');
+      const res = await httpGet(t.healthUrl, this.o.timeoutMs);
+      const body = JSON.parse(res.body) as { status?: string };
+      return body.status ?? (res.status === 200 ? 'ok' : 'down');
     } catch {
       return 'down';
     }
