@@ -50,3 +50,20 @@ export function numberedLines(n: number, prefix = 'line'): string {
 export function ship(env: Record<string, string>, input: string | Buffer, extra: string[] = []): Promise<CliResult> {
   return runCli(['ship', ...extra], { env, input });
 }
+
+/** Starts a command that serves HTTP (monitor, generate --serve, ship --follow) and returns its URL. */
+export async function startServing(args: string[], env: Record<string, string>): Promise<{ p: RunningCli; url: string }> {
+  const p = startCli(args, { env: { ...env, LOGSHIP_LOG_LEVEL: 'info' } });
+  const url = await waitFor(
+    `${args[0]} to serve`,
+    () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(p.stderr());
+      if (m) return m[1];
+      if (p.child.exitCode !== null) throw new Error(`${args[0]} exited ${p.child.exitCode}: ${p.stderr()}`);
+      return undefined;
+    },
+    30_000,
+  );
+  return { p, url };
+}
+

@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
-import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { bootstrap, metricValue, numberedLines, ship, startIndexer, startServing, stopProcess } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
-export const DESIGN_METRICS = {
+const DESIGN_METRICS = {
   shipper: [
     'logship_shipper_events_read_total',
     'logship_shipper_events_published_total',
@@ -29,21 +29,6 @@ export const DESIGN_METRICS = {
   ],
   queue: ['logship_queue_messages_ready', 'logship_queue_consumers', 'logship_dead_letter_messages'],
 };
-
-export async function startServing(args: string[], env: Record<string, string>): Promise<{ p: RunningCli; url: string }> {
-  const p = startCli(args, { env: { ...env, LOGSHIP_LOG_LEVEL: 'info' } });
-  const url = await waitFor(
-    `${args[0]} to serve`,
-    () => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(p.stderr());
-      if (m) return m[1];
-      if (p.child.exitCode !== null) throw new Error(`${args[0]} exited ${p.child.exitCode}: ${p.stderr()}`);
-      return undefined;
-    },
-    30_000,
-  );
-  return { p, url };
-}
 
 async function text(url: string): Promise<string> {
   return (await fetch(url)).text();

@@ -25,6 +25,11 @@ export function createRegistry(withDefaults = true): Registry {
   const registry = new Registry();
   if (withDefaults) {
     collectDefaultMetrics({ register: registry });
+    // gauges named *_total break Prometheus naming rules (promtool check metrics);
+    // the same figures stay available as nodejs_active_handles/requests/resources
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(name);
+    }
     const limit = memoryLimitBytes();
     if (limit !== null) {
       new Gauge({

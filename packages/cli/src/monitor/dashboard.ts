@@ -59,12 +59,14 @@ export function dashboardPage(title: string): string {
 const COLORS = ['#58a6ff','#3fb950','#d29922','#bc8cff','#f778ba','#39c5cf','#ff7b72','#a5d6ff'];
 const fmt = (n) => n === null || n === undefined ? '–' : n >= 1000 ? (n/1000).toFixed(1) + 'k' : (Math.round(n*10)/10).toString();
 const bytes = (n) => n ? (n/1048576).toFixed(0) + ' MiB' : '–';
+const SVG = 'http://www.w3.org/2000/svg';
 function el(tag, attrs, text) { const e = document.createElement(tag); for (const k in attrs || {}) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
+function svgEl(tag, attrs, text) { const e = document.createElementNS(SVG, tag); for (const k in attrs || {}) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function line(svg, points, color, w, h, max) {
   if (points.length < 2) return;
   const t0 = points[0][0], t1 = points[points.length-1][0] || t0 + 1;
   const d = points.map(([t, v]) => ((t - t0) / Math.max(1, t1 - t0) * w).toFixed(1) + ',' + (h - 4 - (v / max) * (h - 12)).toFixed(1)).join(' ');
-  svg.appendChild(el('polyline', { points: d, fill: 'none', stroke: color, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' }));
+  svg.appendChild(svgEl('polyline', { points: d, fill: 'none', stroke: color, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' }));
 }
 function render(s) {
   const inst = s.instances;
@@ -104,12 +106,12 @@ function render(s) {
   const qmax = Math.max(10, ...hist.map(p => Math.max(p.queueReady || 0, p.deadLetters || 0)));
   line(qs, hist.filter(p => p.queueReady !== null).map(p => [p.t, p.queueReady]), '#58a6ff', 600, 180, qmax);
   line(qs, hist.filter(p => p.deadLetters !== null).map(p => [p.t, p.deadLetters]), '#f85149', 600, 180, qmax);
-  qs.appendChild(el('text', { x: 4, y: 12, fill: '#8b98a5', 'font-size': 11 }, 'max ' + fmt(qmax)));
+  qs.appendChild(svgEl('text', { x: 4, y: 12, fill: '#8b98a5', 'font-size': 11 }, 'max ' + fmt(qmax)));
   const rs = document.getElementById('rate-chart'); rs.replaceChildren();
   const names = inst.map(i => i.instance);
   const rmax = Math.max(10, ...hist.flatMap(p => Object.values(p.outPerSecond)));
   names.forEach((n, k) => line(rs, hist.filter(p => n in p.outPerSecond).map(p => [p.t, p.outPerSecond[n]]), COLORS[k % COLORS.length], 1200, 180, rmax));
-  rs.appendChild(el('text', { x: 4, y: 12, fill: '#8b98a5', 'font-size': 11 }, 'max ' + fmt(rmax) + '/s'));
+  rs.appendChild(svgEl('text', { x: 4, y: 12, fill: '#8b98a5', 'font-size': 11 }, 'max ' + fmt(rmax) + '/s'));
   document.getElementById('rate-legend').replaceChildren(...names.map((n, k) => { const sp = el('span'); const i = el('i'); i.style.background = COLORS[k % COLORS.length]; sp.appendChild(i); sp.appendChild(document.createTextNode(n)); return sp; }));
   document.getElementById('updated').textContent = new Date(s.at || Date.now()).toLocaleTimeString();
 }
