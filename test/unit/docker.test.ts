@@ -1,0 +1,130 @@
+/** docker/: the compose file, Dockerfile and Prometheus/Grafana files, checked against the real config schema. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { OPTIONS, envName, loadCommandLine, type CommandName } from '@logship/common';
+import { ROOT } from '../helpers/cli.js';
+
+const DOCKER = path.join(ROOT, 'docker');
+const compose = parse(fs.readFileSync(path.join(DOCKER, 'compose.yaml'), 'utf8'), { merge: true }) as {
+  name: string;
+  services: Record<string, Record<string, unknown> & { environment?: Record<string, string>; command?: string[] }>;
+  volumes: Record<string, unknown>;
+};
+const KNOWN_ENV = new Set(Object.keys(OPTIONS).map(envName));
+const COMMANDS: CommandName[] = ['bootstrap', 'ship', 'index', 'status', 'monitor', 'generate', 'dlq'];
+
+function logshipServices() {
+  return Object.entries(compose.services).filter(([, s]) => (s.image === 'logship:local' || s.build) && Array.isArray(s.command));
+}
+
+describe('docker/compose.yaml', () => {
+  it('has the services of a full deployment', () => {
+    for (const name of ['rabbitmq', 'elasticsearch', 'bootstrap', 'indexer', 'generator', 'monitor', 'prometheus', 'grafana', 'kibana']) {
+      assert.ok(compose.services[name], `service ${name}`);
+    }
+    assert.match(String(compose.services.rabbitmq!.image), /^rabbitmq:[\d.]+-management$/);
+    assert.match(String(compose.services.elasticsearch!.image), /elasticsearch:8\./);
+    assert.deepEqual(compose.services.kibana!.profiles, ['kibana']);
+  });
+
+  it('RabbitMQ and Elasticsearch have healthchecks; the others wait for a successful bootstrap', () => {
+    for (const name of ['rabbitmq', 'elasticsearch']) {
+      const hc = compose.services[name]!.healthcheck as { test: string[] };
+      assert.ok(Array.isArray(hc.test) && hc.test.length > 1, `${name} healthcheck`);
+    }
+    const boot = compose.services.bootstrap!;
+    assert.deepEqual(boot.command, ['bootstrap']);
+    assert.equal(boot.restart, 'no');
+    assert.deepEqual(boot.depends_on, { rabbitmq: { condition: 'service_healthy' }, elasticsearch: { condition: 'service_healthy' } });
+    for (const name of ['indexer', 'generator', 'monitor']) {
+      assert.deepEqual((compose.services[name]!.depends_on as Record<string, unknown>).bootstrap, { condition: 'service_completed_successfully' }, name);
+    }
+    assert.equal((compose.services.indexer!.deploy as { replicas: number }).replicas, 2);
+  });
+
+  it('every LOGSHIP_ variable is a real option, valid for the command it is given to', () => {
+    const services = logshipServices();
+    assert.ok(services.length >= 4);
+    for (const [name, service] of services) {
+      const env = service.environment ?? {};
+      for (const key of Object.keys(env)) {
+        assert.ok(key.startsWith('LOGSHIP_'), `${name}: ${key} is not a logship variable`);
+        assert.ok(KNOWN_ENV.has(key), `${name}: ${key} is not an option of the config schema`);
+      }
+      const [command, ...args] = service.command!;
+      assert.ok(COMMANDS.includes(command as CommandName), `${name}: unknown command ${command}`);
+      // the same validation the container runs at start: unknown keys or bad values throw
+      const stringEnv = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+      assert.doesNotThrow(() => loadCommandLine(command as CommandName, args, stringEnv), `${name}: ${command} ${args.join(' ')}`);
+    }
+  });
+
+  it('the monitor scrapes each indexer replica by name, and Prometheus scrapes the monitor', () => {
+    const targets = String(compose.services.monitor!.environment!.LOGSHIP_TARGETS).split(',');
+    assert.deepEqual(targets, [1, 2].map((i) => `http://${compose.name}-indexer-${i}:9198`));
+    const prom = parse(fs.readFileSync(path.join(DOCKER, 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; honor_labels: boolean; static_configs: Array<{ targets: string[] }> }>;
+    };
+    assert.deepEqual(prom.rule_files, ['/etc/prometheus/alerts.yml']);
+    const job = prom.scrape_configs.find((j) => j.job_name === 'logship')!;
+    assert.equal(job.honor_labels, true, 'keep the instance labels the monitor sets');
+    assert.deepEqual(job.static_configs[0]!.targets, [`monitor:${compose.services.monitor!.environment!.LOGSHIP_PORT}`]);
+    const volumes = compose.services.prometheus!.volumes as string[];
+    for (const v of volumes) assert.ok(fs.existsSync(path.resolve(DOCKER, v.split(':')[0]!)), `${v} exists`);
+  });
+
+  it('Grafana is provisioned with a dashboard whose queries use real metric names', () => {
+    for (const v of compose.services.grafana!.volumes as string[]) assert.ok(fs.existsSync(path.resolve(DOCKER, v.split(':')[0]!)), v);
+    const dash = JSON.parse(fs.readFileSync(path.join(DOCKER, 'grafana', 'dashboards', 'logship.json'), 'utf8')) as {
+      panels: Array<{ targets: Array<{ expr: string }> }>;
+    };
+    const known = new Set([
+      ...['in', 'indexed', 'duplicate', 'dead_lettered'].map((x) => `logship_indexer_events_${x}_total`),
+      'logship_indexer_bulk_duration_seconds_bucket',
+      'logship_queue_messages_ready',
+      'logship_queue_consumers',
+      'logship_dead_letter_messages',
+      'logship_process_memory_limit_bytes',
+    ]);
+    const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/logship_[a-z_]+/g) ?? []));
+    assert.ok(used.length > 5);
+    for (const m of used) assert.ok(known.has(m), `dashboard uses unknown metric ${m}`);
+    const ds = parse(fs.readFileSync(path.join(DOCKER, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: Array<{ url: string }> };
+    assert.equal(ds.datasources[0]!.url, 'http://prometheus:9090');
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const text = fs.readFileSync(path.join(DOCKER, 'Dockerfile'), 'utf8');
+  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+  it('is multi-stage, runs as a non-root user and starts the logship CLI', () => {
+    const froms = lines.filter((l) => /^FROM /.test(l));
+    assert.equal(froms.length, 2);
+    assert.match(froms[0]!, /^FROM node:20[\w.-]* AS build$/);
+    assert.match(text, /COPY --from=build/);
+    const user = lines.filter((l) => /^USER /.test(l)).pop();
+    assert.ok(user && !/root|^USER 0/.test(user), `non-root user: ${user}`);
+    assert.match(text, /^ENTRYPOINT \["node", "\/app\/packages\/cli\/bin\/logship\.js"\]$/m);
+    assert.ok(fs.existsSync(path.join(ROOT, 'packages', 'cli', 'bin', 'logship.js')));
+    assert.match(text, /npm ci/);
+    assert.match(text, /npm prune --omit=dev/);
+  });
+
+  it('sets only real LOGSHIP_ options', () => {
+    const env = [...text.matchAll(/\b(LOGSHIP_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!] as const);
+    assert.ok(env.length >= 1);
+    for (const [k] of env) assert.ok(KNOWN_ENV.has(k), `${k} is not an option`);
+    assert.doesNotThrow(() => loadCommandLine('index', [], Object.fromEntries(env)));
+  });
+
+  it('copies only files that exist', () => {
+    for (const l of lines.filter((x) => /^COPY (?!--from)/.test(x))) {
+      for (const src of l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1)) assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY source ${src}`);
+    }
+  });
+});
