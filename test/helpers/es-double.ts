@@ -80,6 +80,12 @@ export class EsDouble {
   readonly bulks: BulkRecord[] = [];
   faults: Faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
   requests = 0;
+  /** false: remember ids only (benchmarks with millions of documents) */
+  keepSources = true;
+  /** called for every document stored (benchmarks measure latency with it) */
+  onDocument: ((source: Record<string, unknown>, at: number) => void) | null = null;
+  /** documents stored so far, visible or not */
+  stored = 0;
   private server: http.Server | null = null;
   private sockets = new Set<Socket>();
   private random = seeded(42);
@@ -304,7 +310,9 @@ export class EsDouble {
         },
       };
     }
-    docs.set(id, { id, index, source, visible: false });
+    docs.set(id, { id, index, source: this.keepSources ? source : {}, visible: false });
+    this.stored++;
+    this.onDocument?.(source, Date.now());
     return { ...base, _version: 1, result: existing ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, status: existing ? 200 : 201 };
   }
 

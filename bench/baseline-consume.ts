@@ -1,0 +1,24 @@
+/**
+ * Baseline for "index": raw amqplib consuming N messages with prefetch 1000
+ * and acks with `multiple`, doing nothing else. Prints {"events":N,"seconds":S}.
+ */
+import amqp from 'amqplib';
+
+const [url, queue, countText] = process.argv.slice(2) as [string, string, string];
+const count = Number(countText);
+const started = process.hrtime.bigint();
+const conn = await amqp.connect(url);
+const ch = await conn.createChannel();
+await ch.prefetch(1000);
+let got = 0;
+await new Promise<void>((resolve) => {
+  void ch.consume(queue, (msg) => {
+    if (!msg) return;
+    got++;
+    if (got % 500 === 0 || got === count) ch.ack(msg, true);
+    if (got === count) resolve();
+  });
+});
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+await conn.close();
+process.stdout.write(`${JSON.stringify({ events: got, seconds })}\n`);

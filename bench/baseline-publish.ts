@@ -1,0 +1,48 @@
+/**
+ * Baseline for "ship": raw amqplib publishing the same JSON events, persistent,
+ * on a confirm channel with a window of 1000. Reads lines from stdin.
+ * Prints {"events":N,"seconds":S} when every publish is confirmed.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import os from 'node:os';
+import readline from 'node:readline';
+import amqp from 'amqplib';
+
+const [url, exchange, routingKey] = process.argv.slice(2) as [string, string, string];
+const started = process.hrtime.bigint();
+const conn = await amqp.connect(url);
+const ch = await conn.createConfirmChannel();
+const WINDOW = 1000;
+let inflight = 0;
+let sent = 0;
+let wake: (() => void) | null = null;
+const host = os.hostname();
+const run = randomUUID();
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of rl) {
+  const id = createHash('sha256').update(`${host}\0${run}\0${sent}\0`).digest('hex').slice(0, 32);
+  const body = JSON.stringify({
+    '@timestamp': new Date().toISOString(),
+    message: line,
+    event: { id },
+    host: { name: host },
+    input: { type: 'stdin' },
+    agent: { type: 'baseline', version: '0' },
+    tags: [],
+    labels: {},
+  });
+  while (inflight >= WINDOW) await new Promise<void>((r) => (wake = r));
+  inflight++;
+  sent++;
+  ch.publish(exchange, routingKey, Buffer.from(body), { persistent: true, contentType: 'application/json', messageId: id }, (err) => {
+    if (err) throw err;
+    inflight--;
+    const w = wake;
+    wake = null;
+    w?.();
+  });
+}
+await ch.waitForConfirms();
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+await conn.close();
+process.stdout.write(`${JSON.stringify({ events: sent, seconds })}\n`);

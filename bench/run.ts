@@ -1,0 +1,294 @@
+/**
+ * `npm run bench`: each benchmark runs its baseline and logship one after the
+ * other, on the same broker and the same generated lines, and prints a row:
+ * events, seconds, events/s, ratio to baseline, peak RSS. The table goes to
+ * stdout and bench/results.json. BENCH_SCALE=0.1 makes a quick run;
+ * `npm run bench -- ship-batched latency` runs only those.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EsDouble } from '../test/helpers/es-double.js';
+import {
+  AMQP_URL,
+  BIN,
+  ROOT,
+  bootstrap,
+  corpusLine,
+  depth,
+  drop,
+  names,
+  row,
+  run,
+  table,
+  until,
+  withChannel,
+  writeCorpus,
+  type Names,
+  type Row,
+} from './lib.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-'));
+const rows: Row[] = [];
+const TSX = ['--import', 'tsx'];
+
+function record(r: Row, target?: { text: string; pass: boolean }, note?: string): Row {
+  if (target) {
+    r.target = target.text;
+    r.pass = target.pass;
+  }
+  if (note) r.note = note;
+  rows.push(r);
+  process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+  return r;
+}
+
+/** A bench topology whose queue keeps only the newest messages: the broker does the same work, memory stays flat. */
+async function cappedTopology(tag: string): Promise<Names> {
+  const n = names(tag);
+  await withChannel(async (ch) => {
+    await ch.assertExchange(n.exchange, 'direct', { durable: true });
+    await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-max-length': 20_000 } });
+    await ch.bindQueue(n.queue, n.exchange, 'logs');
+  });
+  return n;
+}
+
+async function shipRun(n: Names, file: string, events: number, extra: string[]): Promise<{ seconds: number; peakRss: number }> {
+  const started = process.hrtime.bigint();
+  const c = run(BIN, ['ship', ...extra], { ...n.env, LOGSHIP_MAX_INFLIGHT: '1000' }, file);
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0 || !c.stderr().includes(`published ${events},`)) throw new Error(`ship failed: ${c.stderr()}`);
+  return { seconds, peakRss: r.peakRss };
+}
+
+async function baselinePublish(n: Names, file: string, events: number): Promise<Row> {
+  const c = run(process.execPath, [...TSX, path.join(ROOT, 'bench/baseline-publish.ts'), AMQP_URL, n.exchange, 'logs'], {}, file);
+  const r = await c.done;
+  if (r.code !== 0) throw new Error(`baseline failed: ${c.stderr()}`);
+  const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
+  if (out.events !== events) throw new Error(`baseline published ${out.events} of ${events}`);
+  return row('', 'raw amqplib', events, out.seconds, r.peakRss);
+}
+
+async function benchShipSingle(): Promise<void> {
+  const events = scaled(200_000);
+  const file = path.join(TMP, 'ship1.log');
+  writeCorpus(file, events);
+  const n = await cappedTopology('ship1');
+  try {
+    const base = await baselinePublish(n, file, events);
+    base.benchmark = '1 ship, 1 event/message';
+    record(base);
+    const s = await shipRun(n, file, events, []);
+    const r = row('1 ship, 1 event/message', 'logship ship', events, s.seconds, s.peakRss, base);
+    record(r, { text: 'ratio >= 0.9', pass: (r.ratio ?? 0) >= 0.9 });
+  } finally {
+    await drop(n);
+  }
+}
+
+async function benchShipBatched(): Promise<void> {
+  const events = scaled(1_000_000);
+  const file = path.join(TMP, 'ship100.log');
+  writeCorpus(file, events);
+  const n = await cappedTopology('ship100');
+  try {
+    const s = await shipRun(n, file, events, ['--events-per-message', '100']);
+    const r = row('2 ship, 100 events/message', 'logship ship', events, s.seconds, s.peakRss);
+    record(r, { text: '>= 300k events/s', pass: r.eventsPerSecond >= 300_000 });
+  } finally {
+    await drop(n);
+  }
+}
+
+async function startDouble(): Promise<EsDouble> {
+  const es = new EsDouble();
+  es.keepSources = false;
+  await es.start();
+  return es;
+}
+
+async function fill(n: Names, events: number, perMessage: number): Promise<void> {
+  const file = path.join(TMP, `fill-${events}.log`);
+  if (!fs.existsSync(file)) writeCorpus(file, events);
+  const c = run(BIN, ['ship', '--events-per-message', String(perMessage)], n.env, file);
+  const r = await c.done;
+  if (r.code !== 0) throw new Error(`fill failed: ${c.stderr()}`);
+  const expected = Math.ceil(events / perMessage);
+  await until(async () => `a backlog of ${expected} messages (queue has ${await depth(n.queue)}; ship said ${c.stderr().trim()})`, async () => (await depth(n.queue)) >= expected, 60_000);
+}
+
+/** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
+async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extra: string[] = []) {
+  const before = es.stored;
+  const started = process.hrtime.bigint();
+  const children = Array.from({ length: count }, () => run(BIN, ['index', '--metrics-port', '0', ...extra], { ...n.env, LOGSHIP_ES_NODE: es.url }));
+  await until(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  for (const c of children) c.child.kill('SIGTERM');
+  const results = await Promise.all(children.map((c) => c.done));
+  return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)) };
+}
+
+async function benchIndexSingle(): Promise<void> {
+  const events = scaled(200_000);
+  const n = names('index1');
+  const es = await startDouble();
+  try {
+    await bootstrap(n.env);
+    await fill(n, events, 1);
+    const c = run(process.execPath, [...TSX, path.join(ROOT, 'bench/baseline-consume.ts'), AMQP_URL, n.queue, String(events)], {});
+    const r = await c.done;
+    const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
+    const base = record(row('3 index, 1 event/message', 'raw amqplib consume+ack', out.events, out.seconds, r.peakRss));
+    await fill(n, events, 1);
+    const s = await indexRun(n, es, events);
+    const lr = row('3 index, 1 event/message', 'logship index -> ES double', events, s.seconds, s.peakRss, base);
+    record(lr, { text: 'ratio >= 0.5', pass: (lr.ratio ?? 0) >= 0.5 });
+  } finally {
+    await es.stop();
+    await drop(n);
+  }
+}
+
+async function benchIndexBatched(): Promise<void> {
+  const events = scaled(1_000_000);
+  const n = names('index100');
+  const es = await startDouble();
+  try {
+    await bootstrap(n.env);
+    await fill(n, events, 100);
+    const s = await indexRun(n, es, events, 1, ['--prefetch', '20', '--batch-size', '2000']);
+    const r = row('4 index, 100 events/message', 'logship index -> ES double', events, s.seconds, s.peakRss);
+    record(r, { text: '>= 100k events/s', pass: r.eventsPerSecond >= 100_000 });
+  } finally {
+    await es.stop();
+    await drop(n);
+  }
+}
+
+async function benchMemory(): Promise<void> {
+  // ship a 1 GB file
+  const bytesTarget = Math.round(1024 ** 3 * SCALE);
+  const lineBytes = corpusLine(0).length + 1;
+  const events = Math.round(bytesTarget / lineBytes);
+  const file = path.join(TMP, 'big.log');
+  const bytes = writeCorpus(file, events);
+  const n = await cappedTopology('mem');
+  const state = path.join(TMP, 'state');
+  try {
+    const started = process.hrtime.bigint();
+    const c = run(BIN, ['ship', file, '--events-per-message', '100'], { ...n.env, LOGSHIP_STATE_DIR: state });
+    const r = await c.done;
+    if (r.code !== 0) throw new Error(`ship of the big file failed: ${c.stderr()}`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const sr = row('5 memory: ship a file', `logship ship ${(bytes / 1024 ** 3).toFixed(2)} GB file`, events, seconds, r.peakRss);
+    record(sr, { text: 'peak RSS <= 120 MB', pass: sr.peakRssMb <= 120 });
+  } finally {
+    fs.rmSync(file, { force: true });
+    await drop(n);
+  }
+  // index with a 1M-message backlog
+  const backlog = scaled(1_000_000);
+  const m = names('backlog');
+  const es = await startDouble();
+  try {
+    await bootstrap(m.env);
+    await fill(m, backlog, 1);
+    const s = await indexRun(m, es, backlog);
+    const ir = row('5 memory: index a backlog', `logship index, ${backlog} messages queued`, backlog, s.seconds, s.peakRss);
+    record(ir, { text: 'peak RSS <= 200 MB', pass: ir.peakRssMb <= 200 });
+  } finally {
+    await es.stop();
+    await drop(m);
+  }
+}
+
+async function benchLatency(): Promise<void> {
+  const seconds = Math.max(5, Math.round(20 * SCALE));
+  const rate = 1000;
+  const n = names('latency');
+  const es = await startDouble();
+  const latencies: number[] = [];
+  es.onDocument = (src, at) => {
+    const m = /sent=(\d+)/.exec(String(src.message));
+    if (m) latencies.push(at - Number(m[1]));
+  };
+  try {
+    await bootstrap(n.env);
+    const idx = run(BIN, ['index', '--metrics-port', '0'], { ...n.env, LOGSHIP_ES_NODE: es.url });
+    const ship = run(BIN, ['ship'], n.env);
+    await new Promise((r) => setTimeout(r, 1000));
+    const total = seconds * rate;
+    const started = Date.now();
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      ship.child.stdin?.write(`${corpusLine(i)} sent=${Date.now()}\n`);
+    }
+    await until('every event indexed', () => latencies.length >= total, 60_000);
+    ship.child.stdin?.end();
+    await ship.done;
+    idx.child.kill('SIGTERM');
+    const r = await idx.done;
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+    const lr = row('6 latency at 1k events/s', `read -> indexed p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`, total, seconds, r.peakRss);
+    record(lr, { text: 'p99 <= 1500 ms', pass: p(0.99) <= 1500 }, `p50=${p(0.5)}ms p99=${p(0.99)}ms max=${latencies[latencies.length - 1]}ms`);
+  } finally {
+    await es.stop();
+    await drop(n);
+  }
+}
+
+async function benchScaling(): Promise<void> {
+  const events = scaled(200_000);
+  let one: Row | undefined;
+  for (const k of [1, 2, 4]) {
+    const n = names(`scale${k}`);
+    const es = await startDouble();
+    try {
+      await bootstrap(n.env);
+      await fill(n, events, 1);
+      const s = await indexRun(n, es, events, k);
+      const r = row('7 scaling', `${k} indexer(s), ${Math.round(events / s.seconds / k)} events/s each`, events, s.seconds, s.peakRss, one);
+      one ??= r;
+      record(r);
+    } finally {
+      await es.stop();
+      await drop(n);
+    }
+  }
+}
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  'ship-single': benchShipSingle,
+  'ship-batched': benchShipBatched,
+  'index-single': benchIndexSingle,
+  'index-batched': benchIndexBatched,
+  memory: benchMemory,
+  latency: benchLatency,
+  scaling: benchScaling,
+};
+
+const wanted = process.argv.slice(2);
+for (const w of wanted) if (!(w in BENCHES)) throw new Error(`unknown benchmark ${w}; choose from ${Object.keys(BENCHES).join(', ')}`);
+process.stdout.write(`logship benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`);
+process.stdout.write(`${table([]).split('\n').slice(0, 2).join('\n')}\n`);
+try {
+  for (const [name, bench] of Object.entries(BENCHES)) {
+    if (wanted.length > 0 && !wanted.includes(name)) continue;
+    await bench();
+  }
+} finally {
+  fs.rmSync(TMP, { recursive: true, force: true });
+}
+process.stdout.write(`\n${table(rows)}\n`);
+const file = path.join(ROOT, 'bench', 'results.json');
+fs.writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), scale: SCALE, cpus: os.cpus().length, node: process.version, rows }, null, 2)}\n`);
+process.stdout.write(`results written to ${path.relative(ROOT, file)}\n`);
