@@ -32,7 +32,6 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-'));
 const rows: Row[] = [];
-const TSX = ['--import', 'tsx'];
 
 function record(r: Row, target?: { text: string; pass: boolean }, note?: string): Row {
   if (target) {
@@ -45,9 +44,15 @@ function record(r: Row, target?: { text: string; pass: boolean }, note?: string)
   return r;
 }
 
-/** A bench topology whose queue keeps only the newest messages: the broker does the same work, memory stays flat. */
-async function cappedTopology(tag: string): Promise<Names> {
-  const n = names(tag);
+/**
+ * A bench topology whose queue keeps only the newest messages, so broker
+ * memory stays flat; it is created afresh before each run so that every run
+ * meets the same broker state.
+ */
+async function cappedTopology(tag: string, n: Names = names(tag)): Promise<Names> {
+  await withChannel(async (ch) => {
+    await ch.deleteQueue(n.queue).catch(() => undefined);
+  });
   await withChannel(async (ch) => {
     await ch.assertExchange(n.exchange, 'direct', { durable: true });
     await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-max-length': 20_000 } });
@@ -65,13 +70,16 @@ async function shipRun(n: Names, file: string, events: number, extra: string[]):
   return { seconds, peakRss: r.peakRss };
 }
 
+/** Both sides are timed the same way: from spawning the process to its exit. */
 async function baselinePublish(n: Names, file: string, events: number): Promise<Row> {
-  const c = run(process.execPath, [...TSX, path.join(ROOT, 'bench/baseline-publish.ts'), AMQP_URL, n.exchange, 'logs'], {}, file);
+  const started = process.hrtime.bigint();
+  const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-publish.mjs'), AMQP_URL, n.exchange, 'logs'], {}, file);
   const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.code !== 0) throw new Error(`baseline failed: ${c.stderr()}`);
   const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
   if (out.events !== events) throw new Error(`baseline published ${out.events} of ${events}`);
-  return row('', 'raw amqplib', events, out.seconds, r.peakRss);
+  return row('', 'raw amqplib', events, seconds, r.peakRss);
 }
 
 async function benchShipSingle(): Promise<void> {
@@ -83,6 +91,7 @@ async function benchShipSingle(): Promise<void> {
     const base = await baselinePublish(n, file, events);
     base.benchmark = '1 ship, 1 event/message';
     record(base);
+    await cappedTopology('ship1', n);
     const s = await shipRun(n, file, events, []);
     const r = row('1 ship, 1 event/message', 'logship ship', events, s.seconds, s.peakRss, base);
     record(r, { text: 'ratio >= 0.9', pass: (r.ratio ?? 0) >= 0.9 });
@@ -141,10 +150,12 @@ async function benchIndexSingle(): Promise<void> {
   try {
     await bootstrap(n.env);
     await fill(n, events, 1);
-    const c = run(process.execPath, [...TSX, path.join(ROOT, 'bench/baseline-consume.ts'), AMQP_URL, n.queue, String(events)], {});
+    const started = process.hrtime.bigint();
+    const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-consume.mjs'), AMQP_URL, n.queue, String(events)], {});
     const r = await c.done;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
-    const base = record(row('3 index, 1 event/message', 'raw amqplib consume+ack', out.events, out.seconds, r.peakRss));
+    const base = record(row('3 index, 1 event/message', 'raw amqplib consume+ack', out.events, seconds, r.peakRss));
     await fill(n, events, 1);
     const s = await indexRun(n, es, events);
     const lr = row('3 index, 1 event/message', 'logship index -> ES double', events, s.seconds, s.peakRss, base);

@@ -109,7 +109,7 @@ describe('docker/Dockerfile', () => {
     assert.match(text, /COPY --from=build/);
     const user = lines.filter((l) => /^USER /.test(l)).pop();
     assert.ok(user && !/root|^USER 0/.test(user), `non-root user: ${user}`);
-    assert.match(text, /^ENTRYPOINT \["node", "\/app\/packages\/cli\/bin\/logship\.js"\]$/m);
+    assert.match(text, /^ENTRYPOINT \["node", "--max-semi-space-size=4", "\/app\/packages\/cli\/bin\/logship\.js"\]$/m);
     assert.ok(fs.existsSync(path.join(ROOT, 'packages', 'cli', 'bin', 'logship.js')));
     assert.match(text, /npm ci/);
     assert.match(text, /npm prune --omit=dev/);

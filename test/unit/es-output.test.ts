@@ -1,7 +1,7 @@
 /** The Elasticsearch output against the double: request-level failures are retried, never dead-lettered. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createEsClient } from '@logship/common';
+import { createEsClient } from '@logship/common/elasticsearch';
 import { ElasticsearchOutput, type Document } from '@logship/indexer';
 import { EsDouble } from '../helpers/es-double.js';
 

@@ -11,13 +11,6 @@ import {
   type Config,
   type Logger,
 } from '@logship/common';
-import { runBootstrap } from './commands/bootstrap.js';
-import { runDlq } from './commands/dlq.js';
-import { runGenerate } from './commands/generate.js';
-import { runMonitor } from './commands/monitor.js';
-import { runStatus } from './commands/status.js';
-import { runIndex } from './commands/index-command.js';
-import { runShip } from './commands/ship.js';
 import { COMMAND_INFO, commandHelp, globalHelp } from './help.js';
 
 export interface CommandContext {
@@ -28,14 +21,15 @@ export interface CommandContext {
 
 type CommandRunner = (ctx: CommandContext) => Promise<number>;
 
-const COMMANDS: Partial<Record<CommandName, CommandRunner>> = {
-  bootstrap: runBootstrap,
-  ship: runShip,
-  index: runIndex,
-  dlq: runDlq,
-  monitor: runMonitor,
-  status: runStatus,
-  generate: runGenerate,
+// loaded on use: `ship` does not pay for the Elasticsearch client, nor `index` for the monitor
+const COMMANDS: Partial<Record<CommandName, () => Promise<CommandRunner>>> = {
+  bootstrap: async () => (await import('./commands/bootstrap.js')).runBootstrap,
+  ship: async () => (await import('./commands/ship.js')).runShip,
+  index: async () => (await import('./commands/index-command.js')).runIndex,
+  status: async () => (await import('./commands/status.js')).runStatus,
+  monitor: async () => (await import('./commands/monitor.js')).runMonitor,
+  generate: async () => (await import('./commands/generate.js')).runGenerate,
+  dlq: async () => (await import('./commands/dlq.js')).runDlq,
 };
 
 export const VERSION = '0.1.0';
@@ -63,8 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`logship ${VERSION}\n`);
     return ExitCodes.OK;
   }
-  const runner = COMMANDS[command as CommandName];
-  if (!runner) {
+  const load = COMMANDS[command as CommandName];
+  if (!load) {
     return printError(
       undefined,
       new LogshipError(ErrorCodes.USAGE, `unknown command "${command}"`, {
@@ -79,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCodes.OK;
     }
     const logger = createLogger({ level: loaded.config.logLevel, name: `logship-${command}` });
+    const runner = await load();
     return await runner({ config: loaded.config, positionals: loaded.positionals, logger });
   } catch (err) {
     return printError(command, err);

@@ -13,5 +13,3 @@ export * from './config/load.js';
 export * from './amqp/connection.js';
 export * from './amqp/broker-errors.js';
 export * from './amqp/topology.js';
-export * from './elasticsearch/client.js';
-export * from './elasticsearch/template.js';

@@ -5,7 +5,6 @@
  */
 import {
   connectRecovering,
-  createEsClient,
   createIndexNamer,
   createIndexerMetrics,
   errorMessage,
@@ -17,6 +16,7 @@ import {
   type RecoveringChannelModel,
   type Registry,
 } from '@logship/common';
+import { createEsClient } from '@logship/common/elasticsearch';
 import { Consumer, type Delivery } from './consumer.js';
 import { DeadLetterPublisher } from './dead-letter.js';
 import { decodeDelivery } from './decode.js';

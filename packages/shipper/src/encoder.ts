@@ -3,11 +3,13 @@
  * --events-per-message N an NDJSON body of up to N events. Each event keeps
  * its own event.id; the message id is derived from the ids it carries.
  */
-import { eventId, publishProperties, type LogEvent } from '@logship/common';
+import { eventId, publishProperties } from '@logship/common';
+import type { SerializedEvent } from './event-factory.js';
 import type { OutgoingMessage } from './publisher.js';
 
 export class MessageEncoder<M> {
-  private lines: string[] = [];
+  private body = '';
+  private count = 0;
   private firstId = '';
   private lastId = '';
   private metas: M[] = [];
@@ -15,41 +17,44 @@ export class MessageEncoder<M> {
   constructor(private readonly eventsPerMessage: number) {}
 
   get size(): number {
-    return this.lines.length;
+    return this.count;
   }
 
-  /** Adds an event; returns a message when one is full. */
-  add(event: LogEvent, meta?: M): OutgoingMessage<M[]> | undefined {
-    const json = JSON.stringify(event);
+  /** Adds an event (one line of JSON); returns a message when one is full. */
+  add(event: SerializedEvent, meta?: M): OutgoingMessage<M[]> | undefined {
     if (this.eventsPerMessage === 1) {
       return {
-        messageId: event.event.id,
-        body: Buffer.from(json),
-        properties: publishProperties(event.event.id, false),
+        messageId: event.id,
+        body: Buffer.from(event.json),
+        properties: publishProperties(event.id, false),
         events: 1,
         meta: meta === undefined ? [] : [meta],
       };
     }
-    if (this.lines.length === 0) this.firstId = event.event.id;
-    this.lastId = event.event.id;
-    this.lines.push(json);
+    if (this.count === 0) {
+      this.firstId = event.id;
+      this.body = event.json;
+    } else this.body += `\n${event.json}`;
+    this.lastId = event.id;
+    this.count++;
     if (meta !== undefined) this.metas.push(meta);
-    return this.lines.length >= this.eventsPerMessage ? this.flush() : undefined;
+    return this.count >= this.eventsPerMessage ? this.flush() : undefined;
   }
 
   /** The partial message, if any. */
   flush(): OutgoingMessage<M[]> | undefined {
-    if (this.lines.length === 0) return undefined;
-    const count = this.lines.length;
+    if (this.count === 0) return undefined;
+    const count = this.count;
     const id = eventId('batch', this.firstId, this.lastId, count);
     const msg: OutgoingMessage<M[]> = {
       messageId: id,
-      body: Buffer.from(this.lines.join('\n')),
+      body: Buffer.from(this.body),
       properties: publishProperties(id, true),
       events: count,
       meta: this.metas,
     };
-    this.lines = [];
+    this.body = '';
+    this.count = 0;
     this.metas = [];
     return msg;
   }

@@ -14,3 +14,4 @@ export * from './files/tail-stream.js';
 export * from './files/file-input.js';
 export * from './files/file-shipper.js';
 export * from './generator.js';
+export * from './event-factory.js';

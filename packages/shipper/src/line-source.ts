@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
-import { LineClamp } from './line-clamp.js';
+import { LineClamp, type LineMeta } from './line-clamp.js';
 
 export interface Line {
   /** 0-based index of the line in its input */
@@ -22,6 +22,22 @@ export interface LineSourceOptions {
   maxLineBytes: number;
   /** record each line's input length (needed for byte offsets) */
   withOffsets?: boolean;
+}
+
+/**
+ * The fast form: a stream of line texts (trailing \r removed) in order, and
+ * the metadata of line i (truncation, byte length) for lines that have any.
+ */
+export function textLineStream(input: Readable, options: LineSourceOptions): { lines: Readable; meta: (index: number) => LineMeta | undefined } {
+  const clamp = new LineClamp(options.maxLineBytes, options.withOffsets ?? false);
+  const splitter = split2(/\n/, stripCr, { maxLength: options.maxLineBytes + 8 });
+  input.on('error', (err) => splitter.destroy(err));
+  clamp.on('error', (err) => splitter.destroy(err));
+  return { lines: input.pipe(clamp).pipe(splitter), meta: (i) => clamp.takeMeta(i) };
+}
+
+function stripCr(text: string): string {
+  return text.endsWith('\r') ? text.slice(0, -1) : text;
 }
 
 export function lineStream(input: Readable, options: LineSourceOptions): Readable {

@@ -42,6 +42,8 @@ export interface PublisherOptions {
   exchange: string;
   routingKey: string;
   maxInflight: number;
+  /** bytes of message bodies awaiting a confirm (bounds memory with large NDJSON messages); default 4 MiB */
+  maxInflightBytes?: number;
   logger: Logger;
   /** broker nacks tolerated per message before it counts as failed */
   maxNackRetries?: number;
@@ -56,6 +58,7 @@ const FATAL_CHANNEL_ERROR = /NOT_FOUND|ACCESS_REFUSED|PRECONDITION_FAILED|NOT_AL
 export class Publisher<M = unknown> extends EventEmitter {
   private channel: ConfirmChannel | null = null;
   private readonly pending = new Map<string, Entry<M>>();
+  private pendingBytes = 0;
   private readonly waiting: Entry<M>[] = [];
   private windowWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -111,8 +114,14 @@ export class Publisher<M = unknown> extends EventEmitter {
     return this.fatal;
   }
 
-  private hasRoom(): boolean {
-    return this.pending.size < this.options.maxInflight && this.writable && this.blockedReason === null;
+  /** true when send() may be called now without waiting */
+  hasRoom(): boolean {
+    return (
+      this.pending.size < this.options.maxInflight &&
+      (this.pendingBytes < (this.options.maxInflightBytes ?? 4 * 1024 * 1024) || this.pending.size === 0) &&
+      this.writable &&
+      this.blockedReason === null
+    );
   }
 
   /** Resolves when one more message may be sent (window not full, not blocked). */
@@ -134,6 +143,7 @@ export class Publisher<M = unknown> extends EventEmitter {
     if (this.fatal) throw this.fatal;
     const entry: Entry<M> = { ...msg, attempts: 0, returned: false, channel: null };
     this.pending.set(entry.messageId, entry);
+    this.pendingBytes += entry.body.length;
     this.transmit(entry);
   }
 
@@ -200,6 +210,7 @@ export class Publisher<M = unknown> extends EventEmitter {
 
   private settle(entry: Entry<M>, outcome: Outcome, error?: Error): void {
     this.pending.delete(entry.messageId);
+    this.pendingBytes -= entry.body.length;
     const { attempts: _a, returned: _r, channel: _c, ...msg } = entry;
     this.emit('settled', msg, outcome, error);
     this.wakeWindow();

@@ -15,9 +15,9 @@ import {
   type RecoveringChannelModel,
   type Registry,
   type ShipperMetrics,
-  type LogEvent,
 } from '@logship/common';
 import { MessageEncoder } from './encoder.js';
+import type { SerializedEvent } from './event-factory.js';
 import { Publisher, type OutgoingMessage, type Outcome } from './publisher.js';
 
 export interface ShipSummary {
@@ -138,13 +138,18 @@ export class ShipSession<M = undefined> {
     this.metrics.eventsTruncated.inc();
   }
 
-  /** Sends an event; waits while the confirm window is full or the broker blocks publishing. */
-  async submit(event: LogEvent, meta: M): Promise<void> {
-    if (event.tags.includes('_jsonparsefailure')) this.summary.jsonFailures++;
+  /**
+   * Sends an event. Returns a promise only when the caller must wait (the
+   * confirm window is full, or the broker blocks publishing), so the common
+   * path costs no promise per event.
+   */
+  submit(event: SerializedEvent, meta: M): Promise<void> | undefined {
+    if (event.jsonFailure) this.summary.jsonFailures++;
     const msg = this.encoder.add(event, meta);
     if (msg) {
-      await this.publisher!.ready();
-      this.send(msg);
+      const publisher = this.publisher!;
+      if (publisher.hasRoom()) this.send(msg);
+      else return publisher.ready().then(() => this.send(msg));
     } else if (this.timer === null && this.encoder.size > 0) {
       this.timer = setTimeout(() => {
         this.timer = null;

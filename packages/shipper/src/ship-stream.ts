@@ -3,10 +3,11 @@
  * publish through the confirm window, and account for every line.
  */
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { ErrorCodes, LogshipError, eventId, type Config, type Logger, type Registry } from '@logship/common';
-import { decodeLine } from './codec.js';
-import { lineStream, type Line } from './line-source.js';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCodes, LogshipError, type Config, type Logger, type Registry } from '@logship/common';
+import { EventFactory } from './event-factory.js';
+import { textLineStream } from './line-source.js';
 import { ShipSession, type ShipSummary } from './session.js';
 
 export interface ShipStreamOptions {
@@ -56,24 +57,35 @@ export class StreamShipper {
     const { config, input } = this.options;
     const session = this.session;
     const inputType = this.options.inputType ?? 'stdin';
-    const lines = lineStream(input, { maxLineBytes: config.maxLineBytes });
+    const factory = new EventFactory({ hostName: config.hostName, inputType, codec: config.codec, scope: this.runId });
+    const { lines, meta } = textLineStream(input, { maxLineBytes: config.maxLineBytes });
     this.lines = lines;
-    try {
-      for await (const line of lines as AsyncIterable<Line>) {
+    let index = 0;
+    // a Writable sink: backpressure from the confirm window pauses the input,
+    // and the common path runs without a promise per line
+    const sink = new Writable({
+      objectMode: true,
+      highWaterMark: 1024,
+      write: (text: string, _enc, cb) => {
+        const i = index++;
         session.countRead();
-        if (line.text === '') session.countSkipped();
+        let wait: Promise<void> | undefined;
+        if (text === '') session.countSkipped();
         else {
-          if (line.truncated) session.countTruncated();
-          const event = decodeLine(line.text, config.codec, {
-            id: eventId(config.hostName, this.runId, line.index),
-            hostName: config.hostName,
-            inputType,
-            truncated: line.truncated,
-          });
-          await session.submit(event, undefined);
+          const truncated = meta(i)?.truncated ?? false;
+          if (truncated) session.countTruncated();
+          wait = session.submit(factory.make(text, i, truncated), undefined);
         }
-        if (this.stopRequested || session.failure) break;
-      }
+        if (this.stopRequested || session.failure) {
+          lines.destroy();
+          return cb();
+        }
+        if (wait) wait.then(() => cb(), cb);
+        else cb();
+      },
+    });
+    try {
+      await pipeline(lines, sink);
     } catch (err) {
       if (this.stopRequested) return;
       if (session.failure) throw session.failure;

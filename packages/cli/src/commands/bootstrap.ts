@@ -3,17 +3,15 @@ import {
   ExitCodes,
   checkTopology,
   connectOnce,
-  createEsClient,
   declareTopology,
   errorMessage,
   maskUrl,
-  putTemplate,
-  templateExists,
   validateIndexPattern,
   ErrorCodes,
   LogshipError,
   type Config,
 } from '@logship/common';
+import { createEsClient, putTemplate, templateExists } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
 function out(line: string): void {

@@ -9,14 +9,13 @@ import {
   ExitCodes,
   LogshipError,
   createRegistry,
-  eventId,
   handleShutdownSignals,
   isObject,
   startHttpServer,
   type Config,
   type Logger,
 } from '@logship/common';
-import { LineGenerator, ShipSession, decodeLine, type GenFormat, type GenLevel } from '@logship/shipper';
+import { EventFactory, LineGenerator, ShipSession, type GenFormat, type GenLevel } from '@logship/shipper';
 import type { CommandContext } from '../main.js';
 import { generatorPage } from './generate-page.js';
 
@@ -99,6 +98,10 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   });
   await session.open();
   const runId = randomUUID();
+  const factories = {
+    plain: new EventFactory({ hostName: config.hostName, inputType: 'generator', codec: 'plain', scope: runId }),
+    json: new EventFactory({ hostName: config.hostName, inputType: 'generator', codec: 'json', scope: runId }),
+  };
   let seq = 0;
   let nextRequest = 0;
   let totalPublished = 0;
@@ -112,12 +115,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
     try {
       for (let i = 0; i < req.count; i++) {
         const text = gen.next();
-        const event = decodeLine(text, req.format === 'json' ? 'json' : 'plain', {
-          id: eventId(config.hostName, runId, seq++),
-          hostName: config.hostName,
-          inputType: 'generator',
-          truncated: false,
-        });
+        const event = factories[req.format === 'json' ? 'json' : 'plain'].make(text, seq++, false);
         session.countRead();
         await session.submit(event, id);
       }

@@ -2,13 +2,13 @@
 import {
   ExitCodes,
   connectOnce,
-  createEsClient,
   createIndexNamer,
   errorMessage,
   maskUrl,
   requireQueue,
   type Config,
 } from '@logship/common';
+import { createEsClient } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
 export interface StatusReport {

@@ -1,5 +1,8 @@
 /** Writes batches to Elasticsearch with the official client's _bulk. */
-import { errorMessage, esStatusOf, type Client } from '@logship/common';
+import {
+  errorMessage,
+} from '@logship/common';
+import { esStatusOf, type Client } from '@logship/common/elasticsearch';
 import type { Document } from '../decode.js';
 import { buildBulkBody, classifyResponse } from './bulk.js';
 import type { ItemOutcome, Output } from './output.js';

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { eventId, errorMessage, type Config, type Logger } from '@logship/common';
-import { decodeLine } from '../codec.js';
+import { errorMessage, type Config, type Logger } from '@logship/common';
+import { EventFactory } from '../event-factory.js';
 import { lineStream, type Line } from '../line-source.js';
 import type { ShipSession } from '../session.js';
 import { ConfirmedOffset } from './checkpoint.js';
@@ -14,6 +14,8 @@ import { FINGERPRINT_BYTES, fingerprint, newFileId, sameStart } from './identity
 import { MultilineJoiner, type JoinedEvent, type MultilineOptions } from './multiline.js';
 import type { FileState, StateStore } from './state-store.js';
 import { TailStream, type TailEnd } from './tail-stream.js';
+
+const NO_TAGS: readonly string[] = [];
 
 export interface FileMeta {
   fileId: string;
@@ -129,6 +131,7 @@ export class FileInput {
     const lines = lineStream(tail, { maxLineBytes: config.maxLineBytes, withOffsets: true });
     this.lines = lines;
     const joiner = this.ctx.multiline ? new MultilineJoiner(this.ctx.multiline) : null;
+    const factory = new EventFactory({ hostName: config.hostName, inputType: 'file', codec: config.codec, scope: state.fileId, filePath: this.path });
     let timer: NodeJS.Timeout | null = null;
     let pos = start;
     const emit = async (ev: JoinedEvent) => {
@@ -139,16 +142,8 @@ export class FileInput {
         return;
       }
       if (ev.truncated) session.countTruncated();
-      const event = decodeLine(ev.text, config.codec, {
-        id: eventId(config.hostName, state.fileId, ev.offset),
-        hostName: config.hostName,
-        inputType: 'file',
-        filePath: this.path,
-        offset: ev.offset,
-        truncated: ev.truncated,
-      });
-      if (ev.split) event.tags.push('_multiline_max_lines');
-      if (ev.lines > 1) event.tags.push('multiline');
+      const tags = ev.lines > 1 ? (ev.split ? ['multiline', '_multiline_max_lines'] : ['multiline']) : NO_TAGS;
+      const event = factory.make(ev.text, ev.offset, ev.truncated, tags);
       await session.submit(event, { fileId: state.fileId, mark: tracker.track(ev.end) });
     };
     try {

@@ -8,14 +8,14 @@ import os from 'node:os';
 import readline from 'node:readline';
 import amqp from 'amqplib';
 
-const [url, exchange, routingKey] = process.argv.slice(2) as [string, string, string];
+const [url, exchange, routingKey] = process.argv.slice(2);
 const started = process.hrtime.bigint();
 const conn = await amqp.connect(url);
 const ch = await conn.createConfirmChannel();
 const WINDOW = 1000;
 let inflight = 0;
 let sent = 0;
-let wake: (() => void) | null = null;
+let wake = null;
 const host = os.hostname();
 const run = randomUUID();
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -31,7 +31,7 @@ for await (const line of rl) {
     tags: [],
     labels: {},
   });
-  while (inflight >= WINDOW) await new Promise<void>((r) => (wake = r));
+  while (inflight >= WINDOW) await new Promise((r) => (wake = r));
   inflight++;
   sent++;
   ch.publish(exchange, routingKey, Buffer.from(body), { persistent: true, contentType: 'application/json', messageId: id }, (err) => {

@@ -4,14 +4,14 @@
  */
 import amqp from 'amqplib';
 
-const [url, queue, countText] = process.argv.slice(2) as [string, string, string];
+const [url, queue, countText] = process.argv.slice(2);
 const count = Number(countText);
 const started = process.hrtime.bigint();
 const conn = await amqp.connect(url);
 const ch = await conn.createChannel();
 await ch.prefetch(1000);
 let got = 0;
-await new Promise<void>((resolve) => {
+await new Promise((resolve) => {
   void ch.consume(queue, (msg) => {
     if (!msg) return;
     got++;

@@ -1,0 +1,74 @@
+/**
+ * Makes the events of one input (stdin run, file generation, generator) as
+ * ready-to-send JSON. Ids are deterministic: a prefix hashed once from host
+ * and scope (run id or file identity) followed by the sequence number or byte
+ * offset in hex, so no per-event hashing. Plain lines are serialized from
+ * precomputed fragments; the json codec goes through the general path.
+ */
+import { AGENT_VERSION, eventId } from '@logship/common';
+import { TAG_JSON_FAILURE, TAG_TRUNCATED, decodeLine, type Codec } from './codec.js';
+
+export interface SerializedEvent {
+  id: string;
+  json: string;
+  jsonFailure: boolean;
+}
+
+export interface EventFactoryOptions {
+  hostName: string;
+  inputType: string;
+  codec: Codec;
+  /** run id (stdin, generator) or file identity (files) */
+  scope: string;
+  /** log.file.path for file inputs; with it, n is the byte offset (log.offset) */
+  filePath?: string;
+}
+
+export class EventFactory {
+  private readonly prefix: string;
+  private readonly tail: string;
+  private lastMs = -1;
+  private lastIso = '';
+
+  constructor(private readonly o: EventFactoryOptions) {
+    this.prefix = eventId(o.hostName, o.scope).slice(0, 16);
+    this.tail = `,"input":{"type":${JSON.stringify(o.inputType)}},"agent":{"type":"logship","version":${JSON.stringify(AGENT_VERSION)}}`;
+  }
+
+  /** the event.id of sequence number (or byte offset) n */
+  id(n: number): string {
+    return this.prefix + n.toString(16).padStart(16, '0');
+  }
+
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
+  make(text: string, n: number, truncated: boolean, extraTags: readonly string[] = []): SerializedEvent {
+    const id = this.id(n);
+    const o = this.o;
+    if (o.codec === 'json') {
+      const event = decodeLine(text, 'json', {
+        id,
+        hostName: o.hostName,
+        inputType: o.inputType,
+        truncated,
+        ...(o.filePath !== undefined ? { filePath: o.filePath, offset: n } : {}),
+      });
+      for (const t of extraTags) if (!event.tags.includes(t)) event.tags.push(t);
+      return { id, json: JSON.stringify(event), jsonFailure: event.tags.includes(TAG_JSON_FAILURE) };
+    }
+    let tags = '[]';
+    if (truncated || extraTags.length > 0) tags = JSON.stringify(truncated ? [TAG_TRUNCATED, ...extraTags] : extraTags);
+    const log = o.filePath === undefined ? '' : `,"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":${n}}`;
+    const json =
+      `{"@timestamp":"${this.now()}","message":${JSON.stringify(text)},"event":{"id":"${id}"},` +
+      `"host":{"name":${JSON.stringify(o.hostName)}}${log}${this.tail},"tags":${tags},"labels":{}}`;
+    return { id, json, jsonFailure: false };
+  }
+}
