@@ -113,11 +113,11 @@ export interface Child {
   done: Promise<{ code: number | null; peakRss: number }>;
 }
 
-/** Spawns a process, feeding stdin from a file (or nothing), tracking its peak RSS. */
-export function run(cmd: string, args: string[], env: Record<string, string>, stdinFile?: string): Child {
+/** Spawns a process, feeding stdin from a file, a pipe ('pipe') or nothing, tracking its peak RSS. */
+export function run(cmd: string, args: string[], env: Record<string, string>, stdin?: string): Child {
   const child = spawn(cmd, args, {
     env: { ...process.env, ...env },
-    stdio: [stdinFile ? fs.openSync(stdinFile, 'r') : 'ignore', 'pipe', 'pipe'],
+    stdio: [stdin === 'pipe' ? 'pipe' : stdin ? fs.openSync(stdin, 'r') : 'ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';

@@ -232,7 +232,7 @@ async function benchLatency(): Promise<void> {
   try {
     await bootstrap(n.env);
     const idx = run(BIN, ['index', '--metrics-port', '0'], { ...n.env, LOGSHIP_ES_NODE: es.url });
-    const ship = run(BIN, ['ship'], n.env);
+    const ship = run(BIN, ['ship'], n.env, 'pipe');
     await new Promise((r) => setTimeout(r, 1000));
     const total = seconds * rate;
     const started = Date.now();
