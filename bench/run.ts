@@ -116,7 +116,9 @@ async function benchShipBatched(): Promise<void> {
 
 async function startDouble(): Promise<EsDouble> {
   const es = new EsDouble();
+  // stands in for a cluster on other machines: ids are checked, sources not parsed here
   es.keepSources = false;
+  es.parseSources = false;
   await es.start();
   return es;
 }

@@ -13,6 +13,8 @@ export interface Delivery {
   remaining: number;
   settled: boolean;
   receivedAt: number;
+  /** the broker was told (ack, nack) or will be by the next ack flush */
+  done?: 'ack' | 'nack';
 }
 
 export interface ConsumerOptions {
@@ -27,6 +29,10 @@ export class Consumer {
   private stopped = false;
   private opening: Promise<void> | null = null;
   private readonly onConnect = () => void this.open();
+  /** deliveries of the live channel in delivery-tag order, until acked */
+  private outstanding: Delivery[] = [];
+  private outstandingHead = 0;
+  private flushScheduled = false;
   /** the last fatal channel error (queue missing, access refused) */
   lastError: Error | null = null;
 
@@ -64,6 +70,8 @@ export class Consumer {
           if (this.channel !== channel) return;
           this.channel = null;
           this.consumerTag = null;
+          this.outstanding = [];
+          this.outstandingHead = 0;
           if (this.stopped) return;
           if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
           // unacked deliveries of this channel go back to the queue; reopen
@@ -82,7 +90,9 @@ export class Consumer {
               }
               return;
             }
-            this.onDelivery({ msg, channel, remaining: 0, settled: false, receivedAt: Date.now() });
+            const d: Delivery = { msg, channel, remaining: 0, settled: false, receivedAt: Date.now() };
+            this.outstanding.push(d);
+            this.onDelivery(d);
           },
           { noAck: false },
         );
@@ -107,16 +117,42 @@ export class Consumer {
     return d.channel === this.channel;
   }
 
+  /**
+   * Acks are coalesced: the highest delivery tag below which every delivery
+   * is settled is acked once with `multiple`, at the end of the current tick.
+   */
   ack(d: Delivery): boolean {
     if (!this.isLive(d)) return false;
-    d.channel.ack(d.msg);
+    d.done = 'ack';
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushAcks());
+    }
     return true;
   }
 
   nack(d: Delivery, requeue: boolean): boolean {
     if (!this.isLive(d)) return false;
+    d.done = 'nack';
     d.channel.nack(d.msg, false, requeue);
     return true;
+  }
+
+  /** Sends one ack (multiple) for the settled prefix of the outstanding deliveries. */
+  flushAcks(): void {
+    this.flushScheduled = false;
+    const list = this.outstanding;
+    let last: Delivery | null = null;
+    while (this.outstandingHead < list.length && list[this.outstandingHead]!.done) {
+      const d = list[this.outstandingHead++]!;
+      if (d.done === 'ack') last = d;
+    }
+    if (this.outstandingHead > 1024 && this.outstandingHead * 2 > list.length) {
+      this.outstanding = list.slice(this.outstandingHead);
+      this.outstandingHead = 0;
+    }
+    // acks every outstanding tag up to it; the nacked ones are no longer outstanding
+    if (last && this.isLive(last)) last.channel.ack(last.msg, true);
   }
 
   /** Stops new deliveries; unsettled ones can still be acked on the channel. */
@@ -129,6 +165,7 @@ export class Consumer {
   }
 
   async close(): Promise<void> {
+    this.flushAcks();
     await this.cancel();
     const ch = this.channel;
     this.channel = null;

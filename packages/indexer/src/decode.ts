@@ -28,7 +28,21 @@ export interface Decoded {
 
 export interface MessageLike {
   content: Buffer;
-  properties: { contentType?: string | undefined; messageId?: string | undefined; timestamp?: number | undefined };
+  properties: { contentType?: string | undefined; messageId?: string | undefined; timestamp?: number | undefined; appId?: string | undefined };
+}
+
+/**
+ * logship's own serializer writes every event as {"@timestamp":ISO,
+ * "message":"...","event":{"id":32 hex},...}; such a line is taken as the
+ * document without parsing it (Elasticsearch still validates it, and a line
+ * without a newline cannot alter the bulk request). Anything else is parsed.
+ */
+const OWN_LAYOUT = /^\{"@timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)","message":"(?:[^"\\]|\\.)*","event":\{"id":"([0-9a-f]{32})"\}/;
+
+function fastPath(line: string, namer: IndexNamer): Document | undefined {
+  const m = OWN_LAYOUT.exec(line);
+  if (!m || line.includes('\n')) return undefined;
+  return { id: m[2], source: line, index: namer.nameFor(Date.parse(m[1]!)) };
 }
 
 function fallbackTimestamp(msg: MessageLike): string {
@@ -80,6 +94,7 @@ export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
   const docs: Document[] = [];
   const poison: Poison[] = [];
   const type = (msg.properties.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const own = msg.properties.appId === 'logship';
   if (msg.content.length === 0) {
     poison.push({ reason: 'empty message body', body: msg.content });
     return { docs, poison };
@@ -94,6 +109,11 @@ export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
       const line = text.slice(start, end).trim();
       start = end + 1;
       if (line === '') continue;
+      const fast = own ? fastPath(line, namer) : undefined;
+      if (fast) {
+        docs.push(fast);
+        continue;
+      }
       const parsed = parseObject(line);
       if (typeof parsed === 'string') poison.push({ reason: `NDJSON line: ${parsed}`, body: Buffer.from(line) });
       else docs.push(fromObject(parsed, line, msg, false, namer));
@@ -103,6 +123,13 @@ export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
   }
 
   const looksJson = type === JSON_CONTENT_TYPE || (type === '' && text.trimStart().startsWith('{'));
+  if (own && type === JSON_CONTENT_TYPE) {
+    const fast = fastPath(text, namer);
+    if (fast) {
+      docs.push(fast);
+      return { docs, poison };
+    }
+  }
   if (looksJson) {
     const parsed = parseObject(text);
     if (typeof parsed !== 'string') {

@@ -189,22 +189,22 @@ export class BatchProcessor {
 
     const failed: Item[] = [];
     const dead: Array<Promise<void>> = [];
-    let accepted = false;
+    let indexed = 0;
+    let duplicates = 0;
+    let rejected = 0;
     live.forEach((it, i) => {
       const outcome = outcomes[i] ?? ({ kind: 'retry', status: undefined, reason: 'no outcome' } as ItemOutcome);
       switch (outcome.kind) {
         case 'ok':
-          accepted = true;
-          this.o.metrics.eventsIndexed.inc();
+          indexed++;
           this.settleOne(it.delivery);
           break;
         case 'duplicate':
-          accepted = true;
-          this.o.metrics.eventsDuplicate.inc();
+          duplicates++;
           this.settleOne(it.delivery);
           break;
         case 'reject':
-          accepted = true;
+          rejected++;
           dead.push(this.deadLetterRejected(it, outcome, failed));
           break;
         case 'retry':
@@ -213,7 +213,9 @@ export class BatchProcessor {
           break;
       }
     });
-    if (accepted) this.lastSuccessAt = Date.now();
+    if (indexed > 0) this.o.metrics.eventsIndexed.inc(indexed);
+    if (duplicates > 0) this.o.metrics.eventsDuplicate.inc(duplicates);
+    if (indexed + duplicates + rejected > 0) this.lastSuccessAt = Date.now();
     await Promise.all(dead);
     this.scheduleRetry(failed);
   }
