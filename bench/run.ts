@@ -175,7 +175,7 @@ async function benchIndexBatched(): Promise<void> {
   try {
     await bootstrap(n.env);
     await fill(n, events, 100);
-    const s = await indexRun(n, es, events, 1, ['--prefetch', '20', '--batch-size', '2000']);
+    const s = await indexRun(n, es, events, 1, ['--prefetch', '60', '--batch-size', '2000']);
     const r = row('4 index, 100 events/message', 'logship index -> ES double', events, s.seconds, s.peakRss);
     record(r, { text: '>= 100k events/s', pass: r.eventsPerSecond >= 100_000 });
   } finally {
