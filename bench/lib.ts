@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
+import { withChannel as withTestChannel } from '../test/helpers/amqp.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'node_modules/.bin/logship');
@@ -79,15 +80,8 @@ export function names(tag: string): Names {
   };
 }
 
-export async function withChannel<T>(fn: (ch: amqp.Channel) => Promise<T>): Promise<T> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    return await fn(ch);
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
+export function withChannel<T>(fn: (ch: amqp.Channel) => Promise<T>): Promise<T> {
+  return withTestChannel(fn, AMQP_URL);
 }
 
 export async function depth(queue: string): Promise<number> {
