@@ -24,37 +24,35 @@ export interface LineSourceOptions {
   withOffsets?: boolean;
 }
 
-/**
- * The fast form: a stream of line texts (trailing \r removed) in order, and
- * the metadata of line i (truncation, byte length) for lines that have any.
- */
-export function textLineStream(input: Readable, options: LineSourceOptions): { lines: Readable; meta: (index: number) => LineMeta | undefined } {
+/** clamp -> split2 with `map` applied to every (\r-stripped) line; errors travel downstream */
+function splitLines<T>(input: Readable, options: LineSourceOptions, map: (text: string, clamp: LineClamp) => T): { lines: Readable; clamp: LineClamp } {
   const clamp = new LineClamp(options.maxLineBytes, options.withOffsets ?? false);
-  const splitter = split2(/\n/, stripCr, { maxLength: options.maxLineBytes + 8 });
-  input.on('error', (err) => splitter.destroy(err));
-  clamp.on('error', (err) => splitter.destroy(err));
-  return { lines: input.pipe(clamp).pipe(splitter), meta: (i) => clamp.takeMeta(i) };
-}
-
-function stripCr(text: string): string {
-  return text.endsWith('\r') ? text.slice(0, -1) : text;
-}
-
-export function lineStream(input: Readable, options: LineSourceOptions): Readable {
-  const clamp = new LineClamp(options.maxLineBytes, options.withOffsets ?? false);
-  let index = 0;
   const splitter = split2(
     /\n/,
-    (text: string): Line => {
-      const i = index++;
-      const meta = clamp.takeMeta(i);
-      const clean = text.endsWith('\r') ? text.slice(0, -1) : text;
-      return { index: i, text: clean, truncated: meta?.truncated ?? false, bytes: meta?.bytes ?? -1, terminated: meta?.terminated ?? true };
-    },
+    (text: string) => map(text.endsWith('\r') ? text.slice(0, -1) : text, clamp),
     // the clamp already bounds lines; this is a second guard (characters <= bytes)
     { maxLength: options.maxLineBytes + 8 },
   );
   input.on('error', (err) => splitter.destroy(err));
   clamp.on('error', (err) => splitter.destroy(err));
-  return input.pipe(clamp).pipe(splitter);
+  return { lines: input.pipe(clamp).pipe(splitter), clamp };
+}
+
+/**
+ * The fast form: a stream of line texts in order, and the metadata of line i
+ * (truncation, byte length) for lines that have any.
+ */
+export function textLineStream(input: Readable, options: LineSourceOptions): { lines: Readable; meta: (index: number) => LineMeta | undefined } {
+  const { lines, clamp } = splitLines(input, options, (text) => text);
+  return { lines, meta: (i) => clamp.takeMeta(i) };
+}
+
+/** Line objects with their index, truncation and (with offsets) input length. */
+export function lineStream(input: Readable, options: LineSourceOptions): Readable {
+  let index = 0;
+  return splitLines(input, options, (text, clamp): Line => {
+    const i = index++;
+    const meta = clamp.takeMeta(i);
+    return { index: i, text, truncated: meta?.truncated ?? false, bytes: meta?.bytes ?? -1, terminated: meta?.terminated ?? true };
+  }).lines;
 }

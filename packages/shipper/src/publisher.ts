@@ -89,9 +89,7 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   override on<E extends keyof PublisherEvents<M>>(event: E, listener: PublisherEvents<M>[E]): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override on(event: string, listener: (...args: any[]) => void): this;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override on(event: string, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
