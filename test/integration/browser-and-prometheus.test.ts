@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { deleteTopology, randomNames, type Names } from '../helpers/amqp.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, startCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, numberedLines, ship, startIndexer, startServing, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
@@ -80,8 +80,15 @@ describe('dashboard, generator page, Prometheus', () => {
       await page.waitForSelector('#instances tbody tr:nth-child(2)', { timeout: 20_000 });
       assert.equal(await page.textContent('#queue-consumers'), '2');
       // traffic while the page is open: the numbers move
-      assert.equal((await ship(env, numberedLines(3000))).code, 0);
-      await page.waitForFunction(() => Number(document.querySelector('#events-out')?.textContent?.replace('k', '')) > 0, null, { timeout: 20_000 });
+      const trickle = startCli(['ship'], { env });
+      const feeder = setInterval(() => trickle.child.stdin!.write(numberedLines(50)), 100);
+      try {
+        await page.waitForFunction(() => Number(document.querySelector('#events-out')?.textContent?.replace('k', '')) > 0, null, { timeout: 30_000 });
+      } finally {
+        clearInterval(feeder);
+        trickle.child.stdin!.end();
+        assert.equal((await trickle.exited).code, 0, trickle.stderr());
+      }
       await page.waitForFunction(
         () => [...document.querySelectorAll('#distribution .share')].every((e) => !e.textContent!.startsWith('0.0%')),
         null,

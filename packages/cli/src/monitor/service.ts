@@ -7,6 +7,8 @@ import { errorMessage, type Health, type Logger, type RecoveringChannelModel } f
 import { renderFamilies } from './exposition.js';
 import { aggregate, httpGet, scrapeTarget, total, type QueueFigures, type Target, type TargetScrape } from './scrape.js';
 
+const RATE_WINDOW_MS = 5000;
+
 export interface InstanceState {
   instance: string;
   up: boolean;
@@ -63,7 +65,8 @@ function counters(s: TargetScrape) {
 
 export class Monitor {
   private last: { at: number; scrapes: TargetScrape[]; queue: QueueFigures | null } | null = null;
-  private prev = new Map<string, { at: number; in: number; out: number }>();
+  /** recent counter samples per instance; rates are taken over RATE_WINDOW_MS so a short burst stays visible */
+  private samples = new Map<string, Array<{ at: number; in: number; out: number }>>();
   readonly instances = new Map<string, InstanceState>();
   readonly history: HistoryPoint[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -136,8 +139,11 @@ export class Monitor {
     scrapes.forEach((s, i) => {
       const c = counters(s);
       const id = s.target.instance;
-      const before = this.prev.get(id);
+      const window = this.samples.get(id) ?? [];
+      while (window.length > 1 && window[1]!.at <= now - Math.max(RATE_WINDOW_MS, 2 * this.o.intervalMs)) window.shift();
+      const before = window[0];
       const dt = before ? (now - before.at) / 1000 : 0;
+      // a counter that went down (worker restarted) gives no rate for this window
       const rate = (a: number, b: number | undefined) => (before && dt > 0 && b !== undefined && a >= b ? (a - b) / dt : 0);
       const state: InstanceState = {
         instance: id,
@@ -152,7 +158,10 @@ export class Monitor {
         unacked: c.unacked,
         memoryBytes: c.memory,
       };
-      if (s.up) this.prev.set(id, { at: now, in: c.in, out: c.out });
+      if (s.up) {
+        window.push({ at: now, in: c.in, out: c.out });
+        this.samples.set(id, window);
+      }
       this.instances.set(id, state);
       point.outPerSecond[id] = state.outPerSecond;
     });
