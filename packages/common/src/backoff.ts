@@ -12,16 +12,3 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   // half fixed, half random: never zero, never above the cap
   return Math.round(exp / 2 + random() * (exp / 2));
 }
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -122,10 +122,10 @@ export class ShipSession<M = undefined> {
     );
   }
 
-  /** Counts a line read from an input. */
-  countRead(lines = 1): void {
-    this.summary.read += lines;
-    this.metrics.eventsRead.inc(lines);
+  /** Counts an event read from an input (an empty line counts, then is skipped). */
+  countRead(): void {
+    this.summary.read++;
+    this.metrics.eventsRead.inc();
   }
 
   countSkipped(): void {
