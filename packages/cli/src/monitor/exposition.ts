@@ -66,6 +66,23 @@ function familyOf(sampleName: string, families: Map<string, Family>): string {
   return sampleName;
 }
 
+/** Sample values as Prometheus reads them (Go's ParseFloat: NaN and Inf in any case; prom-client writes "Nan"). */
+function parseValue(text: string): number | undefined {
+  switch (text.toLowerCase()) {
+    case 'nan':
+      return Number.NaN;
+    case '+inf':
+    case 'inf':
+      return Infinity;
+    case '-inf':
+      return -Infinity;
+    default: {
+      const v = text === '' ? Number.NaN : Number(text);
+      return Number.isNaN(v) ? undefined : v;
+    }
+  }
+}
+
 export function parseExposition(text: string): Family[] {
   const families = new Map<string, Family>();
   const get = (name: string) => {
@@ -102,8 +119,8 @@ export function parseExposition(text: string): Family[] {
       rest = line.slice(sp + 1).trim();
     }
     const valueText = rest.split(/\s+/)[0] ?? '';
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name) || (Number.isNaN(value) && valueText !== 'NaN')) throw new Error(`bad sample: ${line}`);
+    const value = parseValue(valueText);
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name) || value === undefined) throw new Error(`bad sample: ${line}`);
     get(familyOf(name, families)).samples.push({ name, labels, value });
   }
   return [...families.values()];
