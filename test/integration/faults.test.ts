@@ -144,3 +144,24 @@ describe('faults', () => {
     }
   });
 });
+
+describe('broker refusals', () => {
+  it('a broker nack (queue full, reject-publish) is retried, then reported as failed, never as published', async () => {
+    const n = randomNames('nack');
+    try {
+      const { withChannel } = await import('../helpers/amqp.js');
+      await withChannel(async (ch) => {
+        await ch.assertExchange(n.exchange, 'direct', { durable: true });
+        await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-max-length': 5, 'x-overflow': 'reject-publish' } });
+        await ch.bindQueue(n.queue, n.exchange, n.routingKey);
+      });
+      const r = await ship(n.env, numberedLines(20), ['--max-inflight', '1']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /published 5, skipped 0, failed [1-9]/);
+      assert.match(r.stderr, /the broker rejected a message 6 times; 15 of 20 events read were not delivered/);
+      assert.equal((await queueDepth(n.queue)).messageCount, 5);
+    } finally {
+      await deleteTopology(n);
+    }
+  });
+});

@@ -83,7 +83,7 @@ export class ShipSession<M = undefined> {
       logger,
     });
     this.publisher = publisher;
-    publisher.on('settled', (msg: OutgoingMessage<M[]>, outcome: Outcome) => this.onSettled(msg, outcome));
+    publisher.on('settled', (msg: OutgoingMessage<M[]>, outcome: Outcome, error?: Error) => this.onSettled(msg, outcome, error));
     publisher.on('publish-error', () => this.metrics.publishErrors.inc());
     publisher.on('blocked', () => this.metrics.blocked.set(1));
     publisher.on('unblocked', () => this.metrics.blocked.set(0));
@@ -96,7 +96,7 @@ export class ShipSession<M = undefined> {
     }
   }
 
-  private onSettled(msg: OutgoingMessage<M[]>, outcome: Outcome): void {
+  private onSettled(msg: OutgoingMessage<M[]>, outcome: Outcome, error?: Error): void {
     this.metrics.inflight.dec(msg.events);
     if (outcome === 'confirmed') {
       this.summary.published += msg.events;
@@ -107,7 +107,9 @@ export class ShipSession<M = undefined> {
       this.error ??= this.unroutableError();
     } else {
       this.summary.failed += msg.events;
-      this.error ??= this.publisher?.failure ?? new LogshipError(ErrorCodes.NOT_CONFIRMED, 'the broker did not confirm some events');
+      this.error ??=
+        this.publisher?.failure ??
+        (error instanceof LogshipError ? error : new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker did not confirm some events${error ? `: ${error.message}` : ''}`));
     }
     const onSettled = this.options.onSettled;
     if (onSettled && msg.meta) for (const m of msg.meta) onSettled(m, outcome);
@@ -180,9 +182,13 @@ export class ShipSession<M = undefined> {
 
   /** Throws when something read was not delivered (after flush()). */
   assertDelivered(stopped: boolean): void {
-    if (this.failure) throw this.failure;
     const s = this.summary;
     const notDelivered = s.read - s.skipped - s.published;
+    const failure = this.failure;
+    if (failure) {
+      const how = `${notDelivered} of ${s.read - s.skipped} events read were not delivered`;
+      throw new LogshipError(failure.code, `${failure.message}; ${how}`, { ...(failure.hint ? { hint: failure.hint } : {}), cause: failure });
+    }
     if (notDelivered > 0 && !stopped) {
       throw new LogshipError(ErrorCodes.NOT_CONFIRMED, `${notDelivered} events were read but not confirmed by the broker`);
     }
