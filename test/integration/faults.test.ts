@@ -5,7 +5,7 @@ import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('faults', () => {
   let es: EsTarget;
@@ -161,6 +161,42 @@ describe('broker refusals', () => {
       assert.match(r.stderr, /the broker rejected a message 6 times; 15 of 20 events read were not delivered/);
       assert.equal((await queueDepth(n.queue)).messageCount, 5);
     } finally {
+      await deleteTopology(n);
+    }
+  });
+});
+
+describe('consumer cancelled by the broker', () => {
+  let es: EsTarget;
+  before(async () => {
+    es = await startEs();
+  });
+  after(async () => es.close());
+
+  it('after the queue is deleted and bootstrapped again, the indexer consumes and acks everything', async () => {
+    const n = randomNames('recancel');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const p = await startIndexer(env);
+    try {
+      // a slow Elasticsearch: the indexer holds unacked deliveries when the queue disappears
+      es.double?.setFaults({ latencyMs: 1500 });
+      assert.equal((await ship(env, numberedLines(300))).code, 0);
+      await waitFor('deliveries held', async () => (await queueDepth(n.queue)).messageCount === 0, 20_000);
+      const { withChannel } = await import('../helpers/amqp.js');
+      await withChannel((ch) => ch.deleteQueue(n.queue));
+      es.double?.setFaults({ latencyMs: 0 });
+      await sleep(2000); // the bulk in flight lands; messages of the deleted queue are gone with it
+      const before = await es.count(n.indexWildcard);
+      await bootstrap(env);
+      await waitFor('the indexer consuming again', async () => (await queueDepth(n.queue)).consumerCount === 1, 30_000);
+      assert.equal((await ship(env, numberedLines(300).replace(/line/g, 'again'))).code, 0);
+      await waitFor('300 more documents', async () => (await es.count(n.indexWildcard)) === before + 300, 30_000);
+      const res = await stopProcess(p);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal((await queueDepth(n.queue)).messageCount, 0, 'every delivery of the new consumer was acked');
+    } finally {
+      await stopProcess(p);
       await deleteTopology(n);
     }
   });

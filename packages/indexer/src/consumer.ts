@@ -61,6 +61,9 @@ export class Consumer {
       try {
         ch = await this.conn.createChannel();
         const channel = ch;
+        // the ack prefix is per channel: deliveries of an older channel can never be acked here
+        this.outstanding = [];
+        this.outstandingHead = 0;
         let channelError: Error | null = null;
         channel.on('error', (err: Error) => {
           channelError = err;
@@ -70,8 +73,6 @@ export class Consumer {
           if (this.channel !== channel) return;
           this.channel = null;
           this.consumerTag = null;
-          this.outstanding = [];
-          this.outstandingHead = 0;
           if (this.stopped) return;
           if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
           // unacked deliveries of this channel go back to the queue; reopen
