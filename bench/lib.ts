@@ -179,3 +179,31 @@ export function table(rows: Row[]): string {
   const line = (x: string[]) => `| ${x.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
 }
+
+function cpuTimes(): { idle: number; total: number } | null {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null; // not Linux: no settling
+  }
+}
+
+/**
+ * Waits until the machine is quiet (two 250 ms windows at least 85 % idle,
+ * at most 20 s) so that a run does not share the CPU with the broker still
+ * cleaning up after the previous one (deleted queues, message store
+ * compaction). Measured timing starts after this.
+ */
+export async function settle(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let quiet = 0;
+  let prev = cpuTimes();
+  while (prev && quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = cpuTimes()!;
+    const total = now.total - prev.total;
+    quiet = total > 0 && (now.idle - prev.idle) / total >= 0.85 ? quiet + 1 : 0;
+    prev = now;
+  }
+}

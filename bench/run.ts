@@ -20,6 +20,7 @@ import {
   names,
   row,
   run,
+  settle,
   table,
   until,
   withChannel,
@@ -58,6 +59,7 @@ async function cappedTopology(tag: string, n: Names = names(tag)): Promise<Names
     await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-max-length': 20_000 } });
     await ch.bindQueue(n.queue, n.exchange, 'logs');
   });
+  await settle();
   return n;
 }
 
@@ -135,6 +137,7 @@ async function fill(n: Names, events: number, perMessage: number): Promise<void>
 
 /** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
 async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extra: string[] = []) {
+  await settle();
   const before = es.stored;
   const started = process.hrtime.bigint();
   const children = Array.from({ length: count }, () => run(BIN, ['index', '--metrics-port', '0', ...extra], { ...n.env, LOGSHIP_ES_NODE: es.url }));
@@ -152,6 +155,7 @@ async function benchIndexSingle(): Promise<void> {
   try {
     await bootstrap(n.env);
     await fill(n, events, 1);
+    await settle();
     const started = process.hrtime.bigint();
     const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-consume.mjs'), AMQP_URL, n.queue, String(events)], {});
     const r = await c.done;
@@ -194,6 +198,7 @@ async function benchMemory(): Promise<void> {
   const n = await cappedTopology('mem');
   const state = path.join(TMP, 'state');
   try {
+    await settle();
     const started = process.hrtime.bigint();
     const c = run(BIN, ['ship', file, '--events-per-message', '100'], { ...n.env, LOGSHIP_STATE_DIR: state });
     const r = await c.done;

@@ -2,16 +2,30 @@
  * Packs events into AMQP messages: one JSON event per message, or with
  * --events-per-message N an NDJSON body of up to N events. Each event keeps
  * its own event.id; the message id is derived from the ids it carries.
+ *
+ * Events arrive as JSON strings (SerializedEvent) or as input lines that an
+ * EventWriter writes straight into bytes. Bodies are written into shared
+ * slabs and handed out as views, so a run allocates one buffer per slab, not
+ * one per message; a slab is freed once the messages it holds are settled.
  */
 import { eventId, publishProperties } from '@logship/common';
 import type { SerializedEvent } from './event-factory.js';
+import type { EventWriter } from './event-writer.js';
 import type { OutgoingMessage } from './publisher.js';
 
+const SLAB_BYTES = 1024 * 1024;
+
 export class MessageEncoder<M> {
-  private body = '';
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** where the message being filled starts in the slab, and where it ends */
+  private base = 0;
+  private len = 0;
   private count = 0;
   private firstId = '';
+  /** the last event's id, or the writer and sequence number to make it from */
   private lastId = '';
+  private lastWriter: EventWriter | null = null;
+  private lastN = 0;
   private metas: M[] = [];
 
   constructor(private readonly eventsPerMessage: number) {}
@@ -22,20 +36,51 @@ export class MessageEncoder<M> {
 
   /** Adds an event (one line of JSON); returns a message when one is full. */
   add(event: SerializedEvent, meta?: M): OutgoingMessage<M[]> | undefined {
-    if (this.eventsPerMessage === 1) {
-      return {
-        messageId: event.id,
-        body: Buffer.from(event.json),
-        properties: publishProperties(event.id, false),
-        events: 1,
-        meta: meta === undefined ? [] : [meta],
-      };
-    }
-    if (this.count === 0) {
-      this.firstId = event.id;
-      this.body = event.json;
-    } else this.body += `\n${event.json}`;
+    this.reserve(3 * event.json.length);
+    this.separate(event.id);
+    this.len += this.slab.write(event.json, this.len);
     this.lastId = event.id;
+    this.lastWriter = null;
+    return this.added(meta);
+  }
+
+  /**
+   * Adds the plain event of line src[start, end) with sequence number n,
+   * written by `writer`; returns a message when one is full, and null (adding
+   * nothing) when the line is not valid UTF-8 and must go through add().
+   */
+  addLine(writer: EventWriter, src: Buffer, start: number, end: number, n: number, truncated: boolean, meta?: M): OutgoingMessage<M[]> | undefined | null {
+    this.reserve(writer.maxBytes(end - start));
+    const from = this.len;
+    const sep = this.count > 0 ? 1 : 0;
+    const to = writer.write(this.slab, from + sep, src, start, end, n, truncated);
+    if (to < 0) return null;
+    this.separate(this.count === 0 ? writer.id(n) : '');
+    this.len = to;
+    this.lastWriter = writer;
+    this.lastN = n;
+    return this.added(meta);
+  }
+
+  /** Makes room for a newline and `bytes` more in the slab, moving the partial message to a new slab if needed. */
+  private reserve(bytes: number): void {
+    const need = this.len + 1 + bytes;
+    if (need <= this.slab.length) return;
+    const partial = this.len - this.base;
+    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (partial + 1 + bytes)));
+    this.slab.copy(slab, 0, this.base, this.len);
+    this.slab = slab;
+    this.base = 0;
+    this.len = partial;
+  }
+
+  /** Starts a message (remembering its first id) or writes the newline before the next event. */
+  private separate(firstId: string): void {
+    if (this.count === 0) this.firstId = firstId;
+    else this.slab[this.len++] = 0x0a;
+  }
+
+  private added(meta: M | undefined): OutgoingMessage<M[]> | undefined {
     this.count++;
     if (meta !== undefined) this.metas.push(meta);
     return this.count >= this.eventsPerMessage ? this.flush() : undefined;
@@ -45,15 +90,17 @@ export class MessageEncoder<M> {
   flush(): OutgoingMessage<M[]> | undefined {
     if (this.count === 0) return undefined;
     const count = this.count;
-    const id = eventId('batch', this.firstId, this.lastId, count);
-    const msg: OutgoingMessage<M[]> = {
-      messageId: id,
-      body: Buffer.from(this.body),
-      properties: publishProperties(id, true),
-      events: count,
-      meta: this.metas,
-    };
-    this.body = '';
+    const body = this.slab.subarray(this.base, this.len);
+    this.base = this.len;
+    let msg: OutgoingMessage<M[]>;
+    if (count === 1 && this.eventsPerMessage === 1) {
+      const id = this.firstId;
+      msg = { messageId: id, body, properties: publishProperties(id, false), events: 1, meta: this.metas };
+    } else {
+      const lastId = this.lastWriter ? this.lastWriter.id(this.lastN) : this.lastId;
+      const id = eventId('batch', this.firstId, lastId, count);
+      msg = { messageId: id, body, properties: publishProperties(id, true), events: count, meta: this.metas };
+    }
     this.count = 0;
     this.metas = [];
     return msg;

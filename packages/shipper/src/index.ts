@@ -15,3 +15,6 @@ export * from './files/file-input.js';
 export * from './files/file-shipper.js';
 export * from './generator.js';
 export * from './event-factory.js';
+export * from './event-writer.js';
+export * from './line-sink.js';
+export * from './stdin.js';

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
-import { LineClamp, type LineMeta } from './line-clamp.js';
+import { LineClamp } from './line-clamp.js';
 
 export interface Line {
   /** 0-based index of the line in its input */
@@ -36,15 +36,6 @@ function splitLines<T>(input: Readable, options: LineSourceOptions, map: (text: 
   input.on('error', (err) => splitter.destroy(err));
   clamp.on('error', (err) => splitter.destroy(err));
   return { lines: input.pipe(clamp).pipe(splitter), clamp };
-}
-
-/**
- * The fast form: a stream of line texts in order, and the metadata of line i
- * (truncation, byte length) for lines that have any.
- */
-export function textLineStream(input: Readable, options: LineSourceOptions): { lines: Readable; meta: (index: number) => LineMeta | undefined } {
-  const { lines, clamp } = splitLines(input, options, (text) => text);
-  return { lines, meta: (i) => clamp.takeMeta(i) };
 }
 
 /** Line objects with their index, truncation and (with offsets) input length. */

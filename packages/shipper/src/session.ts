@@ -17,7 +17,8 @@ import {
   type ShipperMetrics,
 } from '@logship/common';
 import { MessageEncoder } from './encoder.js';
-import type { SerializedEvent } from './event-factory.js';
+import type { EventFactory, SerializedEvent } from './event-factory.js';
+import type { EventWriter } from './event-writer.js';
 import { Publisher, type OutgoingMessage, type Outcome } from './publisher.js';
 
 export interface ShipSummary {
@@ -147,7 +148,21 @@ export class ShipSession<M = undefined> {
    */
   submit(event: SerializedEvent, meta: M): Promise<void> | undefined {
     if (event.jsonFailure) this.summary.jsonFailures++;
-    const msg = this.encoder.add(event, meta);
+    return this.enqueue(this.encoder.add(event, meta));
+  }
+
+  /**
+   * Sends the plain event of input line src[start, end) with sequence number
+   * n, written from its bytes by `writer`; a line that is not valid UTF-8
+   * goes through `factory` instead. Returns a promise like submit().
+   */
+  submitLine(writer: EventWriter, factory: EventFactory, src: Buffer, start: number, end: number, n: number, truncated: boolean, meta: M): Promise<void> | undefined {
+    const msg = this.encoder.addLine(writer, src, start, end, n, truncated, meta);
+    if (msg === null) return this.submit(factory.make(src.toString('utf8', start, end), n, truncated), meta);
+    return this.enqueue(msg);
+  }
+
+  private enqueue(msg: OutgoingMessage<M[]> | undefined): Promise<void> | undefined {
     if (msg) {
       const publisher = this.publisher!;
       if (publisher.hasRoom()) this.send(msg);

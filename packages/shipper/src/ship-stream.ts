@@ -3,11 +3,13 @@
  * publish through the confirm window, and account for every line.
  */
 import { randomUUID } from 'node:crypto';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, LogshipError, type Config, type Logger, type Registry } from '@logship/common';
 import { EventFactory } from './event-factory.js';
-import { textLineStream } from './line-source.js';
+import { EventWriter } from './event-writer.js';
+import { LineClamp } from './line-clamp.js';
+import { LineSink } from './line-sink.js';
 import { ShipSession, type ShipSummary } from './session.js';
 
 export interface ShipStreamOptions {
@@ -22,7 +24,7 @@ export class StreamShipper {
   readonly session: ShipSession<undefined>;
   private stopRequested = false;
   private readonly runId = randomUUID();
-  private lines: Readable | null = null;
+  private lines: Writable | null = null;
 
   constructor(private readonly options: ShipStreamOptions) {
     this.session = new ShipSession({ config: options.config, logger: options.logger, registry: options.registry });
@@ -57,35 +59,35 @@ export class StreamShipper {
     const { config, input } = this.options;
     const session = this.session;
     const inputType = this.options.inputType ?? 'stdin';
-    const factory = new EventFactory({ hostName: config.hostName, inputType, codec: config.codec, scope: this.runId });
-    const { lines, meta } = textLineStream(input, { maxLineBytes: config.maxLineBytes });
-    this.lines = lines;
-    let index = 0;
-    // a Writable sink: backpressure from the confirm window pauses the input,
-    // and the common path runs without a promise per line
-    const sink = new Writable({
-      objectMode: true,
-      highWaterMark: 1024,
-      write: (text: string, _enc, cb) => {
-        const i = index++;
-        session.countRead();
-        let wait: Promise<void> | undefined;
-        if (text === '') session.countSkipped();
-        else {
-          const truncated = meta(i)?.truncated ?? false;
-          if (truncated) session.countTruncated();
-          wait = session.submit(factory.make(text, i, truncated), undefined);
-        }
-        if (this.stopRequested || session.failure) {
-          lines.destroy();
-          return cb();
-        }
-        if (wait) wait.then(() => cb(), cb);
-        else cb();
-      },
+    const scope = { hostName: config.hostName, inputType, scope: this.runId };
+    const factory = new EventFactory({ ...scope, codec: config.codec });
+    // plain events are written from the input bytes; json lines are decoded and parsed
+    const writer = config.codec === 'plain' ? new EventWriter(scope) : null;
+    const clamp = new LineClamp(config.maxLineBytes);
+    // backpressure from the confirm window pauses the input, and the common
+    // path runs without a promise or a string per line
+    const sink = new LineSink((buf, start, end, i) => {
+      session.countRead();
+      if (start === end) {
+        session.countSkipped();
+        return undefined;
+      }
+      const truncated = clamp.takeMeta(i)?.truncated ?? false;
+      if (truncated) session.countTruncated();
+      const wait = writer
+        ? session.submitLine(writer, factory, buf, start, end, i, truncated, undefined)
+        : session.submit(factory.make(buf.toString('utf8', start, end), i, truncated), undefined);
+      if (this.stopRequested || session.failure) {
+        sink.destroy();
+        return undefined;
+      }
+      return wait;
     });
+    this.lines = sink;
+    input.on('error', (err) => sink.destroy(err));
+    input.pipe(clamp);
     try {
-      await pipeline(lines, sink);
+      await pipeline(clamp, sink);
     } catch (err) {
       if (this.stopRequested) return;
       if (session.failure) throw session.failure;

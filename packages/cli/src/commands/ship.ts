@@ -12,7 +12,7 @@ import {
   type Registry,
   type RunningServer,
 } from '@logship/common';
-import { FileShipper, StreamShipper, formatSummary, startProgress, type ShipSession } from '@logship/shipper';
+import { FileShipper, StreamShipper, formatSummary, openStdin, startProgress, type ShipSession } from '@logship/shipper';
 import type { CommandContext } from '../main.js';
 
 export const DEFAULT_FOLLOW_METRICS_PORT = 9199;
@@ -54,7 +54,7 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
   }
   const registry = createRegistry();
   const shipper: Runner =
-    files.length > 0 ? fileShipper(config, logger, registry, files) : new StreamShipper({ config, input: process.stdin, logger, registry });
+    files.length > 0 ? fileShipper(config, logger, registry, files) : new StreamShipper({ config, input: openStdin(), logger, registry });
 
   const port = config.metricsPort ?? (config.follow ? DEFAULT_FOLLOW_METRICS_PORT : null);
   let server: RunningServer | null = null;
