@@ -73,30 +73,38 @@ async function shipRun(n: Names, file: string, events: number, extra: string[]):
 }
 
 /** Both sides are timed the same way: from spawning the process to its exit. */
-async function baselinePublish(n: Names, file: string, events: number): Promise<Row> {
+async function baselinePublish(n: Names, file: string, events: number, bare: boolean): Promise<Row> {
   const started = process.hrtime.bigint();
-  const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-publish.mjs'), AMQP_URL, n.exchange, 'logs'], {}, file);
+  const args = [path.join(ROOT, 'bench/baseline-publish.mjs'), AMQP_URL, n.exchange, 'logs', ...(bare ? ['--bare'] : [])];
+  const c = run(process.execPath, args, {}, file);
   const r = await c.done;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.code !== 0) throw new Error(`baseline failed: ${c.stderr()}`);
   const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
   if (out.events !== events) throw new Error(`baseline published ${out.events} of ${events}`);
-  return row('', 'raw amqplib', events, seconds, r.peakRss);
+  return row('1 ship, 1 event/message', bare ? 'raw amqplib, bare (no mandatory/timestamp/app_id)' : 'raw amqplib, wire format', events, seconds, r.peakRss);
 }
 
+/**
+ * The ratio is taken against raw amqplib publishing the same messages
+ * (DESIGN.md wire format: mandatory, timestamp, app_id): the same broker work.
+ * A bare publish without them is run too and shown for reference, with its
+ * ratio in the note: the broker itself is slower with those properties.
+ */
 async function benchShipSingle(): Promise<void> {
   const events = scaled(200_000);
   const file = path.join(TMP, 'ship1.log');
   writeCorpus(file, events);
   const n = await cappedTopology('ship1');
   try {
-    const base = await baselinePublish(n, file, events);
-    base.benchmark = '1 ship, 1 event/message';
-    record(base);
+    const bare = record(await baselinePublish(n, file, events, true));
+    await cappedTopology('ship1', n);
+    const base = record(await baselinePublish(n, file, events, false));
     await cappedTopology('ship1', n);
     const s = await shipRun(n, file, events, []);
     const r = row('1 ship, 1 event/message', 'logship ship', events, s.seconds, s.peakRss, base);
-    record(r, { text: 'ratio >= 0.9', pass: (r.ratio ?? 0) >= 0.9 });
+    const toBare = Math.round((r.eventsPerSecond / bare.eventsPerSecond) * 100) / 100;
+    record(r, { text: 'ratio >= 0.9', pass: (r.ratio ?? 0) >= 0.9 }, `ratio to the bare publish: ${toBare}`);
   } finally {
     await drop(n);
   }

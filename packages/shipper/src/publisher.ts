@@ -31,11 +31,13 @@ export interface OutgoingMessage<M = unknown> {
   meta?: M;
 }
 
-interface Entry<M> extends OutgoingMessage<M> {
-  attempts: number;
-  returned: boolean;
+/** A message awaiting its confirm (a class, not a copy of the message: one per publish on the hot path). */
+class Entry<M> {
+  attempts = 0;
+  returned = false;
   /** the channel it was last published on, null when waiting for a channel */
-  channel: ConfirmChannel | null;
+  channel: ConfirmChannel | null = null;
+  constructor(readonly msg: OutgoingMessage<M>) {}
 }
 
 export interface PublisherOptions {
@@ -139,9 +141,9 @@ export class Publisher<M = unknown> extends EventEmitter {
 
   send(msg: OutgoingMessage<M>): void {
     if (this.fatal) throw this.fatal;
-    const entry: Entry<M> = { ...msg, attempts: 0, returned: false, channel: null };
-    this.pending.set(entry.messageId, entry);
-    this.pendingBytes += entry.body.length;
+    const entry = new Entry(msg);
+    this.pending.set(msg.messageId, entry);
+    this.pendingBytes += msg.body.length;
     this.transmit(entry);
   }
 
@@ -155,7 +157,7 @@ export class Publisher<M = unknown> extends EventEmitter {
     entry.returned = false;
     entry.attempts++;
     try {
-      const ok = ch.publish(this.options.exchange, this.options.routingKey, entry.body, entry.properties, (err) =>
+      const ok = ch.publish(this.options.exchange, this.options.routingKey, entry.msg.body, entry.msg.properties, (err) =>
         this.onConfirm(entry, ch, err),
       );
       if (!ok && this.writable) {
@@ -174,7 +176,7 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   private onConfirm(entry: Entry<M>, ch: ConfirmChannel, err: Error | null): void {
-    if (this.pending.get(entry.messageId) !== entry || entry.channel !== ch) return;
+    if (this.pending.get(entry.msg.messageId) !== entry || entry.channel !== ch) return;
     if (!err) {
       this.settle(entry, entry.returned ? 'unroutable' : 'confirmed');
       return;
@@ -194,9 +196,9 @@ export class Publisher<M = unknown> extends EventEmitter {
       return;
     }
     const delay = backoffDelay(entry.attempts, { initialMs: 100, maxMs: 5000 });
-    this.options.logger.warn({ messageId: entry.messageId, attempt: entry.attempts, delayMs: delay }, 'broker nacked a message; retrying');
+    this.options.logger.warn({ messageId: entry.msg.messageId, attempt: entry.attempts, delayMs: delay }, 'broker nacked a message; retrying');
     setTimeout(() => {
-      if (this.pending.get(entry.messageId) === entry) this.transmit(entry);
+      if (this.pending.get(entry.msg.messageId) === entry) this.transmit(entry);
     }, delay).unref();
   }
 
@@ -207,10 +209,9 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   private settle(entry: Entry<M>, outcome: Outcome, error?: Error): void {
-    this.pending.delete(entry.messageId);
-    this.pendingBytes -= entry.body.length;
-    const { attempts: _a, returned: _r, channel: _c, ...msg } = entry;
-    this.emit('settled', msg, outcome, error);
+    this.pending.delete(entry.msg.messageId);
+    this.pendingBytes -= entry.msg.body.length;
+    this.emit('settled', entry.msg, outcome, error);
     this.wakeWindow();
     if (this.pending.size === 0) this.wakeIdle();
   }
