@@ -3,6 +3,8 @@ import { EsDouble } from '../test/helpers/es-double.js';
 
 const es = new EsDouble();
 es.keepSources = false;
+es.parseSources = false;
+es.keepBulkRecords = false;
 const url = await es.start(Number(process.argv[2] ?? 9299));
 process.stdout.write(`${url}\n`);
 setInterval(() => process.stdout.write(`stored ${es.stored}\n`), 2000).unref();

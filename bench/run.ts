@@ -129,6 +129,7 @@ async function startDouble(): Promise<EsDouble> {
   // stands in for a cluster on other machines: ids are checked, sources not parsed here
   es.keepSources = false;
   es.parseSources = false;
+  es.keepBulkRecords = false;
   await es.start();
   return es;
 }

@@ -74,6 +74,10 @@ function matches(doc: StoredDoc, query: unknown): boolean {
   return true;
 }
 
+/** what documents hold when sources are not kept, and the _shards of a write (both shared, never changed) */
+const NO_SOURCE: Record<string, unknown> = Object.freeze({});
+const SHARDS_OK = Object.freeze({ total: 1, successful: 1, failed: 0 });
+
 export class EsDouble {
   readonly indices = new Map<string, Map<string, StoredDoc>>();
   readonly templates = new Map<string, unknown>();
@@ -82,6 +86,10 @@ export class EsDouble {
   requests = 0;
   /** false: remember ids only (benchmarks with millions of documents) */
   keepSources = true;
+  /** false: no per-bulk records (ids, indices, statuses) are kept (benchmarks) */
+  keepBulkRecords = true;
+  private readonly filters = new WeakMap<http.ServerResponse, PathNode>();
+  private readonly compiledFilters = new Map<string, PathNode>();
   /**
    * false: document sources are only checked to be one JSON object line, not
    * parsed (benchmarks: a real cluster parses on its own nodes, not on the
@@ -154,7 +162,9 @@ export class EsDouble {
   }
 
   private send(res: http.ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
+    // like Elasticsearch: filter_path applies to successful responses, not to errors
+    const filter = status < 300 ? this.filters.get(res) : undefined;
+    const text = JSON.stringify(filter ? (filterPath(body, filter) ?? {}) : body);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
     if (status >= 200 && status < 300) Object.assign(headers, PRODUCT);
     res.writeHead(status, headers);
@@ -185,6 +195,12 @@ export class EsDouble {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');
+    const filter = url.searchParams.get('filter_path');
+    if (filter) {
+      let node = this.compiledFilters.get(filter);
+      if (!node) this.compiledFilters.set(filter, (node = compileFilterPath(filter)));
+      this.filters.set(res, node);
+    }
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     try {
@@ -243,7 +259,7 @@ export class EsDouble {
     if (lines[lines.length - 1] === '') lines.pop();
     else return this.error(res, 400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]');
     const items: unknown[] = [];
-    const record: BulkRecord = { ids: [], indices: [], statuses: [] };
+    const record: BulkRecord | null = this.keepBulkRecords ? { ids: [], indices: [], statuses: [] } : null;
     let errors = false;
     let took = 0;
     for (let i = 0; i < lines.length; i++) {
@@ -264,15 +280,17 @@ export class EsDouble {
       const index = meta._index ?? defaultIndex;
       if (!index) return this.error(res, 400, 'action_request_validation_exception', 'index is missing');
       const id = meta._id ?? randomBytes(10).toString('base64url');
-      record.ids.push(meta._id);
-      record.indices.push(index);
       const item = this.store(op, index, id, source as Record<string, unknown>);
-      record.statuses.push(item.status);
+      if (record) {
+        record.ids.push(meta._id);
+        record.indices.push(index);
+        record.statuses.push(item.status);
+      }
       if (item.status >= 300) errors = true;
-      items.push({ [op]: item });
+      items.push(op === 'create' ? { create: item } : { index: item });
       took++;
     }
-    this.bulks.push(record);
+    if (record) this.bulks.push(record);
     this.send(res, 200, { took, errors, items });
   }
 
@@ -317,10 +335,10 @@ export class EsDouble {
         },
       };
     }
-    docs.set(id, { id, index, source: this.keepSources ? source : {}, visible: false });
+    docs.set(id, { id, index, source: this.keepSources ? source : NO_SOURCE, visible: false });
     this.stored++;
     this.onDocument?.(source, Date.now());
-    return { ...base, _version: 1, result: existing ? 'updated' : 'created', _shards: { total: 1, successful: 1, failed: 0 }, status: existing ? 200 : 201 };
+    return { _index: index, _id: id, _version: 1, result: existing ? 'updated' : 'created', _shards: SHARDS_OK, status: existing ? 200 : 201 };
   }
 
   private refresh(pattern: string, res: http.ServerResponse): void {
@@ -351,4 +369,74 @@ export class EsDouble {
       },
     });
   }
+}
+
+/** A compiled filter_path: which keys to keep, level by level. */
+interface PathNode {
+  /** everything below is kept */
+  all: boolean;
+  names: Map<string, PathNode>;
+  star: PathNode | null;
+  /** union of a name's node and the star node, made on first use */
+  merged: Map<string, PathNode>;
+}
+
+const newNode = (): PathNode => ({ all: false, names: new Map(), star: null, merged: new Map() });
+
+/** Compiles filter_path's comma-separated dotted paths (names or `*`). */
+export function compileFilterPath(filter: string): PathNode {
+  const root = newNode();
+  for (const path of filter.split(',')) {
+    let node = root;
+    for (const part of path.trim().split('.')) {
+      if (part === '*') node = node.star ??= newNode();
+      else {
+        let next = node.names.get(part);
+        if (!next) node.names.set(part, (next = newNode()));
+        node = next;
+      }
+    }
+    node.all = true;
+  }
+  return root;
+}
+
+function union(a: PathNode, b: PathNode): PathNode {
+  const u = newNode();
+  u.all = a.all || b.all;
+  for (const [k, n] of a.names) u.names.set(k, n);
+  for (const [k, n] of b.names) u.names.set(k, u.names.has(k) ? union(u.names.get(k)!, n) : n);
+  u.star = a.star && b.star ? union(a.star, b.star) : (a.star ?? b.star ?? null);
+  return u;
+}
+
+/**
+ * Elasticsearch's filter_path on a response: arrays are walked through, what
+ * matches no path is left out (undefined; an empty response is `{}`). `**`
+ * and exclusions (`-path`) are not needed here.
+ */
+export function filterPath(value: unknown, node: PathNode): unknown {
+  if (node.all) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) {
+      const f = filterPath(v, node);
+      if (f !== undefined) out.push(f);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(value)) {
+    const named = node.names.get(k);
+    let next: PathNode | undefined = named ?? node.star ?? undefined;
+    if (named && node.star) {
+      next = node.merged.get(k);
+      if (!next) node.merged.set(k, (next = union(named, node.star)));
+    }
+    if (!next) continue;
+    const f = filterPath((value as Record<string, unknown>)[k], next);
+    if (f !== undefined) (out ??= {})[k] = f;
+  }
+  return out;
 }

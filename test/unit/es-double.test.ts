@@ -32,6 +32,19 @@ describe('Elasticsearch double', () => {
     assert.equal(r2.items[1]!.create!.status, 201);
   });
 
+  it('applies filter_path to successful responses like Elasticsearch, not to errors', async () => {
+    const r = (await client.bulk({
+      operations: [{ create: { _index: 'f1', _id: 'a' } }, { m: 1 }, { create: { _index: 'f1', _id: 'a' } }, { m: 1 }],
+      filter_path: 'errors,items.*.status,items.*.error.type',
+    })) as unknown;
+    assert.deepEqual(r, { errors: true, items: [{ create: { status: 201 } }, { create: { status: 409, error: { type: 'version_conflict_engine_exception' } } }] });
+    assert.deepEqual(await client.info({ filter_path: 'nothing.here' }), {});
+    await assert.rejects(
+      client.bulk({ operations: [{ nonsense: {} }, {}], filter_path: 'errors' } as never),
+      (err: unknown) => err instanceof errors.ResponseError && err.statusCode === 400 && /Malformed action/.test(JSON.stringify(err.body)),
+    );
+  });
+
   it('hides documents from _count and _search until a refresh', async () => {
     await client.bulk({ operations: [{ create: { _index: 'r1', _id: 'x' } }, { message: 'hi', tags: ['t'] }] });
     assert.equal((await client.count({ index: 'r1' })).count, 0);
