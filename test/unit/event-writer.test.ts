@@ -78,6 +78,20 @@ describe('event writer (plain events from bytes)', () => {
     assert.ok(rejected > 0);
   });
 
+  it('file events: log.file.path and log.offset like the string path, offsets up to 2^53', () => {
+    const fileScope = { hostName: 'h', inputType: 'file', scope: 'file-1', filePath: '/var/log/"odd" dir/app.log' };
+    const fileFactory = new EventFactory({ ...fileScope, codec: 'plain' });
+    const fileWriter = new EventWriter(fileScope);
+    for (const n of [0, 7, 10, 99, 100, 12345, 2 ** 32, 2 ** 53 - 1]) {
+      for (const truncated of [false, true]) {
+        const line = Buffer.from(`line at ${n} "q"`);
+        const out = Buffer.alloc(fileWriter.maxBytes(line.length));
+        const end = fileWriter.write(out, 0, line, 0, line.length, n, truncated);
+        assert.equal(blankTime(out.toString('utf8', 0, end)), blankTime(fileFactory.make(line.toString(), n, truncated).json));
+      }
+    }
+  });
+
   it('makes the same ids as the string path, sequence numbers up to 2^53', () => {
     for (const n of [0, 1, 15, 16, 255, 2 ** 32, 2 ** 53 - 1]) {
       assert.equal(writer.id(n), factory.id(n));

@@ -1,12 +1,28 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { lineStream, utf8Boundary, type Line } from '@logship/shipper';
+import { LineClamp, LineSink, utf8Boundary } from '@logship/shipper';
 
+interface Line {
+  index: number;
+  text: string;
+  truncated: boolean;
+  bytes: number;
+  terminated: boolean;
+}
+
+/** lines as the inputs see them: LineClamp (recording every line) in front of LineSink */
 async function lines(input: Buffer | Buffer[], maxLineBytes = 64): Promise<Line[]> {
   const chunks = Array.isArray(input) ? input : [input];
   const out: Line[] = [];
-  for await (const l of lineStream(Readable.from(chunks), { maxLineBytes, withOffsets: true })) out.push(l as Line);
+  const clamp = new LineClamp(maxLineBytes, true);
+  const sink = new LineSink((buf, start, end, index) => {
+    const meta = clamp.takeMeta(index)!;
+    out.push({ index, text: buf.toString('utf8', start, end), truncated: meta.truncated, bytes: meta.bytes, terminated: meta.terminated });
+    return undefined;
+  });
+  await pipeline(Readable.from(chunks), clamp, sink);
   return out;
 }
 
@@ -55,17 +71,20 @@ describe('line source', () => {
     assert.equal(utf8Boundary(Buffer.from('aé'), 2), 1);
   });
 
-  it('keeps NUL bytes and replaces invalid UTF-8 with U+FFFD', async () => {
+  it('keeps NUL bytes and invalid UTF-8 as they are (the event writer decides)', async () => {
     const got = await lines(Buffer.from([0x61, 0x00, 0x62, 0x0a, 0xff, 0xfe, 0x63, 0x0a]));
     assert.equal(got[0]!.text, 'a\u0000b');
-    assert.equal(got[1]!.text, '\uFFFD\uFFFDc');
+    assert.equal(got[1]!.bytes, 3);
   });
 
-  it('emits a last line without newline', async () => {
+  it('emits a last line without newline, marked as not terminated', async () => {
     const got = await lines(Buffer.from('one\ntwo'));
     assert.deepEqual(
-      got.map((l) => l.text),
-      ['one', 'two'],
+      got.map((l) => [l.text, l.terminated]),
+      [
+        ['one', true],
+        ['two', false],
+      ],
     );
   });
 

@@ -36,6 +36,18 @@ function special(w: number): boolean {
   return ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s) | w) & 0x80808080) !== 0;
 }
 
+/** Writes the non-negative integer n in decimal at out[pos]; returns the position after it. */
+function writeDecimal(out: Buffer, pos: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  let x = n;
+  for (let i = pos + digits - 1; i >= pos; i--) {
+    out[i] = 0x30 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return pos + digits;
+}
+
 /** Writes the JSON escape of byte b at out[p]; returns the position after it. */
 function escapeByte(out: Buffer, pos: number, b: number): number {
   let p = pos;
@@ -56,11 +68,16 @@ export interface EventWriterOptions {
   inputType: string;
   /** run id (stdin, generator) or file identity (files): hashed into the id prefix */
   scope: string;
+  /** log.file.path for file inputs; with it, n is the byte offset (log.offset) */
+  filePath?: string;
 }
 
 export class EventWriter {
   private readonly idPrefix: string;
-  /** `"},"host":...,"tags":` ... to the end, for untruncated and truncated events */
+  /** `"},"host":{...}` and, for files, `,"log":{"file":{"path":...},"offset":` */
+  private readonly afterId: Buffer;
+  private readonly withOffset: boolean;
+  /** after the id (and offset) to the end, for untruncated and truncated events */
   private readonly tailPlain: Buffer;
   private readonly tailTruncated: Buffer;
   /** `{"@timestamp":"<time>","message":"`, rewritten when the millisecond changes */
@@ -75,8 +92,11 @@ export class EventWriter {
   constructor(o: EventWriterOptions) {
     this.idPrefix = eventId(o.hostName, o.scope).slice(0, 16);
     this.afterMessage = Buffer.from(`","event":{"id":"${this.idPrefix}`, 'latin1');
+    const host = `"},"host":{"name":${JSON.stringify(o.hostName)}}`;
+    this.withOffset = o.filePath !== undefined;
+    this.afterId = Buffer.from(this.withOffset ? `${host},"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":` : host, 'utf8');
     const rest =
-      `"},"host":{"name":${JSON.stringify(o.hostName)}},"input":{"type":${JSON.stringify(o.inputType)}}` +
+      `${this.withOffset ? '}' : ''},"input":{"type":${JSON.stringify(o.inputType)}}` +
       `,"agent":{"type":"logship","version":${JSON.stringify(AGENT_VERSION)}},"tags":`;
     this.tailPlain = Buffer.from(`${rest}[],"labels":{}}`, 'utf8');
     this.tailTruncated = Buffer.from(`${rest}${JSON.stringify([TAG_TRUNCATED])},"labels":{}}`, 'utf8');
@@ -89,7 +109,7 @@ export class EventWriter {
 
   /** The most bytes write() needs for a line of `lineBytes` bytes. */
   maxBytes(lineBytes: number): number {
-    return this.head.length + 6 * lineBytes + this.afterMessage.length + 16 + this.tailTruncated.length;
+    return this.head.length + 6 * lineBytes + this.afterMessage.length + 16 + this.afterId.length + 16 + this.tailTruncated.length;
   }
 
   /**
@@ -135,6 +155,9 @@ export class EventWriter {
       id = Math.floor(id / 16);
     }
     p += 16;
+    out.set(this.afterId, p);
+    p += this.afterId.length;
+    if (this.withOffset) p = writeDecimal(out, p, n);
     const tail = truncated ? this.tailTruncated : this.tailPlain;
     out.set(tail, p);
     return p + tail.length;

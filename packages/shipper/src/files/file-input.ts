@@ -5,13 +5,16 @@
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { errorMessage, type Config, type Logger } from '@logship/common';
 import { EventFactory } from '../event-factory.js';
-import { lineStream, type Line } from '../line-source.js';
+import { EventWriter } from '../event-writer.js';
+import { LineClamp } from '../line-clamp.js';
+import { LineSink } from '../line-sink.js';
 import type { ShipSession } from '../session.js';
 import { ConfirmedOffset } from './checkpoint.js';
 import { FINGERPRINT_BYTES, fingerprint, newFileId, sameStart } from './identity.js';
-import { MultilineJoiner, type JoinedEvent, type MultilineOptions } from './multiline.js';
+import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from './multiline.js';
 import type { FileState, StateStore } from './state-store.js';
 import { TailStream, type TailEnd } from './tail-stream.js';
 
@@ -37,7 +40,7 @@ export interface FileInputContext {
 
 export class FileInput {
   private tail: TailStream | null = null;
-  private lines: NodeJS.ReadableStream | null = null;
+  private lines: LineSink | null = null;
   private stopped = false;
   state: FileState | null = null;
 
@@ -51,7 +54,7 @@ export class FileInput {
   stop(): void {
     this.stopped = true;
     this.tail?.stop();
-    (this.lines as unknown as { destroy?: () => void } | null)?.destroy?.();
+    this.lines?.destroy();
   }
 
   /** Ships the file until EOF (or, following, until it is rotated away or deleted). */
@@ -128,10 +131,12 @@ export class FileInput {
     const start = Math.max(state.offset, tracker.readTo);
     const tail = new TailStream(handle, this.path, ino, start, { follow, pollMs });
     this.tail = tail;
-    const lines = lineStream(tail, { maxLineBytes: config.maxLineBytes, withOffsets: true });
-    this.lines = lines;
+    const clamp = new LineClamp(config.maxLineBytes, true);
     const joiner = this.ctx.multiline ? new MultilineJoiner(this.ctx.multiline) : null;
-    const factory = new EventFactory({ hostName: config.hostName, inputType: 'file', codec: config.codec, scope: state.fileId, filePath: this.path });
+    const fileScope = { hostName: config.hostName, inputType: 'file', scope: state.fileId, filePath: this.path };
+    const factory = new EventFactory({ ...fileScope, codec: config.codec });
+    // single plain lines are written from their bytes; multiline and json go through strings
+    const writer = config.codec === 'plain' && !joiner ? new EventWriter(fileScope) : null;
     let timer: NodeJS.Timeout | null = null;
     let pos = start;
     const emit = async (ev: JoinedEvent) => {
@@ -146,36 +151,58 @@ export class FileInput {
       const event = factory.make(ev.text, ev.offset, ev.truncated, tags);
       await session.submit(event, { fileId: state.fileId, mark: tracker.track(ev.end) });
     };
-    try {
-      for await (const line of lines as AsyncIterable<Line>) {
-        const offset = pos;
-        const end = pos + line.bytes + (line.terminated ? 1 : 0);
-        this.ctx.onBytes?.(end - pos);
-        pos = end;
-        tracker.readTo = end;
-        const physical = { text: line.text, offset, end, truncated: line.truncated };
-        if (!joiner) await emit({ ...physical, lines: 1, split: false });
-        else {
-          if (timer) clearTimeout(timer);
-          for (const ev of joiner.push(physical)) await emit(ev);
-          if (joiner.pending && follow) {
-            timer = setTimeout(() => {
-              timer = null;
-              const ev = joiner.flush();
-              if (ev) void emit(ev).catch(() => undefined);
-            }, this.ctx.multiline!.timeoutMs);
-          }
-        }
-        if (this.stopped || session.failure) break;
+    const join = async (line: PhysicalLine, j: MultilineJoiner) => {
+      if (timer) clearTimeout(timer);
+      for (const ev of j.push(line)) await emit(ev);
+      if (j.pending && follow) {
+        timer = setTimeout(() => {
+          timer = null;
+          const ev = j.flush();
+          if (ev) void emit(ev).catch(() => undefined);
+        }, this.ctx.multiline!.timeoutMs);
       }
-      if (timer) clearTimeout(timer);
-      // end of this file (EOF, rotation, deletion): the last group is complete
-      const last = joiner && !this.stopped ? joiner.flush() : undefined;
-      if (last) await emit(last);
+    };
+    const sink = new LineSink((buf, from, to, i) => {
+      // every line has its metadata (recordAll): its length in the file and whether it ended
+      const meta = clamp.takeMeta(i)!;
+      const offset = pos;
+      const end = pos + meta.bytes + (meta.terminated ? 1 : 0);
+      this.ctx.onBytes?.(end - pos);
+      pos = end;
+      tracker.readTo = end;
+      let wait: Promise<void> | undefined;
+      if (writer) {
+        session.countRead();
+        if (from === to) {
+          session.countSkipped();
+          tracker.skip(end);
+        } else {
+          if (meta.truncated) session.countTruncated();
+          wait = session.submitLine(writer, factory, buf, from, to, offset, meta.truncated, { fileId: state.fileId, mark: tracker.track(end) });
+        }
+      } else {
+        const line = { text: buf.toString('utf8', from, to), offset, end, truncated: meta.truncated };
+        wait = joiner ? join(line, joiner) : emit({ ...line, lines: 1, split: false });
+      }
+      if (this.stopped || session.failure) {
+        sink.destroy();
+        return undefined;
+      }
+      return wait;
+    });
+    this.lines = sink;
+    try {
+      await pipeline(tail, clamp, sink);
     } catch (err) {
-      if (timer) clearTimeout(timer);
-      if (!this.stopped && !session.failure) throw err;
+      if (!this.stopped && !session.failure) {
+        if (timer) clearTimeout(timer);
+        throw err;
+      }
     }
+    if (timer) clearTimeout(timer);
+    // end of this file (EOF, rotation, deletion): the last group is complete
+    const last = joiner && !this.stopped && !session.failure ? joiner.flush() : undefined;
+    if (last) await emit(last);
     return this.stopped ? 'stopped' : (tail.endReason ?? 'eof');
   }
 }

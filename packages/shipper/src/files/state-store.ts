@@ -127,8 +127,21 @@ export class StateStore {
     const f = this.byId.get(fileId);
     if (!f || offset <= f.offset) return;
     f.offset = offset;
-    f.updatedAt = new Date().toISOString();
+    f.updatedAt = this.now();
     this.dirty = true;
+  }
+
+  private lastMs = -1;
+  private lastIso = '';
+
+  /** the current time in ISO form, formatted once per millisecond (advance() runs per event) */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
 
   /** Writes the checkpoints atomically if they changed. */
