@@ -78,6 +78,8 @@ export class StreamShipper {
         ? session.submitLine(writer, factory, buf, start, end, i, truncated, undefined)
         : session.submit(factory.make(buf.toString('utf8', start, end), i, truncated), undefined);
       if (this.stopRequested || session.failure) {
+        // a wait cut short ends with the failure the session already reports
+        wait?.catch(() => undefined);
         sink.destroy();
         return undefined;
       }

@@ -185,6 +185,8 @@ export class FileInput {
         wait = joiner ? join(line, joiner) : emit({ ...line, lines: 1, split: false });
       }
       if (this.stopped || session.failure) {
+        // a wait cut short ends with the failure the session already reports
+        wait?.catch(() => undefined);
         sink.destroy();
         return undefined;
       }
