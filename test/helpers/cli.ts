@@ -16,7 +16,8 @@ export interface CliResult {
 
 export interface RunOptions {
   env?: Record<string, string>;
-  input?: string | Buffer | Readable;
+  /** stdin: data to write, a stream to pipe, or an open file descriptor the child reads itself */
+  input?: string | Buffer | Readable | { stdinFd: number };
   timeoutMs?: number;
 }
 
@@ -34,19 +35,20 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], options: RunOptions = {}): RunningCli {
-  const child = spawn(BIN, args, { env: childEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const input = options.input;
+  const fd = input !== undefined && typeof input === 'object' && 'stdinFd' in input ? input.stdinFd : null;
+  const child = spawn(BIN, args, { env: childEnv(options.env), stdio: [fd ?? 'pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin!.on('error', () => undefined);
-  const input = options.input;
-  if (input === undefined) {
-    // leave stdin open: long-running commands
+  child.stdin?.on('error', () => undefined);
+  if (input === undefined || fd !== null) {
+    // leave stdin open (long-running commands), or the child reads the descriptor itself
   } else if (typeof input === 'string' || Buffer.isBuffer(input)) {
     child.stdin!.end(input);
   } else {
-    input.pipe(child.stdin!);
+    (input as Readable).pipe(child.stdin!);
   }
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<CliResult>((resolve) => {

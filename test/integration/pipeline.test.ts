@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { deleteTopology, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
+import { deleteTopology, drainQueue, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
+import { runCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,6 +49,30 @@ describe('pipeline', () => {
       assert.deepEqual(dups, [0, 0, 0]);
     } finally {
       await Promise.all(indexers.map((p) => stopProcess(p)));
+      await deleteTopology(n);
+    }
+  });
+
+  it('stdin redirected from a file (read by logship in 1 MiB chunks): every line once, in order, from where its offset stands', async () => {
+    const n = randomNames('stdinfile');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-stdin-'));
+    const file = path.join(dir, 'app.log');
+    const lines = Array.from({ length: 12_000 }, (_, i) => `${i} ${'x'.repeat(i % 7 === 0 ? 400 : 200)}${i % 5 === 0 ? '\r' : ''}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`); // about 3 MB: several 1 MiB reads
+    const fd = fs.openSync(file, 'r');
+    try {
+      await bootstrap(n.env, ['--skip-elasticsearch']);
+      // the first line was consumed by someone else, as in `(read first; logship ship) < app.log`
+      const first = Buffer.byteLength(`${lines[0]}\n`);
+      assert.equal(fs.readSync(fd, Buffer.alloc(first), 0, first, null), first);
+      const r = await runCli(['ship', '--events-per-message', '100'], { env: n.env, input: { stdinFd: fd } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /read 11999, published 11999, skipped 0, failed 0/);
+      const messages = (await drainQueue(n.queue)).flatMap((m) => m.content.toString().split('\n').map((l) => (JSON.parse(l) as { message: string }).message));
+      assert.deepEqual(messages, lines.slice(1).map((l) => l.replace(/\r$/, '')));
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
       await deleteTopology(n);
     }
   });
