@@ -19,6 +19,25 @@ describe('bulk request builder', () => {
     assert.equal(JSON.parse(lines[1]!).message, 'x"}}\n{"delete":{"_index":"logs-2026.01.01","_id":"victim"}}\n');
   });
 
+  it('one create action per document, with its own index and id, across index changes in a batch', () => {
+    const docs = [
+      { id: 'a', index: 'logs-1', source: '{"n":1}' },
+      { id: undefined, index: 'logs-1', source: '{"n":2}' },
+      { id: 'c', index: 'logs-2', source: '{"n":3}' },
+      { id: 'd', index: 'logs-1', source: '{"n":4}' },
+    ];
+    const lines = buildBulkBody(docs).split('\n');
+    assert.equal(lines.pop(), '');
+    assert.deepEqual(
+      lines.filter((_l, i) => i % 2 === 0).map((l) => JSON.parse(l) as unknown),
+      [{ create: { _index: 'logs-1', _id: 'a' } }, { create: { _index: 'logs-1' } }, { create: { _index: 'logs-2', _id: 'c' } }, { create: { _index: 'logs-1', _id: 'd' } }],
+    );
+    assert.deepEqual(
+      lines.filter((_l, i) => i % 2 === 1),
+      docs.map((d) => d.source),
+    );
+  });
+
   it('index names only expand digits from the timestamp, so they stay inside the pattern', () => {
     const namer = createIndexNamer('Logs-%{+yyyy.MM.dd}-%{+HH}');
     assert.equal(namer.nameFor(Date.UTC(2026, 10, 21, 7)), 'logs-2026.11.21-07');

@@ -12,11 +12,15 @@ import type { ItemOutcome } from './output.js';
  */
 export function buildBulkBody(docs: readonly Document[]): string {
   let body = '';
+  // documents of a batch mostly share their index: encode its name once per run of equal names
+  let index: string | null = null;
+  let create = '';
   for (const d of docs) {
-    body +=
-      d.id === undefined
-        ? `{"create":{"_index":${JSON.stringify(d.index)}}}\n`
-        : `{"create":{"_index":${JSON.stringify(d.index)},"_id":${JSON.stringify(d.id)}}}\n`;
+    if (d.index !== index) {
+      index = d.index;
+      create = `{"create":{"_index":${JSON.stringify(index)}`;
+    }
+    body += d.id === undefined ? `${create}}}\n` : `${create},"_id":${JSON.stringify(d.id)}}}\n`;
     body += d.source;
     body += '\n';
   }
@@ -28,11 +32,15 @@ interface BulkItem {
   error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
 }
 
+/** the outcomes without details, shared (a bulk of thousands allocates none for them) */
+const OK: ItemOutcome = Object.freeze({ kind: 'ok' });
+const DUPLICATE: ItemOutcome = Object.freeze({ kind: 'duplicate' });
+
 export function classifyItem(item: BulkItem | undefined): ItemOutcome {
   const status = item?.status;
   if (status === undefined) return { kind: 'retry', status: undefined, reason: 'no item in the bulk response' };
-  if (status >= 200 && status < 300) return { kind: 'ok' };
-  if (status === 409) return { kind: 'duplicate' };
+  if (status >= 200 && status < 300) return OK;
+  if (status === 409) return DUPLICATE;
   const type = item?.error?.type ?? 'unknown_error';
   const cause = item?.error?.caused_by?.reason;
   const reason = `${item?.error?.reason ?? `HTTP ${status}`}${cause ? ` (caused by: ${cause})` : ''}`;
@@ -45,7 +53,7 @@ export function classifyResponse(
   response: { errors?: boolean; items?: Array<Record<string, BulkItem>> },
 ): ItemOutcome[] {
   const items = response.items ?? [];
-  if (response.errors === false && items.length === docs.length) return docs.map(() => ({ kind: 'ok' }));
+  if (response.errors === false && items.length === docs.length) return docs.map(() => OK);
   return docs.map((_d, i) => {
     const wrapper = items[i];
     return classifyItem(wrapper ? (wrapper.create ?? wrapper.index ?? Object.values(wrapper)[0]) : undefined);
