@@ -103,8 +103,8 @@ export interface Child {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  /** resolves with exit code and the peak RSS seen (VmHWM) */
-  done: Promise<{ code: number | null; peakRss: number }>;
+  /** resolves with exit code, the peak RSS seen (VmHWM) and the CPU time last seen (user + system) */
+  done: Promise<{ code: number | null; peakRss: number; cpuSeconds: number }>;
 }
 
 /** Spawns a process, feeding stdin from a file, a pipe ('pipe') or nothing, tracking its peak RSS. */
@@ -118,18 +118,22 @@ export function run(cmd: string, args: string[], env: Record<string, string>, st
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   let peak = 0;
+  let cpuSeconds = 0;
   const timer = setInterval(() => {
     try {
       const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
       peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+      // utime and stime, in clock ticks (100 per second on Linux)
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100;
     } catch {
       /* exited */
     }
   }, 50);
-  const done = new Promise<{ code: number | null; peakRss: number }>((resolve) => {
+  const done = new Promise<{ code: number | null; peakRss: number; cpuSeconds: number }>((resolve) => {
     child.on('close', (code) => {
       clearInterval(timer);
-      resolve({ code, peakRss: peak });
+      resolve({ code, peakRss: peak, cpuSeconds });
     });
   });
   return { child, stdout: () => out, stderr: () => err, done };

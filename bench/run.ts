@@ -42,6 +42,7 @@ function record(r: Row, target?: { text: string; pass: boolean }, note?: string)
   if (note) r.note = note;
   rows.push(r);
   process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+  if (note) process.stdout.write(`    note: ${note}\n`);
   return r;
 }
 
@@ -154,7 +155,8 @@ async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extra
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   for (const c of children) c.child.kill('SIGTERM');
   const results = await Promise.all(children.map((c) => c.done));
-  return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)) };
+  const cpuSeconds = results.reduce((sum, r) => sum + r.cpuSeconds, 0);
+  return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)), cpuSeconds };
 }
 
 async function benchIndexSingle(): Promise<void> {
@@ -285,7 +287,9 @@ async function benchScaling(): Promise<void> {
       const s = await indexRun(n, es, events, k);
       const r = row('7 scaling', `${k} indexer(s), ${Math.round(events / s.seconds / k)} events/s each`, events, s.seconds, s.peakRss, one);
       one ??= r;
-      record(r);
+      // what the workers would do with a core each: events per CPU-second of the indexers, times k
+      const perCore = Math.round(events / s.cpuSeconds);
+      record(r, undefined, `indexers used ${s.cpuSeconds.toFixed(1)} CPU-s: ${perCore} events per CPU-second, so with a core each about ${k * perCore} events/s until RabbitMQ or Elasticsearch is the limit`);
     } finally {
       await es.stop();
       await drop(n);
@@ -316,6 +320,7 @@ try {
   fs.rmSync(TMP, { recursive: true, force: true });
 }
 process.stdout.write(`\n${table(rows)}\n`);
+for (const r of rows) if (r.note) process.stdout.write(`${r.benchmark}, ${r.variant}: ${r.note}\n`);
 const file = path.join(ROOT, 'bench', 'results.json');
 fs.writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), scale: SCALE, cpus: os.cpus().length, node: process.version, rows }, null, 2)}\n`);
 process.stdout.write(`results written to ${path.relative(ROOT, file)}\n`);
