@@ -195,6 +195,8 @@ export class Publisher<M = unknown> extends EventEmitter {
       this.settle(entry, 'failed', new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker rejected a message ${entry.attempts} times`));
       return;
     }
+    // a body waiting seconds for its retry must not pin the encoder's whole slab
+    if (entry.msg.body.buffer.byteLength > entry.msg.body.length) entry.msg.body = Buffer.from(entry.msg.body);
     const delay = backoffDelay(entry.attempts, { initialMs: 100, maxMs: 5000 });
     this.options.logger.warn({ messageId: entry.msg.messageId, attempt: entry.attempts, delayMs: delay }, 'broker nacked a message; retrying');
     setTimeout(() => {

@@ -46,6 +46,8 @@ export class StateStore {
   private readonly file: string;
   private readonly lock: string;
   private locked = false;
+  private lastMs = -1;
+  private lastIso = '';
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, STATE_NAME);
@@ -130,9 +132,6 @@ export class StateStore {
     f.updatedAt = this.now();
     this.dirty = true;
   }
-
-  private lastMs = -1;
-  private lastIso = '';
 
   /** the current time in ISO form, formatted once per millisecond (advance() runs per event) */
   private now(): string {
