@@ -34,6 +34,34 @@ export function eventId(...parts: Array<string | number>): string {
   return h.digest('hex').slice(0, 32);
 }
 
+/**
+ * Ids of shipped events without hashing each one: a prefix hashed once from
+ * host and scope (run id or file identity), then the sequence number or byte
+ * offset n as 16 hex digits. Both serializers of the shipper use these two.
+ */
+export function eventIdPrefix(hostName: string, scope: string): string {
+  return eventId(hostName, scope).slice(0, 16);
+}
+
+export function sequenceEventId(prefix: string, n: number): string {
+  return prefix + n.toString(16).padStart(16, '0');
+}
+
+/** The current time in ISO form, formatted once per millisecond: for callers that run per event. */
+export class IsoClock {
+  private lastMs = -1;
+  private lastIso = '';
+
+  now(): string {
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+}
+
 export interface NewEventInput {
   id: string;
   message: string;

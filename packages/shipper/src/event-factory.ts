@@ -5,7 +5,7 @@
  * offset in hex, so no per-event hashing. Plain lines are serialized from
  * precomputed fragments; the json codec goes through the general path.
  */
-import { AGENT_VERSION, eventId } from '@logship/common';
+import { AGENT_VERSION, IsoClock, eventIdPrefix, sequenceEventId } from '@logship/common';
 import { TAG_JSON_FAILURE, TAG_TRUNCATED, decodeLine, type Codec } from './codec.js';
 
 export interface SerializedEvent {
@@ -27,26 +27,16 @@ export interface EventFactoryOptions {
 export class EventFactory {
   private readonly prefix: string;
   private readonly tail: string;
-  private lastMs = -1;
-  private lastIso = '';
+  private readonly clock = new IsoClock();
 
   constructor(private readonly o: EventFactoryOptions) {
-    this.prefix = eventId(o.hostName, o.scope).slice(0, 16);
+    this.prefix = eventIdPrefix(o.hostName, o.scope);
     this.tail = `,"input":{"type":${JSON.stringify(o.inputType)}},"agent":{"type":"logship","version":${JSON.stringify(AGENT_VERSION)}}`;
   }
 
   /** the event.id of sequence number (or byte offset) n */
   id(n: number): string {
-    return this.prefix + n.toString(16).padStart(16, '0');
-  }
-
-  private now(): string {
-    const ms = Date.now();
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
-    }
-    return this.lastIso;
+    return sequenceEventId(this.prefix, n);
   }
 
   make(text: string, n: number, truncated: boolean, extraTags: readonly string[] = []): SerializedEvent {
@@ -67,7 +57,7 @@ export class EventFactory {
     if (truncated || extraTags.length > 0) tags = JSON.stringify(truncated ? [TAG_TRUNCATED, ...extraTags] : extraTags);
     const log = o.filePath === undefined ? '' : `,"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":${n}}`;
     const json =
-      `{"@timestamp":"${this.now()}","message":${JSON.stringify(text)},"event":{"id":"${id}"},` +
+      `{"@timestamp":"${this.clock.now()}","message":${JSON.stringify(text)},"event":{"id":"${id}"},` +
       `"host":{"name":${JSON.stringify(o.hostName)}}${log}${this.tail},"tags":${tags},"labels":{}}`;
     return { id, json, jsonFailure: false };
   }

@@ -7,7 +7,7 @@
  * which replaces bad sequences with U+FFFD.
  */
 import { isUtf8 } from 'node:buffer';
-import { AGENT_VERSION, eventId } from '@logship/common';
+import { AGENT_VERSION, IsoClock, eventIdPrefix, sequenceEventId } from '@logship/common';
 import { TAG_TRUNCATED } from './codec.js';
 
 /** extra output bytes per input byte when escaped inside a JSON string */
@@ -84,13 +84,14 @@ export class EventWriter {
   private readonly head = Buffer.from('{"@timestamp":"0000-00-00T00:00:00.000Z","message":"', 'latin1');
   /** `","event":{"id":"<id prefix>` */
   private readonly afterMessage: Buffer;
-  private lastMs = -1;
+  private readonly clock = new IsoClock();
+  private lastIso = '';
   /** DataViews of the last two buffers read or written (a chunk and a slab) */
   private viewed: [Buffer | null, Buffer | null] = [null, null];
   private views: [DataView | null, DataView | null] = [null, null];
 
   constructor(o: EventWriterOptions) {
-    this.idPrefix = eventId(o.hostName, o.scope).slice(0, 16);
+    this.idPrefix = eventIdPrefix(o.hostName, o.scope);
     this.afterMessage = Buffer.from(`","event":{"id":"${this.idPrefix}`, 'latin1');
     const host = `"},"host":{"name":${JSON.stringify(o.hostName)}}`;
     this.withOffset = o.filePath !== undefined;
@@ -104,7 +105,7 @@ export class EventWriter {
 
   /** the event.id of sequence number n (same as EventFactory.id) */
   id(n: number): string {
-    return this.idPrefix + n.toString(16).padStart(16, '0');
+    return sequenceEventId(this.idPrefix, n);
   }
 
   /** The most bytes write() needs for a line of `lineBytes` bytes. */
@@ -118,10 +119,10 @@ export class EventWriter {
    * or -1 when the line is not valid UTF-8 (use the string path for it).
    */
   write(out: Buffer, pos: number, src: Buffer, start: number, end: number, n: number, truncated: boolean): number {
-    const ms = Date.now();
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.head.write(new Date(ms).toISOString(), 15, 'latin1');
+    const iso = this.clock.now();
+    if (iso !== this.lastIso) {
+      this.lastIso = iso;
+      this.head.write(iso, 15, 'latin1');
     }
     out.set(this.head, pos);
     let p = pos + this.head.length;

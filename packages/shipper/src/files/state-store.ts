@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCodes, LogshipError, errorMessage } from '@logship/common';
+import { ErrorCodes, IsoClock, LogshipError, errorMessage } from '@logship/common';
 import type { Fingerprint } from './identity.js';
 
 export interface FileState {
@@ -46,8 +46,8 @@ export class StateStore {
   private readonly file: string;
   private readonly lock: string;
   private locked = false;
-  private lastMs = -1;
-  private lastIso = '';
+  /** advance() runs per confirmed event */
+  private readonly clock = new IsoClock();
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, STATE_NAME);
@@ -129,18 +129,8 @@ export class StateStore {
     const f = this.byId.get(fileId);
     if (!f || offset <= f.offset) return;
     f.offset = offset;
-    f.updatedAt = this.now();
+    f.updatedAt = this.clock.now();
     this.dirty = true;
-  }
-
-  /** the current time in ISO form, formatted once per millisecond (advance() runs per event) */
-  private now(): string {
-    const ms = Date.now();
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
-    }
-    return this.lastIso;
   }
 
   /** Writes the checkpoints atomically if they changed. */
