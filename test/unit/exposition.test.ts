@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseExposition, renderFamilies } from '../../packages/cli/dist/monitor/exposition.js';
+import { parseExposition, renderFamilies } from '../../packages/cli/src/monitor/exposition.js';
 
 describe('Prometheus exposition parsing (monitor)', () => {
   it('reads families, labels with escapes, histograms and special values in any case', () => {
