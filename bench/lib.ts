@@ -33,7 +33,7 @@ export function corpusLine(i: number): string {
   const svc = SERVICES[i % SERVICES.length];
   const ts = new Date(Date.UTC(2026, 10, 21, 10, 0, 0) + i * 3).toISOString();
   return (
-    `${ts} ${lvl} [${svc}-${i % 7}] request_id=${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')} method=POST ` +
+    `${ts} ${lvl} [${svc}-${i % 7}] request_id=${((i * 2654435761) >>> 0).toString(16).padStart(8, '0')} method=POST ` +
     `path=/api/v2/orders/${i % 100000}/items status=${i % 50 === 0 ? 500 : 200} duration_ms=${(i * 37) % 900} ` +
     `user=u${i % 5000} ua="Mozilla/5.0 (X11; Linux x86_64)" msg="order item updated"`
   );
@@ -145,7 +145,12 @@ export async function bootstrap(env: Record<string, string>): Promise<void> {
   if (r.code !== 0) throw new Error(`bootstrap failed: ${c.stderr()}`);
 }
 
-export async function until(what: string | (() => Promise<string> | string), fn: () => Promise<boolean> | boolean, timeoutMs = 600_000, everyMs = 50): Promise<void> {
+export async function until(
+  what: string | (() => Promise<string> | string),
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 600_000,
+  everyMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);

@@ -142,7 +142,11 @@ async function fill(n: Names, events: number, perMessage: number): Promise<void>
   const r = await c.done;
   if (r.code !== 0) throw new Error(`fill failed: ${c.stderr()}`);
   const expected = Math.ceil(events / perMessage);
-  await until(async () => `a backlog of ${expected} messages (queue has ${await depth(n.queue)}; ship said ${c.stderr().trim()})`, async () => (await depth(n.queue)) >= expected, 60_000);
+  await until(
+    async () => `a backlog of ${expected} messages (queue has ${await depth(n.queue)}; ship said ${c.stderr().trim()})`,
+    async () => (await depth(n.queue)) >= expected,
+    60_000,
+  );
 }
 
 /** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
@@ -289,7 +293,11 @@ async function benchScaling(): Promise<void> {
       one ??= r;
       // what the workers would do with a core each: events per CPU-second of the indexers, times k
       const perCore = Math.round(events / s.cpuSeconds);
-      record(r, undefined, `indexers used ${s.cpuSeconds.toFixed(1)} CPU-s: ${perCore} events per CPU-second, so with a core each about ${k * perCore} events/s until RabbitMQ or Elasticsearch is the limit`);
+      record(
+        r,
+        undefined,
+        `indexers used ${s.cpuSeconds.toFixed(1)} CPU-s: ${perCore} events per CPU-second, so with a core each about ${k * perCore} events/s until RabbitMQ or Elasticsearch is the limit`,
+      );
     } finally {
       await es.stop();
       await drop(n);
@@ -309,7 +317,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
 
 const wanted = process.argv.slice(2);
 for (const w of wanted) if (!(w in BENCHES)) throw new Error(`unknown benchmark ${w}; choose from ${Object.keys(BENCHES).join(', ')}`);
-process.stdout.write(`logship benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`);
+process.stdout.write(
+  `logship benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`,
+);
 process.stdout.write(`${table([]).split('\n').slice(0, 2).join('\n')}\n`);
 try {
   for (const [name, bench] of Object.entries(BENCHES)) {

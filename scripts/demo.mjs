@@ -51,7 +51,9 @@ async function metric(url, name) {
 
 const useEs = await esAnswers();
 fs.mkdirSync(demoDir, { recursive: true });
-console.log(`demo: RabbitMQ ${process.env.LOGSHIP_AMQP_URL ?? 'amqp://guest:***@127.0.0.1:5672/%2f'}; output: ${useEs ? `Elasticsearch ${esNode}` : `NDJSON files in ${demoDir} (no Elasticsearch at ${esNode})`}`);
+console.log(
+  `demo: RabbitMQ ${process.env.LOGSHIP_AMQP_URL ?? 'amqp://guest:***@127.0.0.1:5672/%2f'}; output: ${useEs ? `Elasticsearch ${esNode}` : `NDJSON files in ${demoDir} (no Elasticsearch at ${esNode})`}`,
+);
 
 const bootArgs = ['bootstrap', ...(useEs ? [] : ['--skip-elasticsearch'])];
 if ((await run(bootArgs)) !== 0) process.exit(1);
@@ -80,7 +82,9 @@ if ((await run(['ship'], sampleLines(count))) !== 0) process.exit(1);
 const deadline = Date.now() + 60_000;
 let per = [];
 for (;;) {
-  per = await Promise.all(urls.map(async (u) => (await metric(u, 'logship_indexer_events_indexed_total')) + (await metric(u, 'logship_indexer_events_duplicate_total'))));
+  per = await Promise.all(
+    urls.map(async (u) => (await metric(u, 'logship_indexer_events_indexed_total')) + (await metric(u, 'logship_indexer_events_duplicate_total'))),
+  );
   if (per.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0) >= count) break;
   if (Date.now() > deadline) {
     console.error('demo: timed out waiting for the indexers');

@@ -48,7 +48,12 @@ function seeded(seed: number): () => number {
 }
 
 function wildcardToRegex(pattern: string): RegExp {
-  const parts = pattern.split(',').map((p) => p.trim().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
+  const parts = pattern.split(',').map((p) =>
+    p
+      .trim()
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*'),
+  );
   return new RegExp(`^(?:${parts.join('|')})$`);
 }
 
@@ -143,7 +148,11 @@ export class EsDouble {
   itemsWithStatus(pattern: string, status: number): number {
     const re = wildcardToRegex(pattern);
     let n = 0;
-    for (const b of this.bulks) b.statuses.forEach((s, i) => s === status && re.test(b.indices[i]!) && n++);
+    for (const b of this.bulks) {
+      b.statuses.forEach((s, i) => {
+        if (s === status && re.test(b.indices[i]!)) n++;
+      });
+    }
     return n;
   }
 
@@ -199,7 +208,10 @@ export class EsDouble {
     const filter = url.searchParams.get('filter_path');
     if (filter) {
       let node = this.compiledFilters.get(filter);
-      if (!node) this.compiledFilters.set(filter, (node = compileFilterPath(filter)));
+      if (!node) {
+        node = compileFilterPath(filter);
+        this.compiledFilters.set(filter, node);
+      }
       this.filters.set(res, node);
     }
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);

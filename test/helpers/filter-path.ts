@@ -21,7 +21,10 @@ export function compileFilterPath(filter: string): PathNode {
       if (part === '*') node = node.star ??= newNode();
       else {
         let next = node.names.get(part);
-        if (!next) node.names.set(part, (next = newNode()));
+        if (!next) {
+          next = newNode();
+          node.names.set(part, next);
+        }
         node = next;
       }
     }
@@ -61,11 +64,16 @@ export function filterPath(value: unknown, node: PathNode): unknown {
     let next: PathNode | undefined = named ?? node.star ?? undefined;
     if (named && node.star) {
       next = node.merged.get(k);
-      if (!next) node.merged.set(k, (next = union(named, node.star)));
+      if (!next) {
+        next = union(named, node.star);
+        node.merged.set(k, next);
+      }
     }
     if (!next) continue;
     const f = filterPath((value as Record<string, unknown>)[k], next);
-    if (f !== undefined) (out ??= {})[k] = f;
+    if (f === undefined) continue;
+    out ??= {};
+    out[k] = f;
   }
   return out;
 }

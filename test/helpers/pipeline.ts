@@ -66,4 +66,3 @@ export async function startServing(args: string[], env: Record<string, string>):
   );
   return { p, url };
 }
-

@@ -41,7 +41,10 @@ describe('bootstrap', () => {
       const after = await runCli(['bootstrap', '--check'], { env });
       assert.equal(after.code, 0, after.stdout + after.stderr);
       if (es.double) {
-        const template = es.double.templates.get(n.env.LOGSHIP_TEMPLATE_NAME!) as { index_patterns: string[]; template: { mappings: { properties: Record<string, unknown> } } };
+        const template = es.double.templates.get(n.env.LOGSHIP_TEMPLATE_NAME!) as {
+          index_patterns: string[];
+          template: { mappings: { properties: Record<string, unknown> } };
+        };
         assert.deepEqual(template.index_patterns, [n.indexWildcard]);
         const props = template.template.mappings.properties;
         assert.deepEqual(props['@timestamp'], { type: 'date' });
@@ -93,7 +96,10 @@ describe('bootstrap', () => {
       const q = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
       assert.equal(q.code, 1);
       // the dead-letter queue comes first in the order, so it is the one named
-      assert.match(q.stderr, new RegExp(`queue "${n.deadLetterQueue}" in vhost "/" already exists with x-queue-type = \\(not set\\), but logship asked for x-queue-type = quorum`));
+      assert.match(
+        q.stderr,
+        new RegExp(`queue "${n.deadLetterQueue}" in vhost "/" already exists with x-queue-type = \\(not set\\), but logship asked for x-queue-type = quorum`),
+      );
       assert.match(q.stderr, /--queue-type/);
     } finally {
       await deleteTopology(n);

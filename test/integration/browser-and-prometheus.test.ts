@@ -67,7 +67,15 @@ describe('dashboard, generator page, Prometheus', () => {
     before(async () => {
       browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
     });
     after(async () => browser?.close());
@@ -89,11 +97,9 @@ describe('dashboard, generator page, Prometheus', () => {
         trickle.child.stdin!.end();
         assert.equal((await trickle.exited).code, 0, trickle.stderr());
       }
-      await page.waitForFunction(
-        () => [...document.querySelectorAll('#distribution .share')].every((e) => !e.textContent!.startsWith('0.0%')),
-        null,
-        { timeout: 20_000 },
-      );
+      await page.waitForFunction(() => [...document.querySelectorAll('#distribution .share')].every((e) => !e.textContent!.startsWith('0.0%')), null, {
+        timeout: 20_000,
+      });
       const rows = await page.$$eval('#instances tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-instance')));
       assert.deepEqual(rows.sort(), indexers.map((p) => new URL(p.url).host).sort());
       assert.equal(await page.textContent('#cluster-status'), 'ok');
@@ -187,16 +193,29 @@ describe('dashboard, generator page, Prometheus', () => {
         assert.deepEqual(viaMonitor.map((s) => s.metric.instance).sort(), indexers.map((p) => hostOf(p.url)).sort());
         const up = await query('up{job="logship"}');
         const upInstances = up.map((s) => s.metric.instance).sort();
-        assert.ok(indexers.every((p) => upInstances.includes(hostOf(p.url))), `up per indexer through the monitor: ${upInstances.join(', ')}`);
-        const direct = await waitFor('direct indexer scrapes', async () => {
-          const r = await query('up{job="indexers"} == 1').catch(() => []);
-          return r.length === 2 ? r : undefined;
-        }, 30_000, 500);
+        assert.ok(
+          indexers.every((p) => upInstances.includes(hostOf(p.url))),
+          `up per indexer through the monitor: ${upInstances.join(', ')}`,
+        );
+        const direct = await waitFor(
+          'direct indexer scrapes',
+          async () => {
+            const r = await query('up{job="indexers"} == 1').catch(() => []);
+            return r.length === 2 ? r : undefined;
+          },
+          30_000,
+          500,
+        );
         assert.equal(direct.length, 2);
-        const queue = await waitFor('queue figures', async () => {
-          const r = await query('logship_queue_consumers').catch(() => []);
-          return r.length === 1 ? r : undefined;
-        }, 30_000, 500);
+        const queue = await waitFor(
+          'queue figures',
+          async () => {
+            const r = await query('logship_queue_consumers').catch(() => []);
+            return r.length === 1 ? r : undefined;
+          },
+          30_000,
+          500,
+        );
         assert.equal(queue[0]!.value[1], '2');
       } finally {
         prom.kill('SIGTERM');

@@ -119,7 +119,9 @@ describe('faults', () => {
     }
   });
 
-  it('persistence across a broker restart: stop indexers, ship, restart the node, start one indexer, everything arrives', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+  it('persistence across a broker restart: stop indexers, ship, restart the node, start one indexer, everything arrives', {
+    skip: !rabbitAvailable() && 'rabbitmq-server not installed',
+  }, async () => {
     const rabbit = new PrivateRabbit();
     await rabbit.start();
     try {

@@ -69,7 +69,8 @@ describe('files', () => {
       fs.writeFileSync(file, lines(0, total));
       const first = startCli(['ship', file, '--max-inflight', '50'], { env: c.env });
       const stateFile = path.join(c.dir, 'state', 'checkpoints.json');
-      const checkpointed = () => (fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ offset: number }> }).files[0]?.offset ?? 0 : 0);
+      const checkpointed = () =>
+        fs.existsSync(stateFile) ? ((JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ offset: number }> }).files[0]?.offset ?? 0) : 0;
       await waitFor('the shipper to be mid-file with a checkpoint', async () => checkpointed() > 0 && (await es.count(c.n.indexWildcard)) > 5_000, 60_000, 20);
       first.child.kill('SIGKILL');
       const killed = await first.exited;
@@ -80,14 +81,18 @@ describe('files', () => {
 
       const second = await ship(c.env, '', [file]);
       assert.equal(second.code, 0, second.stderr);
-      await expectExactlyOnce(
-        c,
-        lines(0, total).trimEnd().split('\n'),
-      );
+      await expectExactlyOnce(c, lines(0, total).trimEnd().split('\n'));
       for (const d of (await es.all(c.n.indexWildcard)).slice(0, 100)) {
         const log = d.source.log as { file: { path: string }; offset: number };
         assert.equal(log.file.path, file);
-        assert.equal(fs.readFileSync(file).subarray(log.offset, log.offset + 5).toString(), 'line ', 'log.offset is the byte offset of the line');
+        assert.equal(
+          fs
+            .readFileSync(file)
+            .subarray(log.offset, log.offset + 5)
+            .toString(),
+          'line ',
+          'log.offset is the byte offset of the line',
+        );
       }
     } finally {
       await teardown(c);
@@ -293,7 +298,10 @@ describe('files', () => {
       clearInterval(timer);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /read 1200000, published 1200000/);
-      assert.ok(peak > 0 && peak < 200 * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MiB for a ${Math.round(fs.statSync(file).size / 1048576)} MiB file`);
+      assert.ok(
+        peak > 0 && peak < 200 * 1024 * 1024,
+        `peak RSS ${Math.round(peak / 1048576)} MiB for a ${Math.round(fs.statSync(file).size / 1048576)} MiB file`,
+      );
       // full messages of 100 events, plus a few partial ones sent by --flush-interval while input waited
       const messages = (await queueDepth(c.n.queue)).messageCount;
       assert.ok(messages >= 12_000 && messages < 12_200, `${messages} messages`);
@@ -302,7 +310,9 @@ describe('files', () => {
     }
   });
 
-  it('checkpoint never ahead of confirms: with the broker stopped no checkpoint advances; after it returns, all arrive once', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+  it('checkpoint never ahead of confirms: with the broker stopped no checkpoint advances; after it returns, all arrive once', {
+    skip: !rabbitAvailable() && 'rabbitmq-server not installed',
+  }, async () => {
     const rabbit = new PrivateRabbit();
     await rabbit.start();
     const n = randomNames('ckpt', rabbit.url);
@@ -310,7 +320,8 @@ describe('files', () => {
     const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: path.join(dir, 'state') };
     const file = path.join(dir, 'app.log');
     const stateFile = path.join(dir, 'state', 'checkpoints.json');
-    const checkpoint = () => (fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ offset: number }> }).files[0]?.offset ?? 0 : 0);
+    const checkpoint = () =>
+      fs.existsSync(stateFile) ? ((JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ offset: number }> }).files[0]?.offset ?? 0) : 0;
     let s: ReturnType<typeof startCli> | null = null;
     let indexer: IndexerProcess | null = null;
     try {

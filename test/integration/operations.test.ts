@@ -117,10 +117,14 @@ describe('operations', () => {
       const after = await text(`${mon.url}/metrics`);
       assert.match(after, new RegExp(`^up\\{instance="${ib}"\\} 0$`, 'm'), 'up 0 for the dead target');
       assert.match(after, new RegExp(`^up\\{instance="${ia}"\\} 1$`, 'm'));
-      await waitFor('health reports each target', async () => {
-        const h = (await (await fetch(`${mon.url}/health`)).json()) as { status: string; targets: Array<{ instance: string; up: boolean }> };
-        return h.status === 'degraded' && h.targets.find((t) => t.instance === ib)?.up === false && h.targets.find((t) => t.instance === ia)?.up === true;
-      }, 10_000);
+      await waitFor(
+        'health reports each target',
+        async () => {
+          const h = (await (await fetch(`${mon.url}/health`)).json()) as { status: string; targets: Array<{ instance: string; up: boolean }> };
+          return h.status === 'degraded' && h.targets.find((t) => t.instance === ib)?.up === false && h.targets.find((t) => t.instance === ia)?.up === true;
+        },
+        10_000,
+      );
       const state = (await (await fetch(`${mon.url}/api/state`)).json()) as { instances: Array<{ instance: string; share: number }> };
       assert.equal(state.instances.length, 2);
     } finally {
@@ -145,7 +149,10 @@ describe('operations', () => {
       assert.deepEqual(await r.json(), { requested: 500, published: 500, failed: 0 });
       await waitFor('500 documents', async () => (await es.count(n.indexWildcard)) === 500, 30_000);
       const docs = await es.all(n.indexWildcard);
-      assert.ok(docs.every((d) => / INFO /.test(String(d.source.message))), 'level respected');
+      assert.ok(
+        docs.every((d) => / INFO /.test(String(d.source.message))),
+        'level respected',
+      );
       assert.ok(docs.every((d) => (d.source.input as { type: string }).type === 'generator'));
       for (const [body, reason] of [
         ['not json', /must be JSON/],
@@ -198,7 +205,12 @@ describe('operations', () => {
       assert.match(table.stdout, new RegExp(`queue ${n.queue.replace(/\./g, '\\.')}\\s+7 ready, 0 consumers`));
       assert.match(table.stdout, /status: ok/);
       const json = await runCli(['status', '--json'], { env });
-      const report = JSON.parse(json.stdout) as { ok: boolean; queue: { messagesReady: number; consumers: number }; deadLetterQueue: { messages: number }; elasticsearch: { clusterStatus: string; documents: number } };
+      const report = JSON.parse(json.stdout) as {
+        ok: boolean;
+        queue: { messagesReady: number; consumers: number };
+        deadLetterQueue: { messages: number };
+        elasticsearch: { clusterStatus: string; documents: number };
+      };
       assert.equal(report.ok, true);
       assert.equal(report.queue.messagesReady, 7);
       assert.equal(report.deadLetterQueue.messages, 0);

@@ -38,7 +38,8 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
       // redeliver some already indexed events: 409, acked, counted as duplicates avoided
       const some = (await es.all(n.indexWildcard)).slice(0, 10);
       await withChannel(async (ch) => {
-        for (const d of some) ch.publish(n.exchange, n.routingKey, Buffer.from(JSON.stringify(d.source)), { persistent: true, contentType: 'application/json' });
+        for (const d of some)
+          ch.publish(n.exchange, n.routingKey, Buffer.from(JSON.stringify(d.source)), { persistent: true, contentType: 'application/json' });
         await ch.close();
       });
       await waitFor('10 duplicates avoided', async () => (await metricValue(p.url, 'logship_indexer_events_duplicate_total')) === 10, 30_000);
@@ -51,14 +52,27 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
 
       // retries never re-send an item that already succeeded: every id was answered 201 at most once
       const created = new Map<string, number>();
-      for (const b of double.bulks) b.ids.forEach((id, i) => b.statuses[i] === 201 && created.set(id!, (created.get(id!) ?? 0) + 1));
+      for (const b of double.bulks) {
+        b.ids.forEach((id, i) => {
+          if (b.statuses[i] === 201) created.set(id!, (created.get(id!) ?? 0) + 1);
+        });
+      }
       for (const [id, times] of created) assert.equal(times, 1, `${id} created ${times} times`);
-      const sentAfterSuccess = double.bulks.flatMap((b, bi) => b.ids.filter((id) => double.bulks.slice(0, bi).some((prev) => prev.ids.some((pid, pi) => pid === id && prev.statuses[pi] === 201))));
-      assert.deepEqual(sentAfterSuccess.filter((id) => !some.some((s) => s.id === id)), [], 'only the deliberately redelivered ids were sent again');
+      const sentAfterSuccess = double.bulks.flatMap((b, bi) =>
+        b.ids.filter((id) => double.bulks.slice(0, bi).some((prev) => prev.ids.some((pid, pi) => pid === id && prev.statuses[pi] === 201))),
+      );
+      assert.deepEqual(
+        sentAfterSuccess.filter((id) => !some.some((s) => s.id === id)),
+        [],
+        'only the deliberately redelivered ids were sent again',
+      );
 
       const letters = await drainQueue(n.deadLetterQueue);
       const lettered = letters.map((m) => Number(String(JSON.parse(m.content.toString()).message).split(' ')[1])).sort((a, b) => a - b);
-      assert.deepEqual(lettered, [...poison].sort((a, b) => a - b));
+      assert.deepEqual(
+        lettered,
+        [...poison].sort((a, b) => a - b),
+      );
       const h = letters[0]!.properties.headers!;
       assert.equal(h['x-logship-error-type'], 'document_parsing_exception');
       assert.equal(h['x-logship-error-status'], 400);

@@ -68,8 +68,16 @@ describe('pipeline', () => {
       const r = await runCli(['ship', '--events-per-message', '100'], { env: n.env, input: { stdinFd: fd } });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /read 11999, published 11999, skipped 0, failed 0/);
-      const messages = (await drainQueue(n.queue)).flatMap((m) => m.content.toString().split('\n').map((l) => (JSON.parse(l) as { message: string }).message));
-      assert.deepEqual(messages, lines.slice(1).map((l) => l.replace(/\r$/, '')));
+      const messages = (await drainQueue(n.queue)).flatMap((m) =>
+        m.content
+          .toString()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { message: string }).message),
+      );
+      assert.deepEqual(
+        messages,
+        lines.slice(1).map((l) => l.replace(/\r$/, '')),
+      );
     } finally {
       fs.closeSync(fd);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -146,12 +154,24 @@ describe('pipeline', () => {
       await waitFor('500 lines in the file', () => fs.existsSync(file) && fs.readFileSync(file, 'utf8').split('\n').length === 501, 30_000);
       await waitFor('the queue to be empty', async () => (await queueDepth(n.queue)).messageCount === 0);
       assert.equal((await stopProcess(p)).code, 0);
-      const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { message: string });
+      const lines = fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { message: string });
       assert.equal(lines[0]!.message, 'line 0 lorem ipsum dolor sit amet');
 
       assert.equal((await ship(n.env, numberedLines(20, 'out'))).code, 0);
       const s = await startIndexer(n.env, ['--output', 'stdout']);
-      await waitFor('20 lines on stdout', () => s.stdout().split('\n').filter((l) => l.includes('"out ')).length === 20, 30_000);
+      await waitFor(
+        '20 lines on stdout',
+        () =>
+          s
+            .stdout()
+            .split('\n')
+            .filter((l) => l.includes('"out ')).length === 20,
+        30_000,
+      );
       assert.equal((await stopProcess(s)).code, 0);
       assert.equal((await queueDepth(n.queue)).messageCount, 0, 'acked after writing');
     } finally {

@@ -30,7 +30,13 @@ describe('security', { skip: FAULTS }, () => {
     const apiKey = 'c2VjcmV0LWlkOnNlY3JldC1hcGkta2V5';
     double.requiredAuthorization = `ApiKey ${apiKey}`;
     const n = randomNames('tls');
-    const env = { ...n.env, LOGSHIP_ES_NODE: url.replace('127.0.0.1', 'localhost'), LOGSHIP_ES_CA: certs.ca, LOGSHIP_ES_API_KEY: apiKey, LOGSHIP_LOG_LEVEL: 'debug' };
+    const env = {
+      ...n.env,
+      LOGSHIP_ES_NODE: url.replace('127.0.0.1', 'localhost'),
+      LOGSHIP_ES_CA: certs.ca,
+      LOGSHIP_ES_API_KEY: apiKey,
+      LOGSHIP_LOG_LEVEL: 'debug',
+    };
     try {
       const noCa = await runCli(['bootstrap'], { env: { ...env, LOGSHIP_ES_CA: '' } });
       assert.equal(noCa.code, 1);
@@ -223,7 +229,9 @@ describe('shutdown and flow control', { skip: FAULTS }, () => {
     }
   });
 
-  it('connection.blocked: the shipper stops reading until unblocked, says so in a log line and a metric', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, async () => {
+  it('connection.blocked: the shipper stops reading until unblocked, says so in a log line and a metric', {
+    skip: !rabbitAvailable() && 'rabbitmq-server not installed',
+  }, async () => {
     const rabbit = new PrivateRabbit();
     await rabbit.start();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-blocked-'));

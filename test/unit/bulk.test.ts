@@ -30,7 +30,12 @@ describe('bulk request builder', () => {
     assert.equal(lines.pop(), '');
     assert.deepEqual(
       lines.filter((_l, i) => i % 2 === 0).map((l) => JSON.parse(l) as unknown),
-      [{ create: { _index: 'logs-1', _id: 'a' } }, { create: { _index: 'logs-1' } }, { create: { _index: 'logs-2', _id: 'c' } }, { create: { _index: 'logs-1', _id: 'd' } }],
+      [
+        { create: { _index: 'logs-1', _id: 'a' } },
+        { create: { _index: 'logs-1' } },
+        { create: { _index: 'logs-2', _id: 'c' } },
+        { create: { _index: 'logs-1', _id: 'd' } },
+      ],
     );
     assert.deepEqual(
       lines.filter((_l, i) => i % 2 === 1),

@@ -18,7 +18,9 @@ describe('decoding deliveries', () => {
   });
 
   it('NDJSON bodies give one document per line, each with its own id; bad lines are poison', () => {
-    const body = ['{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"a"}}', '{"@timestamp":"2026-01-02T00:00:00.000Z","event":{"id":"b"}}', '{oops'].join('\n');
+    const body = ['{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"a"}}', '{"@timestamp":"2026-01-02T00:00:00.000Z","event":{"id":"b"}}', '{oops'].join(
+      '\n',
+    );
     const d = decodeDelivery(msg(body, { contentType: 'application/x-ndjson', messageId: 'batch' }), namer);
     assert.deepEqual(
       d.docs.map((x) => [x.id, x.index]),

@@ -64,7 +64,10 @@ describe('docker/compose.yaml', () => {
 
   it('the monitor scrapes each indexer replica by name, and Prometheus scrapes the monitor', () => {
     const targets = String(compose.services.monitor!.environment!.LOGSHIP_TARGETS).split(',');
-    assert.deepEqual(targets, [1, 2].map((i) => `http://${compose.name}-indexer-${i}:9198`));
+    assert.deepEqual(
+      targets,
+      [1, 2].map((i) => `http://${compose.name}-indexer-${i}:9198`),
+    );
     const prom = parse(fs.readFileSync(path.join(DOCKER, 'prometheus', 'prometheus.yml'), 'utf8')) as {
       rule_files: string[];
       scrape_configs: Array<{ job_name: string; honor_labels: boolean; static_configs: Array<{ targets: string[] }> }>;
@@ -93,7 +96,9 @@ describe('docker/compose.yaml', () => {
     const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/logship_[a-z_]+/g) ?? []));
     assert.ok(used.length > 5);
     for (const m of used) assert.ok(known.has(m), `dashboard uses unknown metric ${m}`);
-    const ds = parse(fs.readFileSync(path.join(DOCKER, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: Array<{ url: string }> };
+    const ds = parse(fs.readFileSync(path.join(DOCKER, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as {
+      datasources: Array<{ url: string }>;
+    };
     assert.equal(ds.datasources[0]!.url, 'http://prometheus:9090');
   });
 });
@@ -124,7 +129,11 @@ describe('docker/Dockerfile', () => {
 
   it('copies only files that exist', () => {
     for (const l of lines.filter((x) => /^COPY (?!--from)/.test(x))) {
-      for (const src of l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1)) assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY source ${src}`);
+      for (const src of l
+        .replace(/^COPY\s+/, '')
+        .split(/\s+/)
+        .slice(0, -1))
+        assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY source ${src}`);
     }
   });
 });

@@ -37,7 +37,10 @@ describe('Elasticsearch double', () => {
       operations: [{ create: { _index: 'f1', _id: 'a' } }, { m: 1 }, { create: { _index: 'f1', _id: 'a' } }, { m: 1 }],
       filter_path: 'errors,items.*.status,items.*.error.type',
     })) as unknown;
-    assert.deepEqual(r, { errors: true, items: [{ create: { status: 201 } }, { create: { status: 409, error: { type: 'version_conflict_engine_exception' } } }] });
+    assert.deepEqual(r, {
+      errors: true,
+      items: [{ create: { status: 201 } }, { create: { status: 409, error: { type: 'version_conflict_engine_exception' } } }],
+    });
     assert.deepEqual(await client.info({ filter_path: 'nothing.here' }), {});
     await assert.rejects(
       client.bulk({ operations: [{ nonsense: {} }, {}], filter_path: 'errors' } as never),
@@ -75,7 +78,9 @@ describe('Elasticsearch double', () => {
 
   it('fault: chosen documents answered 400 document_parsing_exception', async () => {
     es.setFaults({ reject: (src) => src.bad === true });
-    const r = await client.bulk({ operations: [{ create: { _index: 'f400', _id: '1' } }, { bad: true }, { create: { _index: 'f400', _id: '2' } }, { bad: false }] });
+    const r = await client.bulk({
+      operations: [{ create: { _index: 'f400', _id: '1' } }, { bad: true }, { create: { _index: 'f400', _id: '2' } }, { bad: false }],
+    });
     es.clearFaults();
     assert.equal(r.items[0]!.create!.status, 400);
     assert.equal(r.items[0]!.create!.error!.type, 'document_parsing_exception');

@@ -15,9 +15,7 @@ describe('Elasticsearch output', () => {
   let output: ElasticsearchOutput;
   before(async () => {
     const url = await es.start();
-    output = new ElasticsearchOutput(
-      createEsClient({ esNode: url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 300 }),
-    );
+    output = new ElasticsearchOutput(createEsClient({ esNode: url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 300 }));
   });
   after(async () => {
     await output.close();
@@ -52,7 +50,10 @@ describe('Elasticsearch output', () => {
     es.setFaults({ down: 'refuse' });
     const b = await output.write(docs);
     es.clearFaults();
-    assert.deepEqual([...a, ...b].map((o) => o.kind), ['retry', 'retry', 'retry', 'retry']);
+    assert.deepEqual(
+      [...a, ...b].map((o) => o.kind),
+      ['retry', 'retry', 'retry', 'retry'],
+    );
     assert.equal((a[0] as { status?: number }).status, 503);
   });
 

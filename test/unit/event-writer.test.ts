@@ -171,9 +171,14 @@ describe('message encoder (slabs)', () => {
     }
     assert.equal(bodies.length, 1000);
     // more than a slab's worth was written: earlier bodies were not overwritten
-    bodies.forEach((b, i) => assert.equal(b.toString(), copies[i]));
+    bodies.forEach((b, i) => {
+      assert.equal(b.toString(), copies[i]);
+    });
     for (const b of bodies) {
-      const events = b.toString().split('\n').map((l) => JSON.parse(l) as { message: string });
+      const events = b
+        .toString()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { message: string });
       assert.equal(events.length, 3);
     }
   });
@@ -197,7 +202,10 @@ describe('message encoder (slabs)', () => {
     assert.equal(enc.size, 1);
     const msg = enc.add(factory.make(bad.toString(), 1, false));
     assert.ok(msg);
-    const [a, b] = msg.body.toString().split('\n').map((l) => JSON.parse(l) as { message: string });
+    const [a, b] = msg.body
+      .toString()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message: string });
     assert.equal(a!.message, 'ok');
     assert.equal(b!.message, 'a\ufffd');
   });
@@ -208,7 +216,10 @@ describe('message encoder (slabs)', () => {
     assert.equal(enc.addLine(writer, huge, 0, huge.length, 0, false), undefined);
     const msg = enc.addLine(writer, Buffer.from('small'), 0, 5, 1, false);
     assert.ok(msg);
-    const [a, b] = msg.body.toString().split('\n').map((l) => JSON.parse(l) as { message: string });
+    const [a, b] = msg.body
+      .toString()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message: string });
     assert.equal(a!.message.length, huge.length);
     assert.equal(b!.message, 'small');
   });

@@ -50,7 +50,10 @@ describe('HTTP endpoints', () => {
     assert.equal((await fetch(`${server.url}/metrics`, { method: 'DELETE' })).status, 405);
     const garbage = await rawRequest(server.port, 'NOT HTTP AT ALL\r\n\r\n');
     assert.match(garbage, /^HTTP\/1\.1 400/);
-    const chunked = await rawRequest(server.port, `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${'1000\r\n' + 'y'.repeat(4096) + '\r\n'}0\r\n\r\n`);
+    const chunked = await rawRequest(
+      server.port,
+      `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${'1000\r\n' + 'y'.repeat(4096) + '\r\n'}0\r\n\r\n`,
+    );
     assert.match(chunked, /^HTTP\/1\.1 413/);
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });

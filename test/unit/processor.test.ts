@@ -39,8 +39,14 @@ function setup(script: Script, overrides: Partial<{ retryTimeoutMs: number; batc
     output,
     deadLetters: fakeDlq,
     settler: {
-      ack: (d) => (acked.push(d.msg.fields.deliveryTag), true),
-      nack: (d, requeue) => (nacked.push([d.msg.fields.deliveryTag, requeue]), true),
+      ack: (d) => {
+        acked.push(d.msg.fields.deliveryTag);
+        return true;
+      },
+      nack: (d, requeue) => {
+        nacked.push([d.msg.fields.deliveryTag, requeue]);
+        return true;
+      },
       isLive: () => true,
     },
     metrics: createIndexerMetrics(createRegistry(false)),

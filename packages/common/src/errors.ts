@@ -50,9 +50,7 @@ export class LogshipError extends Error {
   }
 
   get exitCode(): number {
-    return this.code === ErrorCodes.CONFIG_INVALID || this.code === ErrorCodes.USAGE
-      ? ExitCodes.USAGE
-      : ExitCodes.FAILURE;
+    return this.code === ErrorCodes.CONFIG_INVALID || this.code === ErrorCodes.USAGE ? ExitCodes.USAGE : ExitCodes.FAILURE;
   }
 }
 

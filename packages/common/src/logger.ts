@@ -3,17 +3,7 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-const REDACT = [
-  'password',
-  'esPassword',
-  'esApiKey',
-  'apiKey',
-  '*.password',
-  '*.esPassword',
-  '*.esApiKey',
-  '*.apiKey',
-  'headers.authorization',
-];
+const REDACT = ['password', 'esPassword', 'esApiKey', 'apiKey', '*.password', '*.esPassword', '*.esApiKey', '*.apiKey', 'headers.authorization'];
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
   return pino(

@@ -3,15 +3,7 @@
  * re-publish them to the main exchange (confirmed, routed) before removing
  * each one from the dead-letter queue.
  */
-import {
-  ErrorCodes,
-  LogshipError,
-  errorMessage,
-  requireQueue,
-  type ChannelModel,
-  type ConfirmChannel,
-  type Message,
-} from '@logship/common';
+import { ErrorCodes, LogshipError, errorMessage, requireQueue, type ChannelModel, type ConfirmChannel, type Message } from '@logship/common';
 import { DLQ_HEADERS } from './dead-letter.js';
 
 export interface DeadLetterView {
@@ -44,7 +36,10 @@ export function viewDeadLetter(m: Message, previewBytes = 120): DeadLetterView {
     index: str(header(m, DLQ_HEADERS.index)),
     failedAt: str(header(m, DLQ_HEADERS.failedAt)),
     bytes: m.content.length,
-    preview: m.content.subarray(0, previewBytes).toString('utf8').replace(/[\r\n\t]/g, ' '),
+    preview: m.content
+      .subarray(0, previewBytes)
+      .toString('utf8')
+      .replace(/[\r\n\t]/g, ' '),
   };
 }
 
@@ -76,7 +71,15 @@ export async function listDeadLetters(conn: ChannelModel, s: DlqSettings, limit:
 function publishConfirmed(ch: ConfirmChannel, s: DlqSettings, m: Message, returned: { flag: boolean }): Promise<void> {
   const headers: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(m.properties.headers ?? {})) {
-    if (!k.startsWith('x-logship-error') && k !== DLQ_HEADERS.failedAt && !k.startsWith('x-death') && k !== 'x-first-death-exchange' && k !== 'x-first-death-queue' && k !== 'x-first-death-reason') headers[k] = v;
+    if (
+      !k.startsWith('x-logship-error') &&
+      k !== DLQ_HEADERS.failedAt &&
+      !k.startsWith('x-death') &&
+      k !== 'x-first-death-exchange' &&
+      k !== 'x-first-death-queue' &&
+      k !== 'x-first-death-reason'
+    )
+      headers[k] = v;
   }
   headers['x-logship-replayed'] = Number(headers['x-logship-replayed'] ?? 0) + 1;
   returned.flag = false;

@@ -78,7 +78,9 @@ export class LineGenerator {
           level,
           service,
           message: this.message(level),
-          trace_id: `${n.toString(16).padStart(8, '0')}${Math.floor(this.rand() * 0xffffffff).toString(16).padStart(8, '0')}`,
+          trace_id: `${n.toString(16).padStart(8, '0')}${Math.floor(this.rand() * 0xffffffff)
+            .toString(16)
+            .padStart(8, '0')}`,
         });
       case 'nginx': {
         const status = level === 'error' ? 502 : level === 'warn' ? 404 : 200;

@@ -91,7 +91,9 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   override on<E extends keyof PublisherEvents<M>>(event: E, listener: PublisherEvents<M>[E]): this;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
   override on(event: string, listener: (...args: any[]) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
   override on(event: string, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
@@ -157,9 +159,7 @@ export class Publisher<M = unknown> extends EventEmitter {
     entry.returned = false;
     entry.attempts++;
     try {
-      const ok = ch.publish(this.options.exchange, this.options.routingKey, entry.msg.body, entry.msg.properties, (err) =>
-        this.onConfirm(entry, ch, err),
-      );
+      const ok = ch.publish(this.options.exchange, this.options.routingKey, entry.msg.body, entry.msg.properties, (err) => this.onConfirm(entry, ch, err));
       if (!ok && this.writable) {
         this.writable = false;
         ch.once('drain', () => {

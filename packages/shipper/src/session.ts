@@ -110,7 +110,9 @@ export class ShipSession<M = undefined> {
       this.summary.failed += msg.events;
       this.error ??=
         this.publisher?.failure ??
-        (error instanceof LogshipError ? error : new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker did not confirm some events${error ? `: ${error.message}` : ''}`));
+        (error instanceof LogshipError
+          ? error
+          : new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker did not confirm some events${error ? `: ${error.message}` : ''}`));
     }
     const onSettled = this.options.onSettled;
     if (onSettled && msg.meta) for (const m of msg.meta) onSettled(m, outcome);
@@ -156,7 +158,16 @@ export class ShipSession<M = undefined> {
    * n, written from its bytes by `writer`; a line that is not valid UTF-8
    * goes through `factory` instead. Returns a promise like submit().
    */
-  submitLine(writer: EventWriter, factory: EventFactory, src: Buffer, start: number, end: number, n: number, truncated: boolean, meta: M): Promise<void> | undefined {
+  submitLine(
+    writer: EventWriter,
+    factory: EventFactory,
+    src: Buffer,
+    start: number,
+    end: number,
+    n: number,
+    truncated: boolean,
+    meta: M,
+  ): Promise<void> | undefined {
     const msg = this.encoder.addLine(writer, src, start, end, n, truncated, meta);
     if (msg === null) return this.submit(factory.make(src.toString('utf8', start, end), n, truncated), meta);
     return this.enqueue(msg);

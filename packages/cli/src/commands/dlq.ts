@@ -14,7 +14,11 @@ function table(rows: DeadLetterView[]): string {
     r.preview.slice(0, 60),
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const fmt = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd();
+  const fmt = (row: string[]) =>
+    row
+      .map((v, c) => v.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...cells.map(fmt)].join('\n');
 }
 
@@ -31,7 +35,9 @@ export async function runDlq({ config, positionals }: CommandContext): Promise<n
       const { total, letters } = await listDeadLetters(conn, config, config.limit || 20);
       if (config.json) process.stdout.write(`${JSON.stringify({ queue: config.deadLetterQueue, total, letters }, null, 2)}\n`);
       else {
-        process.stdout.write(`dead-letter queue "${config.deadLetterQueue}": ${total} message(s)${letters.length < total ? `, showing ${letters.length}` : ''}\n`);
+        process.stdout.write(
+          `dead-letter queue "${config.deadLetterQueue}": ${total} message(s)${letters.length < total ? `, showing ${letters.length}` : ''}\n`,
+        );
         if (letters.length > 0) process.stdout.write(`${table(letters)}\n`);
       }
       return ExitCodes.OK;

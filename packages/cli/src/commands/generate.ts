@@ -33,8 +33,16 @@ async function toStdout(config: Config, logger: Logger): Promise<number> {
   const gen = new LineGenerator(config.format, config.level, config.hostName, Date.now());
   const out = process.stdout;
   let stopped = false;
-  out.on('error', () => (stopped = true)); // reader went away (EPIPE): stop quietly
-  const shutdown = handleShutdownSignals({ logger, timeoutMs: 1000, drain: async () => void (stopped = true) });
+  out.on('error', () => {
+    stopped = true;
+  }); // reader went away (EPIPE): stop quietly
+  const shutdown = handleShutdownSignals({
+    logger,
+    timeoutMs: 1000,
+    drain: async () => {
+      stopped = true;
+    },
+  });
   const started = Date.now();
   let written = 0;
   try {
@@ -109,7 +117,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   const generate = async (req: GenerateRequest) => {
     const id = nextRequest++;
     const gen = new LineGenerator(req.format, req.level, config.hostName, Date.now() + id);
-    const result = { left: req.count, published: 0, failed: 0, done: () => undefined as void };
+    const result = { left: req.count, published: 0, failed: 0, done: (): void => undefined };
     const settled = new Promise<void>((resolve) => (result.done = resolve));
     pending.set(id, result);
     try {
@@ -134,14 +142,22 @@ async function serve(config: Config, logger: Logger): Promise<number> {
     registry,
     health: () => {
       const failure = session.failure;
-      return { status: failure ? 'down' : session.blocked ? 'degraded' : 'ok', amqp: { error: failure?.message ?? null, blocked: session.blocked }, published: totalPublished };
+      return {
+        status: failure ? 'down' : session.blocked ? 'degraded' : 'ok',
+        amqp: { error: failure?.message ?? null, blocked: session.blocked },
+        published: totalPublished,
+      };
     },
     routes: [
       { method: 'GET', path: '/', handle: async () => ({ status: 200, type: 'text/html; charset=utf-8', body: generatorPage() }) },
       {
         method: 'GET',
         path: '/api/stats',
-        handle: async () => ({ status: 200, type: 'application/json', body: JSON.stringify({ published: totalPublished, inflight: session.inflight, summary: session.summary }) }),
+        handle: async () => ({
+          status: 200,
+          type: 'application/json',
+          body: JSON.stringify({ published: totalPublished, inflight: session.inflight, summary: session.summary }),
+        }),
       },
       {
         method: 'POST',

@@ -1,13 +1,5 @@
 /** `logship index`: an indexer worker until SIGTERM/SIGINT, then drain and exit 0. */
-import {
-  ErrorCodes,
-  ExitCodes,
-  LogshipError,
-  createRegistry,
-  handleShutdownSignals,
-  startHttpServer,
-  validateIndexPattern,
-} from '@logship/common';
+import { ErrorCodes, ExitCodes, LogshipError, createRegistry, handleShutdownSignals, startHttpServer, validateIndexPattern } from '@logship/common';
 import { Indexer } from '@logship/indexer';
 import type { CommandContext } from '../main.js';
 
@@ -44,9 +36,13 @@ export async function runIndex({ config, positionals, logger }: CommandContext):
     health: () => indexer.health(),
   }).catch(async (err: unknown) => {
     await indexer.close();
-    throw new LogshipError(ErrorCodes.CONFIG_INVALID, `cannot serve /metrics on ${config.httpHost}:${config.metricsPort ?? DEFAULT_INDEXER_METRICS_PORT}: ${String(err)}`, {
-      hint: 'pick another --metrics-port (0 = any free port)',
-    });
+    throw new LogshipError(
+      ErrorCodes.CONFIG_INVALID,
+      `cannot serve /metrics on ${config.httpHost}:${config.metricsPort ?? DEFAULT_INDEXER_METRICS_PORT}: ${String(err)}`,
+      {
+        hint: 'pick another --metrics-port (0 = any free port)',
+      },
+    );
   });
   logger.info({ url: server.url, metrics: `${server.url}/metrics`, health: `${server.url}/health` }, 'serving /metrics and /health');
   await stopped;

@@ -53,7 +53,11 @@ export async function runMonitor({ config, positionals, logger }: CommandContext
     port: config.port ?? DEFAULT_MONITOR_PORT,
     health: () => monitor.healthReport(),
     routes: [
-      { method: 'GET', path: '/metrics', handle: async () => ({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: await monitor.metricsText() }) },
+      {
+        method: 'GET',
+        path: '/metrics',
+        handle: async () => ({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: await monitor.metricsText() }),
+      },
       { method: 'GET', path: '/', handle: async () => ({ status: 200, type: 'text/html; charset=utf-8', body: page }) },
       { method: 'GET', path: '/api/state', handle: async () => ({ status: 200, type: 'application/json', body: JSON.stringify(monitor.state()) }) },
     ],

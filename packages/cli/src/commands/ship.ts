@@ -53,8 +53,7 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
     throw new LogshipError(ErrorCodes.USAGE, '--follow needs files to tail', { hint: 'logship ship --follow /var/log/app/*.log' });
   }
   const registry = createRegistry();
-  const shipper: Runner =
-    files.length > 0 ? fileShipper(config, logger, registry, files) : new StreamShipper({ config, input: openStdin(), logger, registry });
+  const shipper: Runner = files.length > 0 ? fileShipper(config, logger, registry, files) : new StreamShipper({ config, input: openStdin(), logger, registry });
 
   const port = config.metricsPort ?? (config.follow ? DEFAULT_FOLLOW_METRICS_PORT : null);
   let server: RunningServer | null = null;
@@ -62,8 +61,7 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
     server = await startHttpServer({ host: config.httpHost, port, registry, health: () => shipHealth(shipper) });
     logger.info({ url: server.url, metrics: `${server.url}/metrics`, health: `${server.url}/health` }, 'serving /metrics and /health');
   }
-  const stopProgress =
-    shipper instanceof FileShipper && !config.follow && process.stderr.isTTY ? startProgress(() => shipper.progress, process.stderr) : null;
+  const stopProgress = shipper instanceof FileShipper && !config.follow && process.stderr.isTTY ? startProgress(() => shipper.progress, process.stderr) : null;
   const shutdown = handleShutdownSignals({ logger, timeoutMs: config.shutdownTimeout, drain: async () => shipper.stop() });
   try {
     await shipper.run();

@@ -1,13 +1,5 @@
 /** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
-import {
-  ExitCodes,
-  connectOnce,
-  createIndexNamer,
-  errorMessage,
-  maskUrl,
-  requireQueue,
-  type Config,
-} from '@logship/common';
+import { ExitCodes, connectOnce, createIndexNamer, errorMessage, maskUrl, requireQueue, type Config } from '@logship/common';
 import { createEsClient } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
@@ -16,11 +8,19 @@ export interface StatusReport {
   amqp: { url: string; reachable: boolean; error: string | null };
   queue: { name: string; messagesReady: number | null; consumers: number | null; error: string | null };
   deadLetterQueue: { name: string; messages: number | null; error: string | null };
-  elasticsearch: { node: string; checked: boolean; reachable: boolean; clusterStatus: string | null; indexPattern: string; documents: number | null; error: string | null } | null;
+  elasticsearch: {
+    node: string;
+    checked: boolean;
+    reachable: boolean;
+    clusterStatus: string | null;
+    indexPattern: string;
+    documents: number | null;
+    error: string | null;
+  } | null;
 }
 
 async function amqpPart(config: Config, report: StatusReport): Promise<void> {
-  let conn;
+  let conn: Awaited<ReturnType<typeof connectOnce>>;
   try {
     conn = await connectOnce(config, 'status');
     report.amqp.reachable = true;
@@ -71,7 +71,15 @@ export async function collectStatus(config: Config): Promise<StatusReport> {
     deadLetterQueue: { name: config.deadLetterQueue, messages: null, error: null },
     elasticsearch: config.skipElasticsearch
       ? null
-      : { node: maskUrl(config.esNode), checked: true, reachable: false, clusterStatus: null, indexPattern: createIndexNamer(config.index).wildcard, documents: null, error: null },
+      : {
+          node: maskUrl(config.esNode),
+          checked: true,
+          reachable: false,
+          clusterStatus: null,
+          indexPattern: createIndexNamer(config.index).wildcard,
+          documents: null,
+          error: null,
+        },
   };
   await Promise.all([amqpPart(config, report), report.elasticsearch ? esPart(config, report) : Promise.resolve()]);
   const es = report.elasticsearch;
@@ -84,8 +92,16 @@ function human(r: StatusReport): string {
   const v = (x: number | null) => (x === null ? '-' : String(x));
   const rows: Array<[string, string, string]> = [
     ['RabbitMQ', r.amqp.url, r.amqp.reachable ? 'ok' : `DOWN: ${r.amqp.error}`],
-    [`queue ${r.queue.name}`, `${v(r.queue.messagesReady)} ready, ${v(r.queue.consumers)} consumers`, r.queue.error ? `PROBLEM: ${r.queue.error}` : r.queue.consumers === 0 ? 'no consumer' : 'ok'],
-    [`dead letters ${r.deadLetterQueue.name}`, `${v(r.deadLetterQueue.messages)} messages`, r.deadLetterQueue.error ? `PROBLEM: ${r.deadLetterQueue.error}` : r.deadLetterQueue.messages ? 'inspect: logship dlq list' : 'ok'],
+    [
+      `queue ${r.queue.name}`,
+      `${v(r.queue.messagesReady)} ready, ${v(r.queue.consumers)} consumers`,
+      r.queue.error ? `PROBLEM: ${r.queue.error}` : r.queue.consumers === 0 ? 'no consumer' : 'ok',
+    ],
+    [
+      `dead letters ${r.deadLetterQueue.name}`,
+      `${v(r.deadLetterQueue.messages)} messages`,
+      r.deadLetterQueue.error ? `PROBLEM: ${r.deadLetterQueue.error}` : r.deadLetterQueue.messages ? 'inspect: logship dlq list' : 'ok',
+    ],
   ];
   const es = r.elasticsearch;
   if (es) {

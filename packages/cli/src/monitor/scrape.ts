@@ -129,7 +129,11 @@ export function aggregate(scrapes: TargetScrape[], queue: QueueFigures | null): 
   }
   const families = [...merged.values()];
   families.push(
-    gauge('up', '1 if the instance answered its last scrape, 0 otherwise', scrapes.map((s) => ({ name: 'up', labels: { instance: s.target.instance }, value: s.up ? 1 : 0 }))),
+    gauge(
+      'up',
+      '1 if the instance answered its last scrape, 0 otherwise',
+      scrapes.map((s) => ({ name: 'up', labels: { instance: s.target.instance }, value: s.up ? 1 : 0 })),
+    ),
     gauge(
       'logship_scrape_duration_seconds',
       'Duration of the last scrape of each instance',

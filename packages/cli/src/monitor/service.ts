@@ -52,7 +52,9 @@ function counters(s: TargetScrape) {
       : 'unknown';
   const out =
     role === 'indexer'
-      ? total(f, 'logship_indexer_events_indexed_total') + total(f, 'logship_indexer_events_duplicate_total') + total(f, 'logship_indexer_events_dead_lettered_total')
+      ? total(f, 'logship_indexer_events_indexed_total') +
+        total(f, 'logship_indexer_events_duplicate_total') +
+        total(f, 'logship_indexer_events_dead_lettered_total')
       : total(f, 'logship_shipper_events_published_total');
   return {
     role,

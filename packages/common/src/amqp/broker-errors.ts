@@ -4,8 +4,7 @@
  */
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
 
-const INEQUIVALENT =
-  /inequivalent arg '([^']+)' for (exchange|queue) '([^']*)' in vhost '([^']*)': received (.+?) but current is (.+?)"?$/;
+const INEQUIVALENT = /inequivalent arg '([^']+)' for (exchange|queue) '([^']*)' in vhost '([^']*)': received (.+?) but current is (.+?)"?$/;
 
 function cleanValue(v: string): string {
   const typed = /^the value '(.*)' of type '[^']+'$/.exec(v);

@@ -3,10 +3,10 @@
  * exchange, dead-letter queue and binding, main exchange, main queue, binding.
  * A message published before its queue is bound is lost, so the order matters.
  */
-import type { Channel, ChannelModel } from "amqplib";
+import type { Channel, ChannelModel } from 'amqplib';
 
 /** Anything that opens channels: a plain or a recovering connection. */
-export type ChannelFactory = Pick<ChannelModel, "createChannel">;
+export type ChannelFactory = Pick<ChannelModel, 'createChannel'>;
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
 import { translateBrokerError, type ObjectRef } from './broker-errors.js';
 
@@ -45,8 +45,7 @@ export function topologySteps(t: TopologySettings): TopologyStep[] {
     {
       description: `dead-letter queue "${t.deadLetterQueue}" (durable, ${t.queueType})`,
       object: { kind: 'queue', name: t.deadLetterQueue },
-      declare: (ch) =>
-        ch.assertQueue(t.deadLetterQueue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, false) }),
+      declare: (ch) => ch.assertQueue(t.deadLetterQueue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, false) }),
       check: (ch) => ch.checkQueue(t.deadLetterQueue),
     },
     {
@@ -63,8 +62,7 @@ export function topologySteps(t: TopologySettings): TopologyStep[] {
     {
       description: `queue "${t.queue}" (durable, ${t.queueType}, dead letters to "${t.deadLetterExchange}")`,
       object: { kind: 'queue', name: t.queue },
-      declare: (ch) =>
-        ch.assertQueue(t.queue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, true) }),
+      declare: (ch) => ch.assertQueue(t.queue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, true) }),
       check: (ch) => ch.checkQueue(t.queue),
     },
     {

@@ -8,17 +8,7 @@ import { parseArgs } from 'node:util';
 import convict from 'convict';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
 import { registerFormats } from './formats.js';
-import {
-  OPTIONS,
-  envName,
-  flagName,
-  keyFromAnySpelling,
-  optionsFor,
-  type CommandName,
-  type Config,
-  type OptionKey,
-  type OptionSpec,
-} from './schema.js';
+import { OPTIONS, envName, flagName, keyFromAnySpelling, optionsFor, type CommandName, type Config, type OptionKey, type OptionSpec } from './schema.js';
 
 export interface LoadedCommandLine {
   config: Config;

@@ -45,9 +45,21 @@ export const OPTIONS = {
   exchange: { format: 'name', default: 'logs', doc: 'durable direct exchange that shippers publish to', commands: TOPOLOGY, arg: 'NAME' },
   queue: { format: 'name', default: 'logs.indexer', doc: 'durable queue shared by every indexer', commands: TOPOLOGY, arg: 'NAME' },
   routingKey: { format: String, default: 'logs', doc: 'routing key of published events and of the queue binding', commands: TOPOLOGY, arg: 'KEY' },
-  deadLetterExchange: { format: 'name', default: 'logs.dlx', doc: 'fanout exchange receiving events that can never be indexed', commands: TOPOLOGY, arg: 'NAME' },
+  deadLetterExchange: {
+    format: 'name',
+    default: 'logs.dlx',
+    doc: 'fanout exchange receiving events that can never be indexed',
+    commands: TOPOLOGY,
+    arg: 'NAME',
+  },
   deadLetterQueue: { format: 'name', default: 'logs.dead', doc: 'queue holding dead-lettered events with their reason', commands: TOPOLOGY, arg: 'NAME' },
-  queueType: { format: ['classic', 'quorum'], default: 'classic', doc: 'main queue type: classic, or quorum for clusters', commands: ['bootstrap'], arg: 'TYPE' },
+  queueType: {
+    format: ['classic', 'quorum'],
+    default: 'classic',
+    doc: 'main queue type: classic, or quorum for clusters',
+    commands: ['bootstrap'],
+    arg: 'TYPE',
+  },
 
   esNode: { format: 'http-url', default: 'http://127.0.0.1:9200', doc: 'Elasticsearch URL', commands: ES, arg: 'URL' },
   esUsername: { format: String, default: '', doc: 'Elasticsearch basic-auth user', commands: ES, arg: 'USER' },
@@ -83,7 +95,13 @@ export const OPTIONS = {
     commands: ['index', 'ship'],
     arg: 'DURATION',
   },
-  retryBackoff: { format: 'duration', default: '200ms', doc: 'first retry delay after 429/5xx/connection errors (doubles, with jitter)', commands: ['index'], arg: 'DURATION' },
+  retryBackoff: {
+    format: 'duration',
+    default: '200ms',
+    doc: 'first retry delay after 429/5xx/connection errors (doubles, with jitter)',
+    commands: ['index'],
+    arg: 'DURATION',
+  },
   retryMaxBackoff: { format: 'duration', default: '30s', doc: 'longest retry delay', commands: ['index'], arg: 'DURATION' },
   retryTimeout: {
     format: 'duration',
@@ -109,12 +127,29 @@ export const OPTIONS = {
     commands: ['ship', 'generate'],
     arg: 'N',
   },
-  codec: { format: ['plain', 'json'], default: 'plain', doc: 'plain lines, or json (parse failures keep the line, tagged _jsonparsefailure)', commands: ['ship'], arg: 'CODEC' },
+  codec: {
+    format: ['plain', 'json'],
+    default: 'plain',
+    doc: 'plain lines, or json (parse failures keep the line, tagged _jsonparsefailure)',
+    commands: ['ship'],
+    arg: 'CODEC',
+  },
   maxLineBytes: { format: 'bytes', default: '1mb', doc: 'longer lines are truncated to this and tagged _truncated', commands: ['ship'], arg: 'SIZE' },
-  maxInflight: { format: 'positive-int', default: 1000, doc: 'published messages awaiting a broker confirm before input is paused', commands: ['ship', 'generate', 'dlq'], arg: 'N' },
+  maxInflight: {
+    format: 'positive-int',
+    default: 1000,
+    doc: 'published messages awaiting a broker confirm before input is paused',
+    commands: ['ship', 'generate', 'dlq'],
+    arg: 'N',
+  },
   hostName: { format: String, default: os.hostname(), doc: 'host.name of shipped events', commands: ['ship', 'generate'], arg: 'NAME' },
   stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets (checkpoints) are kept', commands: ['ship'], arg: 'DIR' },
-  follow: { format: Boolean, default: false, doc: 'keep tailing the files, pick up new ones matching the globs, serve /metrics and /health', commands: ['ship'] },
+  follow: {
+    format: Boolean,
+    default: false,
+    doc: 'keep tailing the files, pick up new ones matching the globs, serve /metrics and /health',
+    commands: ['ship'],
+  },
   startPosition: {
     format: ['beginning', 'end'],
     default: 'beginning',
@@ -138,7 +173,13 @@ export const OPTIONS = {
     commands: ['ship'],
     arg: 'WHERE',
   },
-  multilineMaxLines: { format: 'positive-int', default: 500, doc: 'lines in one multiline event; a longer group is cut into several events', commands: ['ship'], arg: 'N' },
+  multilineMaxLines: {
+    format: 'positive-int',
+    default: 500,
+    doc: 'lines in one multiline event; a longer group is cut into several events',
+    commands: ['ship'],
+    arg: 'N',
+  },
   multilineTimeout: {
     format: 'duration',
     default: '5s',
@@ -148,7 +189,12 @@ export const OPTIONS = {
   },
 
   check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
-  skipElasticsearch: { format: Boolean, default: false, doc: 'bootstrap: only the AMQP side, not the index template; status: do not ask Elasticsearch', commands: ['bootstrap', 'status'] },
+  skipElasticsearch: {
+    format: Boolean,
+    default: false,
+    doc: 'bootstrap: only the AMQP side, not the index template; status: do not ask Elasticsearch',
+    commands: ['bootstrap', 'status'],
+  },
 
   targets: {
     format: String,
@@ -157,13 +203,37 @@ export const OPTIONS = {
     commands: ['monitor'],
     arg: 'URL,URL',
   },
-  port: { format: 'port-or-null', default: null, doc: 'HTTP port of monitor (default 9197) or generate --serve (default 9196); 0 = any free port', commands: ['monitor', 'generate'], arg: 'PORT' },
-  scrapeTimeout: { format: 'duration', default: '5s', doc: 'monitor: how long one target may take to answer its scrape', commands: ['monitor'], arg: 'DURATION' },
-  scrapeInterval: { format: 'duration', default: '5s', doc: 'monitor: how often targets are scraped for the dashboard', commands: ['monitor'], arg: 'DURATION' },
+  port: {
+    format: 'port-or-null',
+    default: null,
+    doc: 'HTTP port of monitor (default 9197) or generate --serve (default 9196); 0 = any free port',
+    commands: ['monitor', 'generate'],
+    arg: 'PORT',
+  },
+  scrapeTimeout: {
+    format: 'duration',
+    default: '5s',
+    doc: 'monitor: how long one target may take to answer its scrape',
+    commands: ['monitor'],
+    arg: 'DURATION',
+  },
+  scrapeInterval: {
+    format: 'duration',
+    default: '5s',
+    doc: 'monitor: how often targets are scraped for the dashboard',
+    commands: ['monitor'],
+    arg: 'DURATION',
+  },
   history: { format: 'duration', default: '15m', doc: 'monitor: how much history the dashboard keeps', commands: ['monitor'], arg: 'DURATION' },
   count: { format: 'nat', default: 0, doc: 'generate: lines to write (0: until stopped)', commands: ['generate'], arg: 'N' },
   rate: { format: 'nat', default: 0, doc: 'generate: lines per second (0: as fast as possible)', commands: ['generate'], arg: 'N' },
-  level: { format: ['mixed', 'debug', 'info', 'warn', 'error'], default: 'mixed', doc: 'generate: log level of the lines (mixed: a realistic blend)', commands: ['generate'], arg: 'LEVEL' },
+  level: {
+    format: ['mixed', 'debug', 'info', 'warn', 'error'],
+    default: 'mixed',
+    doc: 'generate: log level of the lines (mixed: a realistic blend)',
+    commands: ['generate'],
+    arg: 'LEVEL',
+  },
   format: { format: ['plain', 'json', 'nginx', 'syslog'], default: 'plain', doc: 'generate: line format', commands: ['generate'], arg: 'FORMAT' },
   serve: { format: Boolean, default: false, doc: 'generate: run as an HTTP service (POST /generate publishes through the shipper)', commands: ['generate'] },
   limit: { format: 'nat', default: 0, doc: 'dlq: messages to list (0: 20) or replay (0: all that are there now)', commands: ['dlq'], arg: 'N' },
@@ -260,7 +330,10 @@ export function envName(key: string): string {
 
 /** camelCase key from a flag, env-ish or snake/kebab spelling; undefined if unknown. */
 export function keyFromAnySpelling(name: string): OptionKey | undefined {
-  const camel = name.replace(/^LOGSHIP_/, '').toLowerCase().replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase());
+  const camel = name
+    .replace(/^LOGSHIP_/, '')
+    .toLowerCase()
+    .replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase());
   return (Object.keys(OPTIONS) as OptionKey[]).find((k) => k.toLowerCase() === camel.toLowerCase());
 }
 

@@ -5,15 +5,10 @@ import { readTls } from '../tls.js';
 
 export { Client, errors as esErrors };
 
-export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'> &
-  Partial<Pick<Config, 'esCa' | 'esCert' | 'esKey'>>;
+export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'> & Partial<Pick<Config, 'esCa' | 'esCert' | 'esKey'>>;
 
 export function createEsClient(s: EsSettings): Client {
-  const auth = s.esApiKey
-    ? { apiKey: s.esApiKey }
-    : s.esUsername
-      ? { username: s.esUsername, password: s.esPassword }
-      : undefined;
+  const auth = s.esApiKey ? { apiKey: s.esApiKey } : s.esUsername ? { username: s.esUsername, password: s.esPassword } : undefined;
   const tls = readTls('es', { ca: s.esCa ?? '', cert: s.esCert ?? '', key: s.esKey ?? '' });
   return new Client({
     node: s.esNode,

@@ -48,10 +48,7 @@ export function classifyItem(item: BulkItem | undefined): ItemOutcome {
   return { kind: 'reject', status, type, reason };
 }
 
-export function classifyResponse(
-  docs: readonly Document[],
-  response: { errors?: boolean; items?: Array<Record<string, BulkItem>> },
-): ItemOutcome[] {
+export function classifyResponse(docs: readonly Document[], response: { errors?: boolean; items?: Array<Record<string, BulkItem>> }): ItemOutcome[] {
   const items = response.items ?? [];
   if (response.errors === false && items.length === docs.length) return docs.map(() => OK);
   return docs.map((_d, i) => {

@@ -212,12 +212,6 @@ export class FileInput {
 export function describeFileError(path: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   const why =
-    code === 'EACCES' || code === 'EPERM'
-      ? 'permission denied'
-      : code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : errorMessage(err);
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : errorMessage(err);
   return `cannot read ${path}: ${why}`;
 }
