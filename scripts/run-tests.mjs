@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Runs the test files with node's own test runner, always on the code in the
-// work tree:
-//   - `tsc --build` first (incremental: about a second when nothing changed), so
-//     the `logship` binary that integration tests spawn runs the current sources;
+// work tree, never on an old build in dist/:
 //   - in-process imports of @logship/* resolve to packages/*/src through the
-//     "logship-source" export condition (TypeScript through tsx), not to dist/.
+//     "logship-source" export condition (TypeScript through tsx);
+//   - the `logship` binary that integration tests spawn runs packages/cli/src
+//     the same way (test/helpers/cli.ts sets LOGSHIP_TEST_FROM_SOURCE=1).
+// Types are checked by `npm run typecheck`, which `npm test` runs first.
 //
 // Usage: node scripts/run-tests.mjs [unit|integration] [name-filter]
 //        node scripts/run-tests.mjs test/unit/decode.test.ts [more files]
@@ -46,14 +47,6 @@ if (argv.length > 0 && argv.every((a) => a.endsWith('.ts'))) {
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
-}
-
-// the CLI the integration tests spawn is packages/cli/bin -> dist: build it from the current sources
-const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const build = spawnSync(process.execPath, [tsc, '--build'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) {
-  console.error('tsc --build failed: the tests would run an outdated build');
-  process.exit(build.status ?? 1);
 }
 
 // integration tests need the machine's RabbitMQ: say so plainly when it is down

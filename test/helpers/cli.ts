@@ -6,6 +6,8 @@ import type { Readable } from 'node:stream';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'node_modules/.bin/logship');
+/** tsx's loader, by absolute URL: a child may run in another directory */
+const TSX = import.meta.resolve('tsx');
 
 export interface CliResult {
   code: number | null;
@@ -24,7 +26,9 @@ export interface RunOptions {
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LOGSHIP_') || k.startsWith('LOGSHIP_TEST_')) env[k] = v;
-  return { ...env, LOGSHIP_LOG_LEVEL: 'warn', ...extra };
+  // the binary runs packages/cli/src through tsx, so a test never runs an outdated dist/ (scripts/run-tests.mjs)
+  const nodeOptions = [env.NODE_OPTIONS, `--import=${TSX}`, '--conditions=logship-source'].filter(Boolean).join(' ');
+  return { ...env, LOGSHIP_LOG_LEVEL: 'warn', LOGSHIP_TEST_FROM_SOURCE: '1', NODE_OPTIONS: nodeOptions, ...extra };
 }
 
 export interface RunningCli {
