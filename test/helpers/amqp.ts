@@ -80,7 +80,7 @@ export async function deleteTopology(n: Names, url = AMQP_URL): Promise<void> {
   }
 }
 
-/** Reads every message of a queue without consuming it for good (nack + requeue at the end). */
+/** Takes every message out of a queue (consumed with noAck: they are gone from it afterwards). */
 export async function drainQueue(queue: string, url = AMQP_URL): Promise<amqp.GetMessage[]> {
   return withChannel(async (ch) => {
     const out: amqp.GetMessage[] = [];

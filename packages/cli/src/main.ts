@@ -1,4 +1,5 @@
 /** Dispatch of `logship <command>`: configuration, errors, exit codes. */
+import { createRequire } from 'node:module';
 import {
   ErrorCodes,
   ExitCodes,
@@ -32,7 +33,8 @@ const COMMANDS: Partial<Record<CommandName, () => Promise<CommandRunner>>> = {
   dlq: async () => (await import('./commands/dlq.js')).runDlq,
 };
 
-export const VERSION = '0.1.0';
+/** the version of the logship package (packages/cli/package.json), from src/ and dist/ alike */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 function printError(command: string | undefined, err: unknown): number {
   const prefix = command ? `logship ${command}` : 'logship';
