@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createIndexNamer } from '@logship/common';
-import { decodeDelivery } from '@logship/indexer';
+import zlib from 'node:zlib';
+import { MAX_INFLATED_BYTES, decodeDelivery } from '@logship/indexer';
 
 const namer = createIndexNamer('logs-%{+yyyy.MM.dd}');
 const msg = (content: string | Buffer, properties: Record<string, unknown> = {}) => ({
@@ -64,5 +65,195 @@ describe('decoding deliveries', () => {
     assert.match(bad.poison[0]!.reason, /declared application\/json but is invalid JSON/);
     const empty = decodeDelivery(msg(''), namer);
     assert.match(empty.poison[0]!.reason, /empty/);
+  });
+});
+
+describe('the decoding boundary: no message can crash or stall the consumer', () => {
+  const ownId = 'ab'.repeat(16);
+  const own = (message: string, rest = '') => `{"@timestamp":"2026-02-03T04:05:06.789Z","message":${JSON.stringify(message)},"event":{"id":"${ownId}"}${rest}}`;
+  const ownProps = { contentType: 'application/json', contentEncoding: 'utf-8', messageId: ownId, appId: 'logship' };
+  const deep = (levels: number, inner = '1') => `{"a":${'['.repeat(levels - 1)}${inner}${']'.repeat(levels - 1)}}`;
+
+  it('an own event with a 12 MB message is taken by the linear scan, without the stack overflow of a regular expression', () => {
+    const body = own('x'.repeat(12 * 1024 * 1024));
+    const d = decodeDelivery(msg(body, ownProps), namer);
+    assert.equal(d.poison.length, 0);
+    assert.equal(d.docs.length, 1);
+    assert.equal(d.docs[0]!.id, ownId);
+    assert.equal(d.docs[0]!.index, 'logs-2026.02.03');
+    assert.equal(d.docs[0]!.source.length, body.length);
+  });
+
+  it('a foreign JSON object nested 6000 or 100000 levels deep is dead-lettered with its depth, never thrown', () => {
+    for (const levels of [6000, 100_000]) {
+      const body = deep(levels);
+      const d = decodeDelivery(msg(body, { contentType: 'application/json', messageId: 'm' }), namer);
+      assert.equal(d.docs.length, 0);
+      assert.equal(d.poison.length, 1);
+      assert.equal(d.poison[0]!.reason, `nested ${levels} levels deep; Elasticsearch refuses documents nested deeper than 1000`);
+      assert.equal(d.poison[0]!.body.toString(), body);
+    }
+    // one deep line of an NDJSON body is poison, the others are documents
+    const ndjson = [
+      '{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"a"}}',
+      deep(5000),
+      '{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"id":"b"}}',
+    ].join('\n');
+    const d = decodeDelivery(msg(ndjson, { contentType: 'application/x-ndjson' }), namer);
+    assert.deepEqual(
+      d.docs.map((x) => x.id),
+      ['a', 'b'],
+    );
+    assert.match(d.poison[0]!.reason, /nested 5000 levels deep/);
+  });
+
+  it('nesting up to 1000 levels is accepted, 1001 is dead-lettered (what Elasticsearch refuses)', () => {
+    const ok = decodeDelivery(msg(deep(1000), { contentType: 'application/json' }), namer);
+    assert.equal(ok.docs.length, 1);
+    assert.equal(JSON.parse(ok.docs[0]!.source).a.flat(Number.POSITIVE_INFINITY)[0], 1);
+    const tooDeep = decodeDelivery(msg(deep(1001), { contentType: 'application/json' }), namer);
+    assert.match(tooDeep.poison[0]!.reason, /nested 1001 levels deep/);
+    // brackets inside strings are not nesting
+    const brackets = decodeDelivery(msg(`{"message":"${'['.repeat(5000)}"}`, { contentType: 'application/json' }), namer);
+    assert.equal(brackets.docs.length, 1);
+  });
+
+  it('an own event whose fields after event.id nest deeper than 1000 levels is dead-lettered by the fast path', () => {
+    const body = own('m', `,"x":${'['.repeat(2000)}${']'.repeat(2000)}`);
+    const d = decodeDelivery(msg(body, ownProps), namer);
+    assert.equal(d.docs.length, 0);
+    assert.match(d.poison[0]!.reason, /nested 2001 levels deep/);
+  });
+
+  it('an unexpected throw inside decoding (a namer that throws) becomes a dead letter with the reason, not a crash', () => {
+    const throwing = {
+      wildcard: 'x-*',
+      dynamic: true,
+      nameFor(): string {
+        throw new Error('namer exploded');
+      },
+    };
+    for (const [body, props] of [
+      [own('m'), ownProps],
+      ['{"message":"foreign"}', {}],
+      ['plain text', {}],
+    ] as const) {
+      const d = decodeDelivery(msg(body, props), throwing);
+      assert.equal(d.docs.length, 0);
+      assert.equal(d.poison.length, 1);
+      assert.match(d.poison[0]!.reason, /cannot be decoded: namer exploded/);
+      assert.equal(d.poison[0]!.body.toString(), body);
+    }
+    // NDJSON: each line on its own, so the count of outcomes stays one per line
+    const d = decodeDelivery(msg('{"a":1}\n{"b":2}\n', { contentType: 'application/x-ndjson' }), throwing);
+    assert.equal(d.poison.length, 2);
+    assert.match(d.poison[1]!.reason, /NDJSON line cannot be decoded: namer exploded/);
+    assert.equal(d.poison[1]!.body.toString(), '{"b":2}');
+  });
+});
+
+describe('AMQP properties out of range', () => {
+  it('an AMQP timestamp beyond the range of a date does not throw: the document takes the current time', () => {
+    const before = Date.now();
+    for (const timestamp of [8.64e15 + 1, Number.MAX_VALUE]) {
+      const d = decodeDelivery(msg('plain line', { timestamp }), namer);
+      assert.equal(d.poison.length, 0);
+      const ts = Date.parse(JSON.parse(d.docs[0]!.source)['@timestamp']);
+      assert.ok(ts >= before && ts <= Date.now() + 1000);
+    }
+  });
+});
+
+describe('content encodings', () => {
+  const event = { '@timestamp': '2026-04-05T06:07:08.000Z', message: 'compressed', event: { id: 'z1' } };
+  const json = JSON.stringify(event);
+
+  it('gzip, x-gzip and deflate (zlib or raw) bodies are inflated, whatever the case of the encoding', () => {
+    const cases: Array<[string, Buffer]> = [
+      ['gzip', zlib.gzipSync(json)],
+      ['X-GZIP', zlib.gzipSync(json)],
+      ['deflate', zlib.deflateSync(json)],
+      ['Deflate', zlib.deflateRawSync(json)],
+    ];
+    for (const [contentEncoding, body] of cases) {
+      const d = decodeDelivery(msg(body, { contentType: 'application/json', contentEncoding }), namer);
+      assert.deepEqual(d.poison, [], contentEncoding);
+      assert.deepEqual(d.docs, [{ id: 'z1', source: json, index: 'logs-2026.04.05' }], contentEncoding);
+    }
+    // NDJSON inflated, then one document per line
+    const nd = decodeDelivery(
+      msg(zlib.gzipSync(`${json}\n${json.replace('z1', 'z2')}\n`), { contentType: 'application/x-ndjson', contentEncoding: 'gzip' }),
+      namer,
+    );
+    assert.deepEqual(
+      nd.docs.map((x) => x.id),
+      ['z1', 'z2'],
+    );
+  });
+
+  it('utf-8, utf8, identity and no content_encoding mean an uncompressed body (logship sends utf-8)', () => {
+    for (const contentEncoding of ['utf-8', 'UTF8', 'identity', '', undefined]) {
+      const d = decodeDelivery(msg(json, { contentType: 'application/json', contentEncoding }), namer);
+      assert.equal(d.docs[0]?.source, json, String(contentEncoding));
+    }
+  });
+
+  it('a gzip bomb past 64 MiB, a corrupt gzip body and an unknown content_encoding are dead-lettered with the reason', () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(MAX_INFLATED_BYTES + 1, 0x20));
+    const b = decodeDelivery(msg(bomb, { contentEncoding: 'gzip' }), namer);
+    assert.equal(b.docs.length, 0);
+    assert.match(b.poison[0]!.reason, /content_encoding gzip body inflates to more than 67108864 bytes/);
+    assert.equal(b.poison[0]!.body, bomb, 'the dead letter keeps the body as received');
+
+    const corrupt = zlib.gzipSync(json).subarray(0, 20);
+    assert.match(decodeDelivery(msg(corrupt, { contentEncoding: 'gzip' }), namer).poison[0]!.reason, /content_encoding gzip body is corrupt/);
+    assert.match(decodeDelivery(msg(Buffer.from('not deflate at all'), { contentEncoding: 'deflate' }), namer).poison[0]!.reason, /deflate body is corrupt/);
+
+    const unknown = decodeDelivery(msg(json, { contentType: 'application/json', contentEncoding: 'br' }), namer);
+    assert.equal(unknown.docs.length, 0);
+    assert.match(unknown.poison[0]!.reason, /unknown content_encoding "br"/);
+  });
+
+  it('a body that inflates to nothing is dead-lettered as empty', () => {
+    const d = decodeDelivery(msg(zlib.gzipSync(''), { contentEncoding: 'gzip' }), namer);
+    assert.match(d.poison[0]!.reason, /empty message body/);
+  });
+});
+
+describe('JSON objects whatever the content type', () => {
+  const body = '{"@timestamp":"2026-06-07T08:09:10.000Z","message":"from bunyan","level":30,"name":"app"}';
+
+  it('a JSON object body is decoded as JSON with text/plain, application/octet-stream (node-amqp) or no content type', () => {
+    for (const contentType of ['text/plain', 'application/octet-stream', undefined, 'text/plain; charset=utf-8']) {
+      const d = decodeDelivery(msg(`  ${body}\n`, { contentType }), namer);
+      assert.equal(d.docs.length, 1, String(contentType));
+      const src = JSON.parse(d.docs[0]!.source);
+      assert.equal(src['@timestamp'], '2026-06-07T08:09:10.000Z', String(contentType));
+      assert.equal(src.message, 'from bunyan');
+      assert.equal(src.level, 30);
+      assert.equal(d.docs[0]!.index, 'logs-2026.06.07');
+    }
+  });
+
+  it('a line that starts with { but is not JSON, without a JSON content type, stays a plain-text log line', () => {
+    for (const contentType of ['text/plain', undefined]) {
+      const d = decodeDelivery(msg('{not json} but a log line', { contentType }), namer);
+      assert.equal(d.poison.length, 0);
+      assert.equal(JSON.parse(d.docs[0]!.source).message, '{not json} but a log line');
+    }
+  });
+
+  it('a JSON body with a byte order mark is decoded; +json and text/json content types count as JSON', () => {
+    const bom = decodeDelivery(msg(`\uFEFF${body}`, { contentType: 'application/json' }), namer);
+    assert.equal(JSON.parse(bom.docs[0]!.source).message, 'from bunyan');
+    const vendor = decodeDelivery(msg('[1,2]', { contentType: 'application/vnd.app+json' }), namer);
+    assert.match(vendor.poison[0]!.reason, /declared application\/vnd.app\+json but is JSON array/);
+  });
+
+  it('invalid UTF-8 in plain text is kept, replaced and tagged _invalidutf8', () => {
+    const d = decodeDelivery(msg(Buffer.from([0x61, 0xff, 0xfe, 0x62])), namer);
+    const src = JSON.parse(d.docs[0]!.source);
+    assert.equal(src.message, 'a\uFFFD\uFFFDb');
+    assert.deepEqual(src.tags, ['_invalidutf8']);
   });
 });

@@ -1,11 +1,24 @@
 /**
  * Decodes a delivery into documents. Accepts logship's own messages (one JSON
  * event, or NDJSON with --events-per-message), JSON objects from other
- * shippers (Logstash's rabbitmq output) and plain text (syslog-ng's amqp
+ * shippers (Logstash's rabbitmq output, bunyan-logstash-amqp, whatever their
+ * content type says), gzip/deflate bodies, and plain text (syslog-ng's amqp
  * destination, amqp-publish). What cannot be decoded is returned as poison
  * with the reason, for the dead-letter queue.
+ *
+ * This is the indexer's one decoding boundary: decodeDelivery never throws,
+ * and every step is bounded by the size of the body (no backtracking regular
+ * expression, no recursion that grows with the nesting of the input), so no
+ * message can crash or stall the consumer.
  */
-import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE, isObject, normaliseTimestamp, type IndexNamer } from '@logship/common';
+import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE, errorMessage, isObject, normaliseTimestamp, type IndexNamer } from '@logship/common';
+import { removeContentEncoding } from './decode/content-encoding.js';
+import { excessDepth, tooDeepReason } from './decode/json-depth.js';
+import { scanOwnLayout } from './decode/own-layout.js';
+
+export { MAX_INFLATED_BYTES } from './decode/content-encoding.js';
+export { MAX_NESTING_DEPTH, nestingDepth } from './decode/json-depth.js';
+export { scanOwnLayout } from './decode/own-layout.js';
 
 export interface Document {
   /** _id: event.id, else the message id of a single-event message, else ES generates one */
@@ -17,7 +30,7 @@ export interface Document {
 
 export interface Poison {
   reason: string;
-  /** the undecodable bytes (a line of an NDJSON body, or the whole body) */
+  /** the undecodable bytes (a line of an NDJSON body, the inflated body, or the body as received) */
   body: Buffer;
 }
 
@@ -28,32 +41,50 @@ export interface Decoded {
 
 export interface MessageLike {
   content: Buffer;
-  properties: { contentType?: string | undefined; messageId?: string | undefined; timestamp?: number | undefined; appId?: string | undefined };
+  properties: {
+    contentType?: string | undefined;
+    contentEncoding?: string | undefined;
+    messageId?: string | undefined;
+    timestamp?: number | undefined;
+    appId?: string | undefined;
+  };
 }
 
-/**
- * logship's own serializer writes every event as {"@timestamp":ISO,
- * "message":"...","event":{"id":32 hex},...}; such a line is taken as the
- * document without parsing it (Elasticsearch still validates it, and a line
- * without a newline cannot alter the bulk request). Anything else is parsed.
- */
-const OWN_LAYOUT = /^\{"@timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)","message":"(?:[^"\\]|\\.)*","event":\{"id":"([0-9a-f]{32})"\}/;
+type Outcome = Document | Poison;
+const isPoison = (o: Outcome): o is Poison => 'reason' in o;
 
-function fastPath(line: string, namer: IndexNamer): Document | undefined {
-  const m = OWN_LAYOUT.exec(line);
-  if (!m || line.includes('\n')) return undefined;
-  return { id: m[2], source: line, index: namer.nameFor(Date.parse(m[1]!)) };
+/**
+ * logship's own line (see scanOwnLayout) as the document, without parsing it.
+ * The fields after event.id are not parsed either: only their nesting is
+ * measured, so a document Elasticsearch would refuse for its depth is
+ * dead-lettered here with a clear reason.
+ */
+function fastPath(line: string, body: () => Buffer, namer: IndexNamer): Outcome | undefined {
+  const own = scanOwnLayout(line);
+  if (!own || line.includes('\n')) return undefined;
+  const depth = excessDepth(line, own.end, 1);
+  if (depth !== undefined) return { reason: tooDeepReason(depth), body: body() };
+  return { id: own.id, source: line, index: namer.nameFor(own.timestampMs) };
 }
 
 function fallbackTimestamp(msg: MessageLike): string {
   const ts = msg.properties.timestamp;
   // AMQP timestamps are seconds; accept milliseconds from clients that send them
-  if (typeof ts === 'number' && ts > 0) return new Date(ts < 1e11 ? ts * 1000 : ts).toISOString();
+  if (typeof ts === 'number' && ts > 0) {
+    const d = new Date(ts < 1e11 ? ts * 1000 : ts);
+    if (!Number.isNaN(d.getTime())) return d.toISOString();
+  }
   return new Date().toISOString();
 }
 
-/** A parsed JSON object as a document, reusing its text when it is already one clean line. */
-function fromObject(obj: Record<string, unknown>, raw: string, msg: MessageLike, single: boolean, namer: IndexNamer): Document {
+/**
+ * A parsed JSON object as a document, reusing its text when it is already one
+ * clean line. Its depth is measured first: JSON.stringify recurses, and
+ * Elasticsearch refuses what is nested deeper than 1000 levels anyway.
+ */
+function fromObject(obj: Record<string, unknown>, raw: string, body: () => Buffer, msg: MessageLike, single: boolean, namer: IndexNamer): Outcome {
+  const depth = excessDepth(raw);
+  if (depth !== undefined) return { reason: tooDeepReason(depth), body: body() };
   let changed = false;
   let ts = normaliseTimestamp(obj['@timestamp']);
   if (ts === undefined || ts !== obj['@timestamp']) {
@@ -84,63 +115,131 @@ function fromText(text: string, msg: MessageLike, namer: IndexNamer): Document {
 function parseObject(text: string): Record<string, unknown> | string {
   try {
     const v: unknown = JSON.parse(text);
-    return isObject(v) ? v : `JSON ${Array.isArray(v) ? 'array' : typeof v} where an object was expected`;
+    return isObject(v) ? v : `JSON ${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v} where an object was expected`;
   } catch (err) {
-    return `invalid JSON: ${(err as Error).message}`;
+    return `invalid JSON: ${errorMessage(err).slice(0, 200)}`;
   }
 }
 
-export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
-  const docs: Document[] = [];
-  const poison: Poison[] = [];
-  const type = (msg.properties.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+/** The media type of a content type, lower case, without parameters. */
+function mediaType(contentType: unknown): string {
+  if (typeof contentType !== 'string') return '';
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+function isJsonType(type: string): boolean {
+  return type === JSON_CONTENT_TYPE || type === 'text/json' || type.endsWith('+json');
+}
+
+/** The text without a leading byte order mark (JSON.parse refuses one) and the whitespace around it. */
+function jsonText(text: string): string {
+  return (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).trim();
+}
+
+/** Whether the text is meant as a JSON object: its first character past JSON whitespace (and a BOM) is `{`. */
+function startsAsObject(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || (i === 0 && c === 0xfeff)) continue;
+    return c === 123; // {
+  }
+  return false;
+}
+
+/**
+ * One event: a JSON object whatever the content type says (node-amqp sends
+ * application/octet-stream, others none, and Logstash's rabbitmq input parses
+ * such bodies as JSON too), else plain text; a body declared JSON that is not
+ * a JSON object is poison.
+ */
+function decodeSingle(text: string, body: Buffer, type: string, msg: MessageLike, namer: IndexNamer): Outcome {
+  const declaredJson = isJsonType(type);
+  const whole = () => body;
+  if (declaredJson && msg.properties.appId === 'logship') {
+    const fast = fastPath(text, whole, namer);
+    if (fast) return fast;
+  }
+  if (declaredJson || startsAsObject(text)) {
+    const raw = jsonText(text);
+    const parsed = parseObject(raw);
+    if (typeof parsed !== 'string') return fromObject(parsed, raw, whole, msg, true, namer);
+    // a line of text that merely starts with { is a log line, not broken JSON
+    if (declaredJson) return { reason: `body declared ${type} but is ${parsed}`, body };
+  }
+  return fromText(text.endsWith('\n') ? text.slice(0, -1) : text, msg, namer);
+}
+
+function decodeLine(line: string, own: boolean, msg: MessageLike, namer: IndexNamer): Outcome {
+  const bytes = () => Buffer.from(line);
+  const fast = own ? fastPath(line, bytes, namer) : undefined;
+  if (fast) return fast;
+  const raw = jsonText(line);
+  const parsed = parseObject(raw);
+  if (typeof parsed === 'string') return { reason: `NDJSON line: ${parsed}`, body: bytes() };
+  return fromObject(parsed, raw, bytes, msg, false, namer);
+}
+
+/** NDJSON: one outcome per non-blank line, each decoded on its own (one bad line never spoils the others). */
+function decodeNdjson(text: string, body: Buffer, msg: MessageLike, namer: IndexNamer, out: Decoded): void {
   const own = msg.properties.appId === 'logship';
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    if (line === '') continue;
+    let o: Outcome;
+    try {
+      o = decodeLine(line, own, msg, namer);
+    } catch (err) {
+      o = { reason: `NDJSON line cannot be decoded: ${errorMessage(err)}`, body: Buffer.from(line) };
+    }
+    if (isPoison(o)) out.poison.push(o);
+    else out.docs.push(o);
+  }
+  if (out.docs.length === 0 && out.poison.length === 0) out.poison.push({ reason: 'NDJSON body without events', body });
+}
+
+function decodeUnguarded(msg: MessageLike, namer: IndexNamer): Decoded {
+  const out: Decoded = { docs: [], poison: [] };
   if (msg.content.length === 0) {
-    poison.push({ reason: 'empty message body', body: msg.content });
-    return { docs, poison };
+    out.poison.push({ reason: 'empty message body', body: msg.content });
+    return out;
   }
-  const text = msg.content.toString('utf8');
-
+  const inflated = removeContentEncoding(msg.content, msg.properties.contentEncoding);
+  if ('reason' in inflated) {
+    out.poison.push({ reason: inflated.reason, body: msg.content });
+    return out;
+  }
+  const body = inflated.body;
+  if (body.length === 0) {
+    out.poison.push({ reason: 'empty message body (after inflating)', body: msg.content });
+    return out;
+  }
+  const type = mediaType(msg.properties.contentType);
+  const text = body.toString('utf8');
   if (type === NDJSON_CONTENT_TYPE) {
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end === -1) end = text.length;
-      const line = text.slice(start, end).trim();
-      start = end + 1;
-      if (line === '') continue;
-      const fast = own ? fastPath(line, namer) : undefined;
-      if (fast) {
-        docs.push(fast);
-        continue;
-      }
-      const parsed = parseObject(line);
-      if (typeof parsed === 'string') poison.push({ reason: `NDJSON line: ${parsed}`, body: Buffer.from(line) });
-      else docs.push(fromObject(parsed, line, msg, false, namer));
-    }
-    if (docs.length === 0 && poison.length === 0) poison.push({ reason: 'NDJSON body without events', body: msg.content });
-    return { docs, poison };
+    decodeNdjson(text, body, msg, namer, out);
+    return out;
   }
+  const o = decodeSingle(text, body, type, msg, namer);
+  if (isPoison(o)) out.poison.push(o);
+  else out.docs.push(o);
+  return out;
+}
 
-  const looksJson = type === JSON_CONTENT_TYPE || (type === '' && text.trimStart().startsWith('{'));
-  if (own && type === JSON_CONTENT_TYPE) {
-    const fast = fastPath(text, namer);
-    if (fast) {
-      docs.push(fast);
-      return { docs, poison };
-    }
+/**
+ * The documents and poison of a delivery. Never throws: whatever goes wrong
+ * while decoding makes the delivery poison with the reason, so the consumer
+ * dead-letters it and goes on.
+ */
+export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
+  try {
+    return decodeUnguarded(msg, namer);
+  } catch (err) {
+    const body = Buffer.isBuffer(msg.content) ? msg.content : Buffer.alloc(0);
+    return { docs: [], poison: [{ reason: `the message cannot be decoded: ${errorMessage(err)}`, body }] };
   }
-  if (looksJson) {
-    const parsed = parseObject(text);
-    if (typeof parsed !== 'string') {
-      docs.push(fromObject(parsed, text, msg, true, namer));
-      return { docs, poison };
-    }
-    if (type === JSON_CONTENT_TYPE) {
-      poison.push({ reason: `body declared ${JSON_CONTENT_TYPE} but is ${parsed}`, body: msg.content });
-      return { docs, poison };
-    }
-  }
-  docs.push(fromText(text.endsWith('\n') ? text.slice(0, -1) : text, msg, namer));
-  return { docs, poison };
 }
