@@ -9,7 +9,8 @@ import { startCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
-import { waitFor, sleep } from '../helpers/wait.js';
+import { drained, servedUrl, shipHealth } from '../helpers/file-state.js';
+import { waitFor } from '../helpers/wait.js';
 
 function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
@@ -26,6 +27,8 @@ interface Ctx {
   env: Record<string, string>;
   dir: string;
   indexer: IndexerProcess;
+  /** the broker of this test when not the machine's */
+  amqpUrl?: string;
 }
 
 describe('files', () => {
@@ -53,7 +56,8 @@ describe('files', () => {
   /** every expected message indexed exactly once, one document per event.id */
   async function expectExactlyOnce(c: Ctx, expected: string[], timeoutMs = 60_000): Promise<void> {
     await waitFor(`${expected.length} documents`, async () => (await es.count(c.n.indexWildcard)) >= expected.length, timeoutMs, 250);
-    await sleep(300);
+    // nothing left in the queue or in the indexer: no late copy can still arrive
+    await waitFor('the queue and the indexer drained', () => drained(c.n.queue, c.indexer.url, c.amqpUrl), 30_000, 100);
     const docs = await es.all(c.n.indexWildcard);
     const messages = docs.map((d) => String(d.source.message));
     assert.equal(docs.length, expected.length, 'document count');
@@ -123,12 +127,13 @@ describe('files', () => {
     const c = await setup('copytrunc');
     const log = path.join(c.dir, 'app.log');
     fs.writeFileSync(log, lines(0, 1000, 'before'));
-    const s = startCli(['ship', '--follow', log, '--scan-interval', '200ms', '--metrics-port', '0'], { env: c.env });
+    const s = startCli(['ship', '--follow', log, '--scan-interval', '200ms', '--metrics-port', '0'], { env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' } });
     try {
       await waitFor('1000 indexed', async () => (await es.count(c.n.indexWildcard)) === 1000, 30_000);
       fs.copyFileSync(log, path.join(c.dir, 'app.log.copy'));
       fs.truncateSync(log, 0);
-      await sleep(800);
+      // the truncation seen on the empty file, before anything new is written
+      await waitFor('the truncation noticed', () => /file truncated \(copytruncate\)/.test(s.stderr()), 10_000, 20);
       fs.appendFileSync(log, lines(0, 300, 'after'));
       await expectExactlyOnce(c, [...lines(0, 1000, 'before').trimEnd().split('\n'), ...lines(0, 300, 'after').trimEnd().split('\n')]);
       s.child.kill('SIGTERM');
@@ -234,9 +239,13 @@ describe('files', () => {
     try {
       const file = path.join(c.dir, 'p.log');
       fs.writeFileSync(file, 'complete\npart');
-      const s = startCli(['ship', '--follow', file, '--metrics-port', '0'], { env: c.env });
+      const s = startCli(['ship', '--follow', file, '--metrics-port', '0'], { env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' } });
+      const url = await waitFor('the shipper to serve /health', () => servedUrl(s.stderr()), 20_000);
       await waitFor('the complete line', async () => (await es.count(c.n.indexWildcard)) === 1, 20_000);
-      await sleep(600);
+      // every byte was read, the partial line included, and it is no event
+      await waitFor('all 13 bytes read', async () => (await shipHealth(url)).bytesRead === 13, 10_000, 20);
+      assert.equal((await shipHealth(url)).summary.read, 1, 'the partial line waits');
+      await waitFor('the queue and the indexer drained', () => drained(c.n.queue, c.indexer.url), 10_000);
       assert.equal(await es.count(c.n.indexWildcard), 1, 'the partial line waits');
       fs.appendFileSync(file, 'ial line\n');
       await waitFor('the joined line', async () => (await es.count(c.n.indexWildcard)) === 2, 20_000);
@@ -327,17 +336,24 @@ describe('files', () => {
     try {
       await bootstrap(env);
       fs.writeFileSync(file, lines(0, 100));
-      s = startCli(['ship', '--follow', file, '--metrics-port', '0'], { env });
+      s = startCli(['ship', '--follow', file, '--metrics-port', '0'], { env: { ...env, LOGSHIP_LOG_LEVEL: 'info' } });
+      const shipper = s;
+      const url = await waitFor('the shipper to serve /health', () => servedUrl(shipper.stderr()), 20_000);
       const firstSize = fs.statSync(file).size;
       await waitFor('the first checkpoint', () => checkpoint() === firstSize, 20_000);
       await rabbit.stop();
       fs.appendFileSync(file, lines(100, 200));
-      await sleep(2500);
+      await waitFor('the new lines read', async () => (await shipHealth(url)).summary.read === 200, 20_000, 50);
+      // two looks of the checkpoint saver after the lines were read and published
+      const readAt = new Date().toISOString();
+      await waitFor('two checkpoint ticks', async () => ((await shipHealth(url)).checkpoints.checkedAt ?? '') > readAt, 5_000, 50);
+      const firstTick = (await shipHealth(url)).checkpoints.checkedAt ?? '';
+      await waitFor('two checkpoint ticks', async () => ((await shipHealth(url)).checkpoints.checkedAt ?? '') > firstTick, 5_000, 50);
       assert.equal(checkpoint(), firstSize, 'no checkpoint advances while the broker cannot confirm');
       await rabbit.start();
       await waitFor('the checkpoint after recovery', () => checkpoint() === fs.statSync(file).size, 60_000, 200);
       indexer = await startIndexer(env);
-      const c: Ctx = { n, env, dir, indexer };
+      const c: Ctx = { n, env, dir, indexer, amqpUrl: rabbit.url };
       await expectExactlyOnce(c, lines(0, 200).trimEnd().split('\n'));
       s.child.kill('SIGTERM');
       assert.equal((await s.exited).code, 0);

@@ -1,6 +1,29 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { ConfirmedOffset, MultilineJoiner, renderProgress, type PhysicalLine } from '@logship/shipper';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ErrorCodes, LogshipError } from '@logship/common';
+import {
+  ConfirmedOffset,
+  FINGERPRINT_BYTES,
+  MultilineJoiner,
+  StateStore,
+  TailStream,
+  checkStart,
+  fingerprint,
+  renderProgress,
+  type FileState,
+  type PhysicalLine,
+} from '@logship/shipper';
+import { waitFor } from '../helpers/wait.js';
+
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-unit-files-'));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+let tmpCount = 0;
+function tmpPath(name: string): string {
+  return path.join(tmpRoot, `${tmpCount++}-${name}`);
+}
 
 function feed(j: MultilineJoiner, texts: string[]): string[] {
   const out: string[] = [];
@@ -84,5 +107,180 @@ describe('progress bar', () => {
   it('shows bytes read of total and events per second', () => {
     const s = renderProgress({ bytesRead: 512 * 1024, bytesTotal: 1024 * 1024, published: 10 }, 1234.4, 10);
     assert.equal(s, '[#####-----]  50% 512.0 KiB/1.0 MiB 1234 events/s');
+  });
+});
+
+describe('file identity', () => {
+  it('checkStart: the same start gives a longer fingerprint as the file grows; another start gives null', async () => {
+    const file = tmpPath('grow.log');
+    fs.writeFileSync(file, 'first line\n');
+    const h = await fs.promises.open(file, 'r');
+    try {
+      const short = await fingerprint(h);
+      assert.equal(short.length, 11);
+      fs.appendFileSync(file, 'x'.repeat(2000));
+      const longer = await checkStart(h, short);
+      assert.ok(longer);
+      assert.equal(longer.length, FINGERPRINT_BYTES);
+      assert.equal(await checkStart(h, longer), longer, 'unchanged: the same object');
+      fs.writeFileSync(file, 'other line\n'.repeat(300)); // rewritten in place, longer than before
+      assert.equal(await checkStart(h, short), null);
+      assert.equal(await checkStart(h, longer), null);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('tail stream', () => {
+  async function follow(file: string, verify: () => Promise<boolean>) {
+    const handle = await fs.promises.open(file, 'r');
+    const tail = new TailStream(handle, file, fs.statSync(file).ino, 0, { follow: true, pollMs: 20, verify });
+    const chunks: Buffer[] = [];
+    tail.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((resolve, reject) => {
+      tail.on('end', resolve);
+      tail.on('error', reject);
+    });
+    return { tail, handle, text: () => Buffer.concat(chunks).toString(), ended };
+  }
+
+  it('a file rewritten in place with more bytes than were read ends the tail as rewritten, with none of the new bytes', { timeout: 10_000 }, async () => {
+    const file = tmpPath('rewrite.log');
+    const old = 'old line 1\nold line 2\n';
+    fs.writeFileSync(file, old);
+    const start = await fs.promises.open(file, 'r');
+    let fp = await fingerprint(start);
+    const verify = async () => {
+      const now = await checkStart(start, fp);
+      if (now) fp = now;
+      return now !== null;
+    };
+    const t = await follow(file, verify);
+    try {
+      await waitFor('the old content read', () => t.text() === old, 5000, 10);
+      fs.writeFileSync(file, 'a new file, longer than what was read before\n'.repeat(4));
+      await t.ended;
+      assert.equal(t.tail.endReason, 'rewritten');
+      assert.equal(t.text(), old, 'no byte of the new content read from the old offset');
+    } finally {
+      t.tail.stop();
+      await t.handle.close();
+      await start.close();
+    }
+  });
+
+  it('a file rewritten in place with exactly as many bytes as were read ends the tail as rewritten', { timeout: 10_000 }, async () => {
+    const file = tmpPath('same-size.log');
+    fs.writeFileSync(file, 'aaaa\n');
+    const start = await fs.promises.open(file, 'r');
+    const fp = await fingerprint(start);
+    const t = await follow(file, async () => (await checkStart(start, fp)) !== null);
+    try {
+      await waitFor('the old content read', () => t.text() === 'aaaa\n', 5000, 10);
+      fs.writeFileSync(file, 'bbbb\n');
+      await t.ended;
+      assert.equal(t.tail.endReason, 'rewritten');
+    } finally {
+      t.tail.stop();
+      await t.handle.close();
+      await start.close();
+    }
+  });
+});
+
+describe('state store', () => {
+  function entry(fileId: string, offset = 0): FileState {
+    return { fileId, path: '/x.log', dev: 1, ino: 2, fingerprint: { length: 0, hash: 'h' }, offset, generation: 0, updatedAt: new Date().toISOString() };
+  }
+  const onDisk = (dir: string) => (JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints.json'), 'utf8')) as { files: FileState[] }).files;
+
+  it('persist(): a new entry is on disk when it resolves; writes asked for meanwhile share one queued write', async () => {
+    const dir = tmpPath('state');
+    const store = new StateStore(dir);
+    await store.open();
+    try {
+      store.upsert(entry('a'));
+      await store.persist();
+      assert.deepEqual(
+        onDisk(dir).map((f) => f.fileId),
+        ['a'],
+      );
+      const writes: Array<Promise<void>> = [];
+      for (let i = 0; i < 20; i++) {
+        store.upsert(entry(`n${i}`));
+        writes.push(store.persist());
+      }
+      await Promise.all(writes);
+      assert.equal(onDisk(dir).length, 21, 'every entry asked for before the promises resolved is on disk');
+      assert.ok(new Set(writes).size <= 2, `${new Set(writes).size} distinct writes for 20 callers`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a failed checkpoint write is kept in health with its time and cleared by the next successful write', async () => {
+    const dir = tmpPath('state');
+    const store = new StateStore(dir);
+    await store.open();
+    try {
+      assert.equal(store.health.ok, true);
+      // the temp file's name taken by a directory: every write fails as a full disk would
+      const tmp = path.join(dir, `checkpoints.json.${process.pid}.tmp`);
+      fs.mkdirSync(tmp);
+      store.upsert(entry('a', 10));
+      await assert.rejects(store.persist(), /cannot write checkpoints in .*: .*EISDIR/);
+      const failed = store.health;
+      assert.equal(failed.ok, false);
+      assert.match(failed.error ?? '', /EISDIR/);
+      assert.ok(failed.since);
+      assert.equal(store.changed, true, 'the change is still to be written');
+      await assert.rejects(store.persist());
+      assert.equal(store.health.since, failed.since, 'since: when writes started failing');
+      fs.rmdirSync(tmp);
+      await store.persist();
+      assert.deepEqual(store.health.ok, true);
+      assert.equal(store.health.error, null);
+      assert.equal(onDisk(dir)[0]?.offset, 10);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a state directory that cannot be created, locked or written stops the run with exit 2', async () => {
+    const blocker = tmpPath('a-file');
+    fs.writeFileSync(blocker, '');
+    const underFile = new StateStore(path.join(blocker, 'state'));
+    const err1 = await underFile.open().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err1 instanceof LogshipError);
+    assert.equal(err1.code, ErrorCodes.CONFIG_INVALID);
+    assert.equal(err1.exitCode, 2);
+    assert.match(err1.message, /state directory .*a-file\/state is not writable/);
+
+    const locked = tmpPath('locked');
+    fs.mkdirSync(locked);
+    fs.writeFileSync(path.join(locked, 'ship.lock'), String(process.ppid)); // a live process
+    const err2 = await new StateStore(locked).open().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err2 instanceof LogshipError);
+    assert.equal(err2.exitCode, 2);
+    assert.match(err2.message, /in use by another logship ship/);
+
+    const unwritable = tmpPath('unwritable');
+    fs.mkdirSync(unwritable);
+    fs.mkdirSync(path.join(unwritable, `checkpoints.json.${process.pid}.tmp`)); // the first write fails
+    const err3 = await new StateStore(unwritable).open().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err3 instanceof LogshipError);
+    assert.equal(err3.exitCode, 2);
+    assert.match(err3.message, /state directory .*unwritable cannot be written: .*EISDIR/);
+    assert.equal(fs.existsSync(path.join(unwritable, 'ship.lock')), false, 'the lock is released');
   });
 });

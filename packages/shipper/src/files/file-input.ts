@@ -13,7 +13,7 @@ import { LineClamp } from '../line-clamp.js';
 import { LineSink } from '../line-sink.js';
 import type { ShipSession } from '../session.js';
 import { ConfirmedOffset } from './checkpoint.js';
-import { FINGERPRINT_BYTES, fingerprint, newFileId, sameStart } from './identity.js';
+import { checkStart, fingerprint, newFileId } from './identity.js';
 import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from './multiline.js';
 import type { FileState, StateStore } from './state-store.js';
 import { TailStream, type TailEnd } from './tail-stream.js';
@@ -34,8 +34,10 @@ export interface FileInputContext {
   follow: boolean;
   pollMs: number;
   multiline: (MultilineOptions & { timeoutMs: number }) | null;
-  /** bytes read, for the progress bar */
+  /** bytes read (partial lines included), for the progress bar and /health */
   onBytes?: (n: number) => void;
+  /** the file could be opened: a problem reported for it before is gone */
+  onOpened?: (path: string) => void;
 }
 
 export class FileInput {
@@ -60,14 +62,20 @@ export class FileInput {
   /** Ships the file until EOF (or, following, until it is rotated away or deleted). */
   async run(): Promise<TailEnd> {
     const handle = await fs.promises.open(this.path, 'r');
+    this.ctx.onOpened?.(this.path);
     try {
       for (;;) {
         const st = await handle.stat();
         const state = await this.resolveState(handle, st);
         this.state = state;
         const end = await this.ship(handle, st.ino, state);
-        if (end !== 'truncated' || this.stopped) return end;
-        this.ctx.logger.info({ path: this.path }, 'file truncated (copytruncate): reading it again from the start');
+        if ((end !== 'truncated' && end !== 'rewritten') || this.stopped) return end;
+        this.ctx.logger.info(
+          { path: this.path },
+          end === 'truncated'
+            ? 'file truncated (copytruncate): reading it again from the start'
+            : 'file rewritten in place (it no longer starts as it did): reading it again from the start',
+        );
         await this.newGeneration(handle, state);
       }
     } finally {
@@ -78,19 +86,18 @@ export class FileInput {
   private async resolveState(handle: FileHandle, st: fs.Stats): Promise<FileState> {
     const { store, config } = this.ctx;
     for (const candidate of store.findByInode(st.dev, st.ino)) {
-      if (!(await sameStart(handle, candidate.fingerprint))) continue;
+      const fp = await checkStart(handle, candidate.fingerprint);
+      if (!fp) continue;
       if (candidate.offset > st.size) {
         await this.newGeneration(handle, candidate);
         return candidate;
       }
-      if (candidate.fingerprint.length < FINGERPRINT_BYTES && st.size > candidate.fingerprint.length) {
-        candidate.fingerprint = await fingerprint(handle); // longer fingerprint, same fileId
-      }
+      candidate.fingerprint = fp; // longer while the file was small: same fileId
       candidate.path = this.path;
       store.upsert(candidate);
       return candidate;
     }
-    // a file never seen, or an inode reused by a different file
+    // a file never seen, an inode reused by a different file, or a file rewritten while we were stopped
     const fp = await fingerprint(handle);
     const state: FileState = {
       fileId: newFileId(config.hostName, st.dev, st.ino, fp, 0),
@@ -104,10 +111,11 @@ export class FileInput {
     };
     for (const stale of store.findByInode(st.dev, st.ino)) store.remove(stale.fileId);
     store.upsert(state);
+    await this.persistIdentity();
     return state;
   }
 
-  /** copytruncate: the same inode starts over; new ids so new lines never collide with old ones */
+  /** copytruncate or a rewrite: the same inode starts over; new ids so new lines never collide with old ones */
   private async newGeneration(handle: FileHandle, state: FileState): Promise<void> {
     const { store, config, trackers } = this.ctx;
     trackers.delete(state.fileId);
@@ -118,6 +126,35 @@ export class FileInput {
     state.offset = 0;
     state.updatedAt = new Date().toISOString();
     store.upsert(state);
+    await this.persistIdentity();
+  }
+
+  /**
+   * A new fileId is on disk before its first event is published, so a crash
+   * right after cannot make the next run ship the file again under another id.
+   * When the state directory cannot be written (disk full), shipping goes on:
+   * /health reports it, and the saver keeps retrying.
+   */
+  private async persistIdentity(): Promise<void> {
+    try {
+      await this.ctx.store.persist();
+    } catch (err) {
+      this.ctx.logger.error(
+        { path: this.path, err: errorMessage(err) },
+        'cannot write the identity of a new file to the state directory; shipping it anyway (a crash before the next successful write would ship its lines again under another id)',
+      );
+    }
+  }
+
+  /** Following: does the file still start as fingerprinted? Lengthens a short fingerprint as the file grows. */
+  private async verifyStart(handle: FileHandle, state: FileState): Promise<boolean> {
+    const fp = await checkStart(handle, state.fingerprint);
+    if (!fp) return false;
+    if (fp !== state.fingerprint) {
+      state.fingerprint = fp;
+      this.ctx.store.upsert(state);
+    }
+    return true;
   }
 
   private async ship(handle: FileHandle, ino: number, state: FileState): Promise<TailEnd> {
@@ -129,7 +166,13 @@ export class FileInput {
     }
     // resume after what this process already read of the file (a rotated file seen again)
     const start = Math.max(state.offset, tracker.readTo);
-    const tail = new TailStream(handle, this.path, ino, start, { follow, pollMs });
+    if (this.stopped) return 'stopped';
+    const tail = new TailStream(handle, this.path, ino, start, {
+      follow,
+      pollMs,
+      verify: () => this.verifyStart(handle, state),
+      ...(this.ctx.onBytes ? { onBytes: this.ctx.onBytes } : {}),
+    });
     this.tail = tail;
     const clamp = new LineClamp(config.maxLineBytes, true);
     const joiner = this.ctx.multiline ? new MultilineJoiner(this.ctx.multiline) : null;
@@ -167,7 +210,6 @@ export class FileInput {
       const meta = clamp.takeMeta(i)!;
       const offset = pos;
       const end = pos + meta.bytes + (meta.terminated ? 1 : 0);
-      this.ctx.onBytes?.(end - pos);
       pos = end;
       tracker.readTo = end;
       let wait: Promise<void> | undefined;

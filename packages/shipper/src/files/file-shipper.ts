@@ -12,7 +12,7 @@ import { ShipSession, type ShipSummary } from '../session.js';
 import type { ConfirmedOffset } from './checkpoint.js';
 import { FileInput, describeFileError, type FileMeta } from './file-input.js';
 import type { MultilineOptions } from './multiline.js';
-import { StateStore } from './state-store.js';
+import { type CheckpointHealth, StateStore } from './state-store.js';
 
 export interface FileShipperOptions {
   config: Config;
@@ -42,6 +42,7 @@ export class FileShipper {
   private readonly warnedEmpty = new Set<string>();
   private stopRequested = false;
   private wakeStop: (() => void) | null = null;
+  private checkedAt: string | null = null;
   bytesRead = 0;
   bytesTotal = 0;
 
@@ -82,14 +83,20 @@ export class FileShipper {
     this.wakeStop?.();
   }
 
+  /** Checkpoint writes: failing (disk full) makes /health degraded; checkedAt is the saver's last look. */
+  get checkpoints(): CheckpointHealth & { checkedAt: string | null } {
+    return { ...this.store.health, checkedAt: this.checkedAt };
+  }
+
   async run(): Promise<ShipSummary> {
     const { logger, follow } = this.o;
-    this.store.open();
+    await this.store.open();
     let saver: NodeJS.Timeout | null = null;
     let scanner: NodeJS.Timeout | null = null;
+    let failed = true;
     try {
       await this.session.open();
-      saver = setInterval(() => this.saveQuietly(), 1000);
+      saver = setInterval(() => void this.saveQuietly(), 1000);
       await this.scan(true);
       if (follow) {
         const tick = () => {
@@ -105,15 +112,20 @@ export class FileShipper {
       }
       await Promise.all([...this.active.values()].map((a) => a.done));
       await this.session.flush();
+      failed = false;
     } finally {
       if (saver) clearInterval(saver);
       if (scanner) clearTimeout(scanner);
       for (const { input } of this.active.values()) input.stop();
       await this.session.close();
-      this.store.close();
+      // the last checkpoints: a failure here is the run's error only when there is no other
+      await this.store.close().catch((err: unknown) => {
+        if (!failed) throw err;
+        logger.error({ err: errorMessage(err) }, 'cannot write the last checkpoints');
+      });
     }
     this.session.assertDelivered(this.stopRequested);
-    if (!follow && this.problems.size > 0) {
+    if (this.problems.size > 0) {
       const list = [...this.problems.values()];
       throw new LogshipError(ErrorCodes.INPUT, `${list.length} input(s) could not be read: ${list.join('; ')}`, {
         hint: 'everything else was shipped and confirmed',
@@ -123,11 +135,17 @@ export class FileShipper {
     return this.session.summary;
   }
 
-  private saveQuietly(): void {
+  /** Every second: write what changed; a failure is logged once, kept for /health, and retried on the next tick. */
+  private async saveQuietly(): Promise<void> {
+    this.checkedAt = new Date().toISOString();
+    if (!this.store.changed) return;
+    const before = this.store.health;
     try {
-      this.store.save();
+      await this.store.persist();
+      if (!before.ok) this.o.logger.warn({ dir: this.store.dir, since: before.since }, 'checkpoints written again');
     } catch (err) {
-      this.o.logger.error({ err: errorMessage(err) }, 'cannot write checkpoints; will retry');
+      if (before.error !== this.store.health.error)
+        this.o.logger.error({ err: errorMessage(err) }, 'cannot write checkpoints; shipping goes on, retrying every second');
     }
   }
 
@@ -145,7 +163,10 @@ export class FileShipper {
         try {
           const st = await fs.promises.stat(abs);
           if (st.isDirectory()) this.problem(pattern, `cannot read ${abs}: is a directory (use a glob such as ${path.join(pattern, '*.log')})`);
-          else out.add(abs);
+          else {
+            this.problems.delete(pattern);
+            out.add(abs);
+          }
         } catch (err) {
           if (this.o.follow && (err as NodeJS.ErrnoException).code === 'ENOENT') {
             if (!this.warnedEmpty.has(pattern)) this.o.logger.warn({ path: abs }, 'file does not exist yet; waiting for it');
@@ -160,7 +181,7 @@ export class FileShipper {
           if (!this.warnedEmpty.has(pattern)) this.o.logger.warn({ glob: pattern }, 'glob matches no file yet; waiting for files');
           this.warnedEmpty.add(pattern);
         } else this.problem(pattern, `glob ${pattern} matches no file`);
-      }
+      } else this.problems.delete(pattern);
       for (const f of found) out.add(f);
     }
     return [...out].sort();
@@ -195,7 +216,11 @@ export class FileShipper {
           this.problems.delete(p);
           if (end === 'rotated' || end === 'deleted') this.o.logger.info({ path: p, end }, 'file finished and released');
         })
-        .catch((err: unknown) => this.problem(p, describeFileError(p, err)))
+        .catch((err: unknown) => {
+          // following, a file removed between the scan and the open is simply gone
+          if (this.o.follow && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          this.problem(p, describeFileError(p, err));
+        })
         .finally(() => {
           if (this.active.get(key)?.input === input) this.active.delete(key);
         });
@@ -215,6 +240,9 @@ export class FileShipper {
       multiline: this.o.multiline,
       onBytes: (n: number) => {
         this.bytesRead += n;
+      },
+      onOpened: (p: string) => {
+        if (this.problems.delete(p)) this.o.logger.info({ input: p }, 'input readable again');
       },
     };
   }

@@ -1,19 +1,30 @@
 /**
  * Reads a file from an offset as a byte stream. Without follow it ends at
  * EOF; with follow it polls for growth and ends only when the file was
- * truncated (copytruncate), renamed away or deleted, after reading what was
- * left. Memory is one chunk at a time, whatever the file size.
+ * truncated (copytruncate), rewritten in place, renamed away or deleted,
+ * after reading what was left. Memory is one chunk at a time, whatever the
+ * file size.
+ *
+ * A rewrite in place (`cat new > app.log`) with more bytes than were read
+ * does not shrink the file below the read position, so following also checks,
+ * after every read that returned bytes, that the file still starts as it did
+ * (`verify`): when it does not, the chunk (new content read from the old
+ * offset) is dropped and the stream ends with 'rewritten'.
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
-export type TailEnd = 'eof' | 'truncated' | 'rotated' | 'deleted' | 'stopped';
+export type TailEnd = 'eof' | 'truncated' | 'rewritten' | 'rotated' | 'deleted' | 'stopped';
 
 export interface TailOptions {
   follow: boolean;
   pollMs: number;
   chunkBytes?: number;
+  /** following: false when the file no longer starts with the bytes it had (rewritten in place) */
+  verify?: () => Promise<boolean>;
+  /** bytes handed on, partial lines included */
+  onBytes?: (n: number) => void;
 }
 
 export class TailStream extends Readable {
@@ -22,6 +33,7 @@ export class TailStream extends Readable {
   private reading = false;
   private finishing: TailEnd | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private mtimeMs = -1;
 
   constructor(
     private readonly handle: FileHandle,
@@ -48,7 +60,11 @@ export class TailStream extends Readable {
         const { bytesRead } = await this.handle.read(buf, 0, size, this.position);
         if (this.destroyed) return;
         if (bytesRead > 0) {
+          // checked after the read: a rewrite before it shows in the start of the file now
+          if (this.o.follow && this.o.verify && !(await this.o.verify())) return this.finish('rewritten');
+          if (this.destroyed) return;
           this.position += bytesRead;
+          this.o.onBytes?.(bytesRead);
           if (!this.push(buf.subarray(0, bytesRead))) return;
           continue;
         }
@@ -56,7 +72,7 @@ export class TailStream extends Readable {
         if (this.finishing) return this.finish(this.finishing);
         const why = await this.checkEnd();
         if (this.destroyed) return;
-        if (why === 'truncated') return this.finish('truncated');
+        if (why === 'truncated' || why === 'rewritten') return this.finish(why);
         if (why) {
           // renamed or deleted: read once more what a writer appended meanwhile
           this.finishing = why;
@@ -78,6 +94,11 @@ export class TailStream extends Readable {
   private async checkEnd(): Promise<TailEnd | null> {
     const st = await this.handle.stat();
     if (st.size < this.position) return 'truncated';
+    // changed without growing past what was read: rewritten with as many bytes as before?
+    if (st.mtimeMs !== this.mtimeMs) {
+      this.mtimeMs = st.mtimeMs;
+      if (st.size === this.position && this.o.verify && !(await this.o.verify())) return 'rewritten';
+    }
     try {
       const onDisk = await fs.promises.stat(this.path);
       if (onDisk.ino !== this.ino) return 'rotated';

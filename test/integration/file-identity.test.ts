@@ -1,0 +1,195 @@
+/**
+ * File identity under rewrites and crashes: a file rewritten in place is a
+ * new file (read from 0, new ids, no fragment), and a file's id survives a
+ * kill -9 right after a rotation (rename or copytruncate), so the lines the
+ * next run ships again are 409s, never copies. Real broker, ES double.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { deleteTopology, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
+import { startEs, type EsTarget } from '../helpers/es.js';
+import { checkpointedToEnd, drained, lineList, lines, servedUrl } from '../helpers/file-state.js';
+import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface Ctx {
+  n: Names;
+  env: Record<string, string>;
+  dir: string;
+  stateDir: string;
+  indexer: IndexerProcess | null;
+}
+
+describe('file identity', () => {
+  let es: EsTarget;
+  before(async () => {
+    es = await startEs();
+  });
+  after(async () => es.close());
+
+  async function setup(prefix: string, withIndexer = true): Promise<Ctx> {
+    const n = randomNames(prefix);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
+    const stateDir = path.join(dir, 'state');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
+    await bootstrap(env);
+    return { n, env, dir, stateDir, indexer: withIndexer ? await startIndexer(env) : null };
+  }
+
+  async function teardown(c: Ctx): Promise<void> {
+    if (c.indexer) await stopProcess(c.indexer);
+    await deleteTopology(c.n);
+    fs.rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  /** every expected message indexed exactly once, one document per event.id, nothing else */
+  async function expectExactlyOnce(c: Ctx, expected: string[]): Promise<void> {
+    const indexer = c.indexer;
+    assert.ok(indexer, 'an indexer runs');
+    await waitFor(`${expected.length} documents`, async () => (await es.count(c.n.indexWildcard)) >= expected.length, 60_000, 100);
+    await waitFor('the queue and the indexer drained', () => drained(c.n.queue, indexer.url), 30_000, 100);
+    const docs = await es.all(c.n.indexWildcard);
+    const messages = docs.map((d) => String(d.source.message));
+    const extra = messages.filter((m) => !expected.includes(m));
+    assert.deepEqual(extra.slice(0, 5), [], 'no document that is not a whole line of the files (a fragment)');
+    assert.equal(new Set(messages).size, expected.length, 'distinct messages');
+    assert.equal(docs.length, expected.length, 'documents (a line indexed twice under two ids shows here)');
+    assert.deepEqual([...messages].sort(), [...expected].sort());
+  }
+
+  async function follow(c: Ctx, pattern: string): Promise<RunningCli> {
+    const s = startCli(['ship', '--follow', pattern, '--scan-interval', '100ms', '--metrics-port', '0'], {
+      env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' },
+    });
+    await waitFor(
+      'the shipper to serve /health',
+      () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
+      30_000,
+      50,
+    );
+    return s;
+  }
+
+  it('a followed file rewritten in place with more bytes than were read is read again from 0: every new line once, no fragment', async () => {
+    const c = await setup('rewrite');
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 100, 'old'));
+    const s = await follow(c, log);
+    try {
+      await waitFor('the old lines indexed', async () => (await es.count(c.n.indexWildcard)) === 100, 30_000, 50);
+      // what `cat new > app.log` does: truncate, then write more bytes than the old offset
+      fs.writeFileSync(log, lines(0, 300, 'new'));
+      await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
+      assert.match(s.stderr(), /file rewritten in place|file truncated/);
+      s.child.kill('SIGTERM');
+      assert.equal((await s.exited).code, 0);
+    } finally {
+      s.child.kill('SIGKILL');
+      await teardown(c);
+    }
+  });
+
+  it('a file rewritten in place while the shipper was stopped is read from 0 on restart, even if it was empty when first seen', async () => {
+    const c = await setup('rewrite-stopped');
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, ''); // fingerprinted empty: the fingerprint must grow with the file
+    const s = await follow(c, log);
+    try {
+      await waitFor('the empty file checkpointed', () => checkpointedToEnd(c.stateDir, [log]), 20_000, 50);
+      fs.appendFileSync(log, lines(0, 100, 'old'));
+      await waitFor('the old lines indexed', async () => (await es.count(c.n.indexWildcard)) === 100, 30_000, 50);
+      s.child.kill('SIGTERM');
+      assert.equal((await s.exited).code, 0);
+      fs.writeFileSync(log, lines(0, 300, 'new'));
+      const r = await ship(c.env, '', [log]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /read 300, published 300/, 'the rewritten file is read from its first byte');
+      await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
+    } finally {
+      s.child.kill('SIGKILL');
+      await teardown(c);
+    }
+  });
+
+  /**
+   * Rounds of: (re)start the following shipper on the same state dir, wait
+   * until it caught up, rotate, write 300 lines, kill -9 it as soon as the
+   * queue shows some of them. The indexer runs only at the end, so the queue
+   * depth is the moment of publishing. Every line must end up indexed once.
+   */
+  async function killLoop(c: Ctx, pattern: string, rotate: (round: number) => void, files: () => string[]): Promise<string[]> {
+    const rounds = 3;
+    const expected: string[] = [];
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 300, 'r0'));
+    expected.push(...lineList(0, 300, 'r0'));
+    for (let round = 0; round <= rounds; round++) {
+      const s = await follow(c, pattern);
+      try {
+        await waitFor(`round ${round}: everything so far checkpointed`, () => checkpointedToEnd(c.stateDir, files()), 30_000, 50);
+        if (round === rounds) {
+          s.child.kill('SIGTERM');
+          assert.equal((await s.exited).code, 0, s.stderr());
+          break;
+        }
+        const before = (await queueDepth(c.n.queue)).messageCount;
+        rotate(round + 1);
+        fs.appendFileSync(log, lines(0, 300, `r${round + 1}`));
+        expected.push(...lineList(0, 300, `r${round + 1}`));
+        await waitFor(`round ${round + 1}: some new lines published`, async () => (await queueDepth(c.n.queue)).messageCount > before, 20_000, 10);
+        s.child.kill('SIGKILL');
+        assert.equal((await s.exited).signal, 'SIGKILL');
+      } finally {
+        s.child.kill('SIGKILL');
+      }
+    }
+    return expected;
+  }
+
+  it('kill -9 right after a rename rotation, round after round: the new file keeps its id, every line indexed once', async () => {
+    const c = await setup('kill-rename', false);
+    const log = path.join(c.dir, 'app.log');
+    const rotated: string[] = [];
+    try {
+      const expected = await killLoop(
+        c,
+        `${c.dir}/app.log*`,
+        (round) => {
+          const to = `${log}.${round}`;
+          fs.renameSync(log, to);
+          rotated.push(to);
+          fs.writeFileSync(log, '');
+        },
+        () => [log, ...rotated],
+      );
+      c.indexer = await startIndexer(c.env);
+      await expectExactlyOnce(c, expected);
+    } finally {
+      await teardown(c);
+    }
+  });
+
+  it('kill -9 right after a copytruncate, round after round: the new generation keeps its id, every line indexed once', async () => {
+    const c = await setup('kill-copytrunc', false);
+    const log = path.join(c.dir, 'app.log');
+    try {
+      const expected = await killLoop(
+        c,
+        log,
+        (round) => {
+          fs.copyFileSync(log, `${log}.${round}`);
+          fs.truncateSync(log, 0);
+        },
+        () => [log],
+      );
+      c.indexer = await startIndexer(c.env);
+      await expectExactlyOnce(c, expected);
+    } finally {
+      await teardown(c);
+    }
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * ship's own faults: a state directory on a full disk (at start: exit 2;
+ * mid-run: shipping goes on, checkpoint writes retried, /health degraded
+ * with the reason, ok again once a write succeeds) and inputs that cannot be
+ * read while following (/health degraded, exit 1 naming them at SIGTERM).
+ * Real broker, ES double; the full disk is a 64 KiB tmpfs (needs root).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { deleteTopology, randomNames, type Names } from '../helpers/amqp.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
+import { startEs, type EsTarget } from '../helpers/es.js';
+import { checkpointedToEnd, drained, lineList, lines, servedUrl, shipHealth } from '../helpers/file-state.js';
+import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface Ctx {
+  n: Names;
+  env: Record<string, string>;
+  dir: string;
+  stateDir: string;
+  indexer: IndexerProcess;
+  mounted: boolean;
+}
+
+/** Fills a filesystem to its last byte; returns the filler file. */
+function fill(dir: string): string {
+  const filler = path.join(dir, 'filler');
+  const fd = fs.openSync(filler, 'a');
+  try {
+    const block = Buffer.alloc(4096, 1);
+    for (;;) fs.writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return filler;
+}
+
+describe('ship: state directory and unreadable inputs', () => {
+  let es: EsTarget;
+  before(async () => {
+    es = await startEs();
+  });
+  after(async () => es.close());
+
+  /** With `tmpfs`, the state dir is a 64 KiB tmpfs; returns null (test skipped) where mounting is not allowed. */
+  async function setup(t: TestContext, prefix: string, tmpfs: boolean): Promise<Ctx | null> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
+    const stateDir = path.join(dir, 'state');
+    fs.mkdirSync(stateDir);
+    if (tmpfs) {
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir], { encoding: 'utf8' });
+      if (m.status !== 0) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        t.skip(`a full disk needs a small tmpfs, and mount failed: ${(m.stderr || m.error?.message || '').trim()}`);
+        return null;
+      }
+    }
+    const n = randomNames(prefix);
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
+    await bootstrap(env);
+    return { n, env, dir, stateDir, indexer: await startIndexer(env), mounted: tmpfs };
+  }
+
+  async function teardown(c: Ctx): Promise<void> {
+    await stopProcess(c.indexer);
+    await deleteTopology(c.n);
+    if (c.mounted) spawnSync('umount', [c.stateDir]);
+    fs.rmSync(c.dir, { recursive: true, force: true });
+  }
+
+  async function expectExactlyOnce(c: Ctx, expected: string[]): Promise<void> {
+    await waitFor(`${expected.length} documents`, async () => (await es.count(c.n.indexWildcard)) >= expected.length, 30_000, 100);
+    await waitFor('the queue and the indexer drained', () => drained(c.n.queue, c.indexer.url), 30_000, 100);
+    const docs = await es.all(c.n.indexWildcard);
+    assert.equal(docs.length, expected.length, 'documents');
+    assert.deepEqual(docs.map((d) => String(d.source.message)).sort(), [...expected].sort());
+  }
+
+  async function follow(c: Ctx, args: string[]): Promise<{ s: RunningCli; url: string }> {
+    const s = startCli(['ship', '--follow', ...args, '--scan-interval', '100ms', '--metrics-port', '0'], { env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' } });
+    const url = await waitFor(
+      'the shipper to serve /health',
+      () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
+      30_000,
+      50,
+    );
+    return { s, url };
+  }
+
+  it('a state directory on a full disk stops the run at start with exit 2 and the reason, with or without --follow', async (t) => {
+    const c = await setup(t, 'state-full', true);
+    if (!c) return;
+    try {
+      const log = path.join(c.dir, 'app.log');
+      fs.writeFileSync(log, lines(0, 10));
+      fill(c.stateDir);
+      const r = await ship(c.env, '', [log]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /state directory .*state (cannot be locked|cannot be written): .*(ENOSPC|no space left)/i);
+      const f = await ship(c.env, '', ['--follow', log, '--metrics-port', '0']);
+      assert.equal(f.code, 2, f.stderr);
+      assert.match(f.stderr, /state directory .*(ENOSPC|no space left)/i);
+      assert.equal(await es.count(c.n.indexWildcard), 0, 'nothing shipped');
+    } finally {
+      await teardown(c);
+    }
+  });
+
+  it('a state directory that fills up mid-run: shipping goes on, /health degraded with the reason, checkpoints written again once there is room', async (t) => {
+    const c = await setup(t, 'state-fills', true);
+    if (!c) return;
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 100));
+    const { s, url } = await follow(c, [log]);
+    try {
+      await waitFor('the first checkpoint', () => checkpointedToEnd(c.stateDir, [log]), 20_000, 50);
+      assert.equal((await shipHealth(url)).status, 'ok');
+      const filler = fill(c.stateDir);
+      fs.appendFileSync(log, lines(100, 200));
+      await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(c.n.indexWildcard)) === 200, 30_000, 50);
+      const degraded = await waitFor(
+        '/health degraded',
+        async () => {
+          const h = await shipHealth(url);
+          return h.status === 'degraded' ? h : undefined;
+        },
+        10_000,
+        50,
+      );
+      assert.equal(degraded.checkpoints.ok, false);
+      assert.match(degraded.checkpoints.error ?? '', /cannot write checkpoints in .*state: .*(ENOSPC|no space left)/i);
+      assert.ok(degraded.checkpoints.since);
+      assert.equal(degraded.summary.published, 200, 'shipping went on');
+      assert.match(s.stderr(), /cannot write checkpoints; shipping goes on, retrying every second/);
+      fs.rmSync(filler);
+      await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(c.stateDir, [log]), 10_000, 50);
+      const healed = await waitFor(
+        '/health ok again',
+        async () => {
+          const h = await shipHealth(url);
+          return h.status === 'ok' ? h : undefined;
+        },
+        10_000,
+        50,
+      );
+      assert.equal(healed.checkpoints.error, null);
+      s.child.kill('SIGTERM');
+      assert.equal((await s.exited).code, 0, s.stderr());
+      await expectExactlyOnce(c, lineList(0, 200));
+    } finally {
+      s.child.kill('SIGKILL');
+      await teardown(c);
+    }
+  });
+
+  it('inputs that cannot be read with --follow: /health degraded naming them, exit 1 at SIGTERM naming those still unreadable', async (t) => {
+    const c = await setup(t, 'follow-unreadable', false);
+    if (!c) return;
+    const good = path.join(c.dir, 'good.log');
+    fs.writeFileSync(good, lines(0, 5, 'good'));
+    const adir = path.join(c.dir, 'adir');
+    fs.mkdirSync(adir);
+    // unreadable even for root: a symlink that points to itself
+    const loop = path.join(c.dir, 'loop.log');
+    fs.symlinkSync(loop, loop);
+    const { s, url } = await follow(c, [good, adir, loop]);
+    try {
+      const degraded = await waitFor(
+        '/health degraded with both problems',
+        async () => {
+          const h = await shipHealth(url);
+          return h.status === 'degraded' && Object.keys(h.inputProblems).length === 2 ? h : undefined;
+        },
+        20_000,
+        50,
+      );
+      const problems = Object.values(degraded.inputProblems).join('\n');
+      assert.match(problems, /adir: is a directory/);
+      assert.match(problems, /loop\.log: .*(ELOOP|too many symbolic links)/i);
+      await waitFor('good.log indexed', async () => (await es.count(c.n.indexWildcard)) === 5, 20_000, 50);
+      // a problem that goes away is no longer reported
+      fs.rmSync(loop);
+      fs.writeFileSync(loop, lines(0, 3, 'loop'));
+      await waitFor('loop.log readable again', async () => Object.keys((await shipHealth(url)).inputProblems).length === 1, 10_000, 50);
+      await waitFor('loop.log indexed', async () => (await es.count(c.n.indexWildcard)) === 8, 20_000, 50);
+      assert.equal((await shipHealth(url)).status, 'degraded', 'the directory is still a problem');
+      s.child.kill('SIGTERM');
+      const r = await s.exited;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /1 input\(s\) could not be read: cannot read .*adir: is a directory/);
+      await expectExactlyOnce(c, [...lineList(0, 5, 'good'), ...lineList(0, 3, 'loop')]);
+    } finally {
+      s.child.kill('SIGKILL');
+      await teardown(c);
+    }
+  });
+});
