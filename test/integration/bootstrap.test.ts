@@ -40,6 +40,8 @@ describe('bootstrap', () => {
       assert.equal(again.code, 0, `bootstrap is idempotent: ${again.stderr}`);
       const after = await runCli(['bootstrap', '--check'], { env });
       assert.equal(after.code, 0, after.stdout + after.stderr);
+      assert.match(after.stdout, new RegExp(`ok\\s+exchange "${n.exchange}" \\(direct, durable\\): verified`));
+      assert.match(after.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, classic, .*\\): verified`));
       if (es.double) {
         const template = es.double.templates.get(n.env.LOGSHIP_TEMPLATE_NAME!) as {
           index_patterns: string[];
@@ -89,6 +91,8 @@ describe('bootstrap', () => {
       assert.match(r.stderr, new RegExp(`exchange "${n.exchange}" in vhost "/" already exists with type = fanout, but logship asked for type = direct`));
       assert.match(r.stderr, /PRECONDITION_FAILED/);
       assert.match(r.stderr, /delete the exchange .* and run logship bootstrap again/);
+      assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange name=/);
+      assert.doesNotMatch(r.stderr, /delete_exchange/, 'rabbitmqctl has no delete_exchange');
       assert.match(r.stdout, /declared dead-letter queue/, 'steps before the conflict were declared');
 
       await withChannel((ch) => ch.deleteExchange(n.exchange));
@@ -106,6 +110,60 @@ describe('bootstrap', () => {
     }
   });
 
+  it('--check verifies the exchange type: a fanout main exchange is a MISMATCH with the rabbitmqadmin hint, not "ok (direct)"', async () => {
+    const n = randomNames('chktype');
+    try {
+      assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
+      await withChannel((ch) => ch.deleteExchange(n.exchange));
+      await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
+      const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        new RegExp(`MISMATCH exchange "${n.exchange}" \\(direct, durable\\): .*already exists with type = fanout, but logship asked for type = direct`),
+      );
+      assert.doesNotMatch(r.stdout, new RegExp(`ok\\s+exchange "${n.exchange}"`));
+      assert.match(r.stdout, new RegExp(`ok\\s+dead-letter exchange "${n.deadLetterExchange}" \\(fanout, durable\\): verified`));
+      assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange/);
+      assert.doesNotMatch(r.stderr, /delete_exchange/);
+      // --check changed nothing: the exchange is still fanout
+      await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
+    } finally {
+      await deleteTopology(n);
+    }
+  });
+
+  it('--check verifies the queue arguments: quorum queues are a MISMATCH when classic is expected, and ok with --queue-type quorum', async () => {
+    const n = randomNames('chkqt');
+    try {
+      const boot = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+      assert.equal(boot.code, 0, boot.stderr);
+      const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      for (const q of [n.deadLetterQueue, n.queue]) {
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `MISMATCH (dead-letter )?queue "${q}" \\(durable, classic.*already exists with x-queue-type = quorum, but logship asked for x-queue-type = classic`,
+          ),
+        );
+      }
+      assert.match(r.stderr, /--queue-type/);
+      assert.match(r.stderr, new RegExp(`rabbitmqctl -p "/" delete_queue "${n.deadLetterQueue}"`));
+      const ok = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, quorum, .*\\): verified`));
+      // a main queue without its dead-letter exchange is a mismatch too
+      await withChannel((ch) => ch.deleteQueue(n.queue));
+      await withChannel((ch) => ch.assertQueue(n.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
+      const noDlx = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+      assert.equal(noDlx.code, 1, noDlx.stdout);
+      assert.match(noDlx.stdout, new RegExp(`MISMATCH queue "${n.queue}".*x-dead-letter-exchange = \\(not set\\)`));
+    } finally {
+      await deleteTopology(n);
+    }
+  });
+
   it('declares the AMQP side when Elasticsearch is unreachable, then fails clearly about the template', async () => {
     const n = randomNames('noes');
     try {
@@ -116,6 +174,36 @@ describe('bootstrap', () => {
       assert.match(r.stderr, /--skip-elasticsearch/);
       const check = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
       assert.equal(check.code, 0, check.stdout);
+    } finally {
+      await deleteTopology(n);
+    }
+  });
+
+  it('bad values exit 2 naming the flag or variable, before connecting: --prefetch 70000 or -1, LOGSHIP_SKIP_ELASTICSEARCH=maybe, --index with a field reference', async () => {
+    for (const args of [
+      ['--prefetch', '70000'],
+      ['--prefetch', '-1'],
+    ]) {
+      const r = await runCli(['index', ...args], { env: { LOGSHIP_AMQP_URL: 'amqp://guest:guest@127.0.0.1:9/%2f' } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--prefetch \(LOGSHIP_PREFETCH\): must be a whole number from 1 to 65535/);
+      assert.doesNotMatch(r.stderr, /ambiguous|failed to use queue/);
+    }
+    const f = await runCli(['bootstrap'], { env: { LOGSHIP_SKIP_ELASTICSEARCH: 'maybe' } });
+    assert.equal(f.code, 2);
+    assert.match(f.stderr, /LOGSHIP_SKIP_ELASTICSEARCH \(--skip-elasticsearch\): must be true or false/);
+    const idx = await runCli(['bootstrap', '--index', 'logs-%{foo}']);
+    assert.equal(idx.code, 2);
+    assert.match(idx.stderr, /field references are not supported in --index yet/);
+  });
+
+  it('LOGSHIP_SKIP_ELASTICSEARCH=0 means false: the template is declared', async () => {
+    const n = randomNames('skip0');
+    try {
+      const r = await runCli(['bootstrap'], { env: { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_SKIP_ELASTICSEARCH: '0' } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /declared Elasticsearch index template/);
+      assert.doesNotMatch(r.stdout, /skipped Elasticsearch/);
     } finally {
       await deleteTopology(n);
     }
@@ -143,6 +231,32 @@ describe('unreachable or missing broker objects', () => {
       assert.match(r.stderr, /cannot connect to RabbitMQ at amqp:\/\/shipper:\*\*\*@127\.0\.0\.1:9/);
       assert.doesNotMatch(r.stderr + r.stdout, /hunter2secret/, `${args[0]} leaked the password`);
     }
+  });
+
+  it('a vhost that does not exist is named with the user and the fix, not "is the broker running?"', async () => {
+    const vhost = `logship-no-such-vhost-${process.pid}`;
+    const env = { LOGSHIP_AMQP_URL: `amqp://guest:guest@127.0.0.1:5672/${vhost}` };
+    // in parallel: ship and index retry the connection a few times first
+    const commands = [['bootstrap', '--skip-elasticsearch'], ['ship'], ['index', '--metrics-port', '0']];
+    const results = await Promise.all(commands.map((args) => runCli(args, { env })));
+    for (const [i, r] of results.entries()) {
+      const args = commands[i]!;
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`refused to open vhost "${vhost}": the vhost does not exist or user "guest" may not use it`), args[0]);
+      assert.match(r.stderr, new RegExp(`rabbitmqctl add_vhost "${vhost}"`));
+      assert.match(r.stderr, /rabbitmqctl set_permissions/);
+      assert.doesNotMatch(r.stderr, /is the broker running/);
+    }
+  });
+
+  it('index warns when --batch-size is larger than --prefetch, naming both values and the fix', async () => {
+    const n = randomNames('batchwarn');
+    const r = await runCli(['index', '--metrics-port', '0', '--batch-size', '2000', '--prefetch', '10'], { env: n.env });
+    assert.equal(r.code, 1, 'the queue does not exist');
+    assert.match(r.stderr, /--batch-size 2000 is larger than --prefetch 10/);
+    assert.match(r.stderr, /set --prefetch 2000 or more/);
+    const quiet = await runCli(['index', '--metrics-port', '0', '--batch-size', '10', '--prefetch', '10'], { env: n.env });
+    assert.doesNotMatch(quiet.stderr, /is larger than --prefetch/);
   });
 
   it('index on a queue that does not exist exits 1 with the bootstrap hint', async () => {

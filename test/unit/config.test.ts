@@ -81,7 +81,7 @@ describe('configuration', () => {
 
   it('rejects a bad value, naming the flag and the variable', () => {
     expectInvalid(() => loadCommandLine('index', ['--prefetch', 'many'], {}), /--prefetch \(LOGSHIP_PREFETCH\)/);
-    expectInvalid(() => loadCommandLine('index', [], { LOGSHIP_BATCH_BYTES: 'huge' }), /--batch-bytes \(LOGSHIP_BATCH_BYTES\)/);
+    expectInvalid(() => loadCommandLine('index', [], { LOGSHIP_BATCH_BYTES: 'huge' }), /LOGSHIP_BATCH_BYTES \(--batch-bytes\)/);
     expectInvalid(() => loadCommandLine('index', ['--amqp-url', 'http://x'], {}), /--amqp-url/);
     expectInvalid(() => loadCommandLine('index', ['--output', 'kafka'], {}), /--output/);
     expectInvalid(() => loadCommandLine('bootstrap', ['--queue-type', 'stream'], {}), /--queue-type/);
@@ -104,5 +104,117 @@ describe('configuration', () => {
 
   it('lets test hooks through (LOGSHIP_TEST_*)', () => {
     assert.doesNotThrow(() => loadCommandLine('index', [], { LOGSHIP_TEST_ES_NODE: 'http://x' }));
+  });
+
+  it('booleans from the environment: 0, no, off and false mean false; 1, yes, on and true mean true, in any case', () => {
+    for (const word of ['0', 'no', 'off', 'false', 'FALSE', ' Off ', 'No']) {
+      assert.equal(loadCommandLine('ship', [], { LOGSHIP_FOLLOW: word }).config.follow, false, `LOGSHIP_FOLLOW=${word}`);
+      assert.equal(loadCommandLine('bootstrap', [], { LOGSHIP_SKIP_ELASTICSEARCH: word }).config.skipElasticsearch, false, word);
+    }
+    for (const word of ['1', 'yes', 'on', 'true', 'TRUE', ' Yes ', 'On']) {
+      assert.equal(loadCommandLine('ship', [], { LOGSHIP_FOLLOW: word }).config.follow, true, `LOGSHIP_FOLLOW=${word}`);
+    }
+  });
+
+  it('an empty or unknown boolean variable is refused with exit 2 naming the variable', () => {
+    expectInvalid(() => loadCommandLine('ship', [], { LOGSHIP_FOLLOW: '' }), /LOGSHIP_FOLLOW \(--follow\): is empty/);
+    expectInvalid(() => loadCommandLine('ship', [], { LOGSHIP_FOLLOW: '  ' }), /LOGSHIP_FOLLOW \(--follow\): is empty/);
+    expectInvalid(() => loadCommandLine('ship', [], { LOGSHIP_FOLLOW: 'maybe' }), /LOGSHIP_FOLLOW \(--follow\): must be true or false.*value was "maybe"/);
+    expectInvalid(() => loadCommandLine('bootstrap', [], { LOGSHIP_SKIP_ELASTICSEARCH: '2' }), /LOGSHIP_SKIP_ELASTICSEARCH/);
+  });
+
+  it('a boolean in the config file takes the same words, and a refused one is named by its key and file', () => {
+    const yes = tmpFile(JSON.stringify({ follow: 'yes', multiline_negate: true }));
+    const loaded = loadCommandLine('ship', ['--config', yes], {}).config;
+    assert.equal(loaded.follow, true);
+    assert.equal(loaded.multilineNegate, true);
+    assert.equal(loadCommandLine('ship', ['--config', tmpFile(JSON.stringify({ follow: 'off' }))], {}).config.follow, false);
+    const bad = tmpFile(JSON.stringify({ follow: 'sometimes' }));
+    expectInvalid(
+      () => loadCommandLine('ship', ['--config', bad], {}),
+      new RegExp(`"follow" in config file ${bad} \\(--follow, LOGSHIP_FOLLOW\\): must be true or false`),
+    );
+  });
+
+  it('--follow=false and --no-follow override LOGSHIP_FOLLOW; --follow=maybe is refused', () => {
+    assert.equal(loadCommandLine('ship', ['--follow=false'], { LOGSHIP_FOLLOW: 'true' }).config.follow, false);
+    assert.equal(loadCommandLine('ship', ['--no-follow'], { LOGSHIP_FOLLOW: 'true' }).config.follow, false);
+    assert.equal(loadCommandLine('ship', ['--follow=on'], {}).config.follow, true);
+    assert.equal(loadCommandLine('ship', ['--follow'], { LOGSHIP_FOLLOW: 'no' }).config.follow, true);
+    expectInvalid(() => loadCommandLine('ship', ['--follow=maybe'], {}), /--follow must be true or false/);
+    expectInvalid(() => loadCommandLine('index', ['--no-follow'], {}), /--follow does not apply to "logship index"/);
+  });
+
+  it('--prefetch must be a whole number from 1 to 65535: 70000, 0 and -1 (with or without =) exit 2 naming the flag', () => {
+    for (const args of [['--prefetch', '70000'], ['--prefetch=70000'], ['--prefetch', '0'], ['--prefetch', '-1'], ['--prefetch=-1'], ['--prefetch', '1.5']]) {
+      expectInvalid(() => loadCommandLine('index', args, {}), /--prefetch \(LOGSHIP_PREFETCH\): must be a whole number from 1 to 65535/);
+    }
+    expectInvalid(() => loadCommandLine('index', [], { LOGSHIP_PREFETCH: '65536' }), /LOGSHIP_PREFETCH \(--prefetch\): must be a whole number from 1 to 65535/);
+    assert.equal(loadCommandLine('index', ['--prefetch', '65535'], {}).config.prefetch, 65535);
+    assert.equal(loadCommandLine('index', ['--prefetch', '1'], {}).config.prefetch, 1);
+  });
+
+  it('an option given no value before another option says how to write a value that starts with "-"', () => {
+    expectInvalid(() => loadCommandLine('index', ['--queue', '--prefetch', '5'], {}), /--queue needs a value.*--queue=VALUE/s);
+    expectInvalid(() => loadCommandLine('index', ['--prefetch'], {}), /--prefetch needs a value/);
+  });
+
+  it('takes a flag value as written (--routing-key 1e3 stays "1e3", --es-password 0123 keeps its zero)', () => {
+    assert.equal(loadCommandLine('ship', ['--routing-key', '1e3'], {}).config.routingKey, '1e3');
+    assert.equal(loadCommandLine('ship', ['--routing-key=0x10'], {}).config.routingKey, '0x10');
+    assert.equal(loadCommandLine('bootstrap', ['--es-password', '0123'], {}).config.esPassword, '0123');
+    assert.equal(loadCommandLine('ship', ['--host-name', '-5'], {}).config.hostName, '-5');
+  });
+
+  it('refuses an amqp URL whose password holds an unencoded / or #, with the fix and the password masked', () => {
+    for (const url of ['amqp://shipper:pa#ss-hunter2@host/%2f', 'amqp://shipper:12/hunter2@host/%2f', 'amqp://shipper:x?hunter2@host']) {
+      expectInvalid(
+        () => loadCommandLine('index', ['--amqp-url', url], {}),
+        /percent-encode them.*\/ as %2F.*# as %23.*value was "amqp:\/\/shipper:\*\*\*@host/s,
+      );
+      assert.throws(
+        () => loadCommandLine('index', [], { LOGSHIP_AMQP_URL: url }),
+        (err: unknown) => err instanceof LogshipError && !`${err.message} ${err.hint}`.includes('hunter2'),
+      );
+    }
+    // percent-encoded, the same password is fine
+    assert.equal(loadCommandLine('index', ['--amqp-url', 'amqp://shipper:12%2Fhunter2@host/%2f'], {}).config.amqpUrl, 'amqp://shipper:12%2Fhunter2@host/%2f');
+    assert.equal(loadCommandLine('index', ['--amqp-url', 'amqp://shipper:p@ss@host/%2f'], {}).config.amqpUrl, 'amqp://shipper:p@ss@host/%2f');
+  });
+
+  it('configuration errors never print a password: URLs that parse or not, sensitive options, JSON errors', () => {
+    const secret = 'hunter2secret';
+    const cases: [string[], Record<string, string>][] = [
+      [['--amqp-url', `http://u:${secret}@host`], {}],
+      [['--amqp-url', `u:${secret}@host:5672`], {}],
+      [[], { LOGSHIP_AMQP_URL: `amqp://u:${secret}@host:99999` }],
+      [['--es-node', `ftp://u:${secret}@host`], {}],
+      [['--es-node', `http://u:${secret}@ho st`], {}],
+    ];
+    for (const [args, env] of cases) {
+      assert.throws(
+        () => loadCommandLine('bootstrap', args, env),
+        (err: unknown) => {
+          assert.ok(err instanceof LogshipError);
+          assert.equal(err.exitCode, 2);
+          assert.doesNotMatch(`${err.message} ${err.hint}`, /hunter2/, `${args.join(' ')} ${JSON.stringify(env)}: ${err.message}`);
+          assert.match(err.message, /\*\*\*/);
+          return true;
+        },
+      );
+    }
+    const file = tmpFile(`{ "esPassword": "${secret}", "amqpUrl": "amqp://u:${secret}@h" `);
+    assert.throws(
+      () => loadCommandLine('bootstrap', ['--config', file], {}),
+      (err: unknown) => err instanceof LogshipError && /not valid JSON/.test(err.message) && !err.message.includes(secret),
+    );
+  });
+
+  it('names the config file key and file of a bad value from the file', () => {
+    const file = tmpFile(JSON.stringify({ batch_size: 'lots' }));
+    expectInvalid(
+      () => loadCommandLine('index', ['--config', file], {}),
+      new RegExp(`"batch_size" in config file ${file} \\(--batch-size, LOGSHIP_BATCH_SIZE\\)`),
+    );
   });
 });

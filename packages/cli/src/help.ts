@@ -18,8 +18,11 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
       'exchange (durable, direct), the main queue (durable, not auto-delete, dead letters to the DLX), its\n' +
       'binding, then the Elasticsearch index template. Safe to run again. Run it before the first shipper:\n' +
       'messages published while no queue is bound are lost by the broker.\n' +
-      'With --check nothing is declared: exit 1 names what is missing. Bindings cannot be verified over\n' +
-      'AMQP 0-9-1 without side effects and are reported as such.',
+      'With --check nothing is declared: exit 1 names what is missing or declared differently. An existing\n' +
+      'exchange or queue is verified (type, durability, x-queue-type, dead-letter exchange) by declaring it\n' +
+      'again with the expected settings, which the broker refuses when they differ (needs the configure\n' +
+      'permission; without it the object is reported as existing, unverified). Bindings cannot be\n' +
+      'verified over AMQP 0-9-1 without side effects and are reported as such.',
   },
   ship: {
     name: 'ship',
@@ -109,7 +112,8 @@ export function commandHelp(command: CommandName): string {
   for (const r of rows) {
     lines.push(`  ${r.flag.padEnd(width)}  ${r.doc}${r.env ? `  [${r.env}]` : ''}`);
   }
-  lines.push('', 'Secrets may also come from files: LOGSHIP_<OPTION>_FILE (Docker secrets).');
+  lines.push('', 'Switches: --flag, --flag=false or --no-flag; in variables and the config file: true/false, 1/0, yes/no, on/off.');
+  lines.push('Secrets may also come from files: LOGSHIP_<OPTION>_FILE (Docker secrets).');
   lines.push('Exit codes: 0 done, 1 runtime failure (says what was not delivered), 2 bad usage or configuration.');
   return `${lines.join('\n')}\n`;
 }

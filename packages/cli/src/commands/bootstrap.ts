@@ -6,7 +6,7 @@ import {
   declareTopology,
   errorMessage,
   maskUrl,
-  validateIndexPattern,
+  scrubSecrets,
   ErrorCodes,
   LogshipError,
   type Config,
@@ -18,16 +18,11 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function checkIndexPattern(config: Config): void {
-  const problem = validateIndexPattern(config.index);
-  if (problem) throw new LogshipError(ErrorCodes.CONFIG_INVALID, `--index "${config.index}" ${problem}`);
-}
-
 export async function runBootstrap({ config, positionals }: CommandContext): Promise<number> {
   if (positionals.length > 0) {
     throw new LogshipError(ErrorCodes.USAGE, `bootstrap takes no arguments (got "${positionals.join(' ')}")`);
   }
-  checkIndexPattern(config);
+  // --index was validated with the configuration (exit 2 before connecting)
   const conn = await connectOnce(config, 'bootstrap');
   try {
     return config.check ? await check(config, conn) : await declare(config, conn);
@@ -57,12 +52,16 @@ async function declare(config: Config, conn: Awaited<ReturnType<typeof connectOn
 async function check(config: Config, conn: Awaited<ReturnType<typeof connectOnce>>): Promise<number> {
   out(`bootstrap --check: RabbitMQ ${maskUrl(config.amqpUrl)} (nothing is declared)`);
   const missing: string[] = [];
+  const hints = new Set<string>();
   for (const r of await checkTopology(conn, config)) {
-    if (r.ok === true) out(`  ok       ${r.step.description}`);
-    else if (r.ok === 'unverifiable') out(`  unknown  ${r.step.description} (bindings cannot be checked passively)`);
+    const what = r.step.description;
+    if (r.state === 'ok') out(`  ok       ${what}: verified`);
+    else if (r.state === 'exists-unverified') out(`  exists   ${what}: ${r.problem}`);
+    else if (r.state === 'unverifiable') out(`  unknown  ${what} (bindings cannot be checked passively)`);
     else {
-      out(`  MISSING  ${r.step.description}: ${r.problem}`);
-      missing.push(r.step.description);
+      out(`  ${r.state === 'missing' ? 'MISSING ' : r.state === 'mismatch' ? 'MISMATCH' : 'ERROR   '} ${what}: ${r.problem}`);
+      missing.push(`${r.step.object.kind} "${r.step.object.name}" (${r.state})`);
+      if (r.state !== 'missing' && r.hint) hints.add(r.hint);
     }
   }
   if (!config.skipElasticsearch) {
@@ -74,14 +73,16 @@ async function check(config: Config, conn: Awaited<ReturnType<typeof connectOnce
         missing.push(`index template "${config.templateName}"`);
       }
     } catch (err) {
-      out(`  MISSING  Elasticsearch index template "${config.templateName}": ${errorMessage(err)}`);
+      out(`  MISSING  Elasticsearch index template "${config.templateName}": ${scrubSecrets(errorMessage(err), [config.esNode])}`);
       missing.push(`index template "${config.templateName}" (Elasticsearch unreachable)`);
     } finally {
       await client.close().catch(() => undefined);
     }
   }
   if (missing.length > 0) {
-    throw new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `missing: ${missing.join('; ')}`, { hint: 'run "logship bootstrap" (without --check)' });
+    throw new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `not in place: ${missing.join('; ')}`, {
+      hint: [...hints, 'run "logship bootstrap" (without --check) to declare what is missing'].join('; '),
+    });
   }
   out('bootstrap --check: everything is in place');
   return ExitCodes.OK;

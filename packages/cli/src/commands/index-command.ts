@@ -1,14 +1,32 @@
 /** `logship index`: an indexer worker until SIGTERM/SIGINT, then drain and exit 0. */
-import { ErrorCodes, ExitCodes, LogshipError, createRegistry, handleShutdownSignals, startHttpServer, validateIndexPattern } from '@logship/common';
+import { ErrorCodes, ExitCodes, LogshipError, createRegistry, handleShutdownSignals, startHttpServer, type Config } from '@logship/common';
 import { Indexer } from '@logship/indexer';
 import type { CommandContext } from '../main.js';
 
 export const DEFAULT_INDEXER_METRICS_PORT = 9198;
 
+/**
+ * A batch only holds events of unacknowledged deliveries, at most --prefetch of
+ * them: with one event per message a --batch-size above --prefetch never fills,
+ * and every batch waits --flush-interval. A warning, not a refusal: shippers
+ * sending several events per message (--events-per-message) do fill it.
+ */
+export function batchAdvice(config: Pick<Config, 'batchSize' | 'prefetch' | 'flushInterval'>): string | undefined {
+  if (config.batchSize <= config.prefetch) return undefined;
+  const perMessage = Math.ceil(config.batchSize / config.prefetch);
+  return (
+    `--batch-size ${config.batchSize} is larger than --prefetch ${config.prefetch}: with one event per message a batch never fills, ` +
+    `so each waits --flush-interval (${config.flushInterval} ms) and the indexer writes at most ${config.prefetch} events per interval; ` +
+    `set --prefetch ${Math.min(config.batchSize, 65535)} or more (or --batch-size ${config.prefetch} or less), ` +
+    `unless shippers send ${perMessage} or more events per message (--events-per-message)`
+  );
+}
+
 export async function runIndex({ config, positionals, logger }: CommandContext): Promise<number> {
   if (positionals.length > 0) throw new LogshipError(ErrorCodes.USAGE, `index takes no arguments (got "${positionals.join(' ')}")`);
-  const problem = validateIndexPattern(config.index);
-  if (problem) throw new LogshipError(ErrorCodes.CONFIG_INVALID, `--index "${config.index}" ${problem}`);
+  // --index was validated with the configuration (exit 2 before connecting)
+  const advice = batchAdvice(config);
+  if (advice) logger.warn({ batchSize: config.batchSize, prefetch: config.prefetch, flushInterval: config.flushInterval }, advice);
 
   const registry = createRegistry();
   const indexer = new Indexer({ config, logger, registry });

@@ -16,6 +16,23 @@ function cleanValue(v: string): string {
 export interface ObjectRef {
   kind: 'exchange' | 'queue' | 'binding';
   name: string;
+  /** the flag that names this object (dead-letter-queue, ...); default: the kind */
+  option?: string;
+}
+
+/** How to delete an object by hand: rabbitmqctl has delete_queue but no delete_exchange. */
+export function deleteCommand(kind: 'exchange' | 'queue', name: string, vhost: string): string {
+  return kind === 'queue'
+    ? `rabbitmqctl -p "${vhost}" delete_queue "${name}"`
+    : `rabbitmqadmin --vhost="${vhost}" delete exchange name="${name}", or the management UI (Exchanges tab)`;
+}
+
+/** Which logship setting decides the argument the broker disagrees with. */
+function settingFor(arg: string, option: string): string {
+  if (arg === 'x-queue-type') return "set --queue-type to the existing queue's type";
+  if (arg === 'x-dead-letter-exchange') return `set --dead-letter-exchange to the one the queue was declared with, or use another --${option} name`;
+  if (arg === 'type') return `use another --${option} name (the type of an exchange cannot be changed)`;
+  return `use another --${option} name`;
 }
 
 export function translateBrokerError(err: unknown, what: ObjectRef, action: 'declare' | 'check' | 'use'): LogshipError {
@@ -23,21 +40,23 @@ export function translateBrokerError(err: unknown, what: ObjectRef, action: 'dec
   const m = INEQUIVALENT.exec(msg);
   if (m) {
     const [, arg, kind, name, vhost, received, current] = m;
+    const option = what.kind === kind && what.name === name && what.option ? what.option : kind!;
     return new LogshipError(
       ErrorCodes.TOPOLOGY_MISMATCH,
       `${kind} "${name}" in vhost "${vhost}" already exists with ${arg} = ${cleanValue(current!)}, ` +
         `but logship asked for ${arg} = ${cleanValue(received!)} (broker said PRECONDITION_FAILED)`,
       {
         hint:
-          `either change logship's settings to match the existing ${kind} (e.g. --queue-type, or another --${kind} name), ` +
-          `or delete the ${kind} (rabbitmqctl delete_${kind === 'queue' ? 'queue' : 'exchange'} ${name}; messages in it are lost) and run logship bootstrap again`,
+          `either ${settingFor(arg!, option)}, ` +
+          `or delete the ${kind} (${deleteCommand(kind as 'exchange' | 'queue', name!, vhost!)}; ` +
+          `${kind === 'queue' ? 'the messages in it are lost' : 'its bindings go with it'}) and run logship bootstrap again`,
         cause: err,
       },
     );
   }
   if (/NOT_FOUND|404/.test(msg)) {
     return new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `${what.kind} "${what.name}" does not exist`, {
-      hint: 'run "logship bootstrap" with the same --exchange/--queue settings first',
+      hint: `run "logship bootstrap" first with the same ${what.kind === 'binding' ? '--exchange/--queue settings' : `--${what.option ?? what.kind} setting`}`,
       cause: err,
     });
   }

@@ -5,7 +5,7 @@
 import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
 import os from 'node:os';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
-import { maskUrl, type Logger } from '../logger.js';
+import { maskUrl, scrubSecrets, splitUrl, splitUrlList, type Logger } from '../logger.js';
 import { readTls } from '../tls.js';
 
 /** The options a connection needs: URL and TLS files. */
@@ -27,25 +27,55 @@ function clientProperties(role: string) {
   return { clientProperties: { connection_name: `logship-${role}@${os.hostname()}:${process.pid}`, product: 'logship' } };
 }
 
+/**
+ * The vhost and user a URL asks for, as amqplib reads them (empty path: "/", no
+ * user: guest), taken apart by the masking rule so that no piece of a password
+ * can end up in the vhost. For a list, the first URL.
+ */
+export function vhostAndUser(url: string): { vhost: string; user: string } {
+  const { scheme, user, password, tail } = splitUrl(splitUrlList(url)[0] ?? url);
+  let vhost = '?';
+  try {
+    const path = new URL(`${scheme.trim() || 'amqp://'}${tail}`).pathname.slice(1);
+    vhost = path ? decodeURIComponent(path) : '/';
+  } catch {
+    // not a URL: the message still names the user
+  }
+  return { vhost, user: user === undefined && password === undefined ? 'guest' : safeDecode(user ?? '') };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Every message and hint masks the credentials: the library's message is
+ * scrubbed (it may quote the URL or a piece of a mis-parsed password); the rest
+ * is built from the masked URL, the user and the vhost, none of which can hold
+ * a piece of the password (so a user named like the password stays readable).
+ */
 export function describeConnectError(url: string, err: unknown): LogshipError {
-  const msg = errorMessage(err);
+  const msg = scrubSecrets(errorMessage(err), [url]);
   const where = maskUrl(url);
+  const fail = (message: string, hint: string) => new LogshipError(ErrorCodes.AMQP_CONNECT, message, { hint, cause: err });
   if (/ACCESS_REFUSED|403/.test(msg)) {
-    return new LogshipError(ErrorCodes.AMQP_CONNECT, `RabbitMQ at ${where} refused the login: ${msg}`, {
-      hint: 'check the user and password in --amqp-url and that the user may access the vhost',
-      cause: err,
-    });
+    return fail(`RabbitMQ at ${where} refused the login: ${msg}`, 'check the user and password in --amqp-url and that the user may access the vhost');
   }
-  if (/NOT_ALLOWED|530/.test(msg)) {
-    return new LogshipError(ErrorCodes.AMQP_CONNECT, `RabbitMQ at ${where} refused access to the vhost: ${msg}`, {
-      hint: 'the vhost is the URL path (%2f for "/"); create it or grant the user permissions on it',
-      cause: err,
-    });
+  // RabbitMQ answers connection.open for an unknown vhost, or one the user has no
+  // permission on, with connection.close; amqplib only says "Expected ConnectionOpenOk"
+  if (/NOT_ALLOWED|530|Expected ConnectionOpenOk; got <ConnectionClose/.test(msg)) {
+    const { vhost, user } = vhostAndUser(url);
+    return fail(
+      `RabbitMQ at ${where} refused to open vhost "${vhost}": the vhost does not exist or user "${user}" may not use it (broker said: ${msg})`,
+      `the vhost is the URL path, percent-encoded (%2f for the default vhost "/"); ` +
+        `create it (rabbitmqctl add_vhost "${vhost}") or grant the user access to it (rabbitmqctl set_permissions -p "${vhost}" "${user}" ".*" ".*" ".*")`,
+    );
   }
-  return new LogshipError(ErrorCodes.AMQP_CONNECT, `cannot connect to RabbitMQ at ${where}: ${msg}`, {
-    hint: 'is the broker running and reachable? check --amqp-url (LOGSHIP_AMQP_URL)',
-    cause: err,
-  });
+  return fail(`cannot connect to RabbitMQ at ${where}: ${msg}`, 'is the broker running and reachable? check --amqp-url (LOGSHIP_AMQP_URL)');
 }
 
 /** One connection, no recovery: for bootstrap, status and other one-shot commands. */
@@ -88,10 +118,11 @@ export async function connectRecovering(settings: AmqpSettings, options: Recover
     },
   });
   const where = maskUrl(url);
-  conn.on('error', (err: Error) => logger.warn({ err: errorMessage(err) }, 'AMQP connection error'));
-  conn.on('disconnect', (err: Error) => logger.warn({ err: errorMessage(err), url: where }, 'AMQP connection lost; reconnecting'));
+  const reason = (err: unknown) => scrubSecrets(errorMessage(err), [url]);
+  conn.on('error', (err: Error) => logger.warn({ err: reason(err) }, 'AMQP connection error'));
+  conn.on('disconnect', (err: Error) => logger.warn({ err: reason(err), url: where }, 'AMQP connection lost; reconnecting'));
   conn.on('reconnect-scheduled', (info: { attempt: number; delay: number; error: Error }) =>
-    logger.info({ attempt: info.attempt, delayMs: info.delay, err: errorMessage(info.error) }, 'AMQP reconnect scheduled'),
+    logger.info({ attempt: info.attempt, delayMs: info.delay, err: reason(info.error) }, 'AMQP reconnect scheduled'),
   );
   let connects = 0;
   conn.on('connect', () => {

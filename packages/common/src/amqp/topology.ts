@@ -25,6 +25,15 @@ export interface TopologyStep {
   declare(ch: Channel): Promise<unknown>;
   /** passive check; undefined when AMQP 0-9-1 cannot check it without side effects */
   check?: (ch: Channel) => Promise<unknown>;
+  /**
+   * what a passive check cannot see (exchange type, queue arguments, durability):
+   * the object is declared again with the expected settings, a no-op when they
+   * match and PRECONDITION_FAILED when they differ. Run only after the passive
+   * check found the object: on a missing object a declaration would create it.
+   * Default: declare. The queues name their type explicitly here, which RabbitMQ
+   * versions treating a missing x-queue-type leniently still compare.
+   */
+  verify?: (ch: Channel) => Promise<unknown>;
 }
 
 function queueArguments(t: TopologySettings, deadLetter: boolean): Record<string, unknown> {
@@ -34,18 +43,23 @@ function queueArguments(t: TopologySettings, deadLetter: boolean): Record<string
   return args;
 }
 
+function typedArguments(t: TopologySettings, deadLetter: boolean): Record<string, unknown> {
+  return { ...queueArguments(t, deadLetter), 'x-queue-type': t.queueType };
+}
+
 export function topologySteps(t: TopologySettings): TopologyStep[] {
   return [
     {
       description: `dead-letter exchange "${t.deadLetterExchange}" (fanout, durable)`,
-      object: { kind: 'exchange', name: t.deadLetterExchange },
+      object: { kind: 'exchange', name: t.deadLetterExchange, option: 'dead-letter-exchange' },
       declare: (ch) => ch.assertExchange(t.deadLetterExchange, 'fanout', { durable: true, autoDelete: false }),
       check: (ch) => ch.checkExchange(t.deadLetterExchange),
     },
     {
       description: `dead-letter queue "${t.deadLetterQueue}" (durable, ${t.queueType})`,
-      object: { kind: 'queue', name: t.deadLetterQueue },
+      object: { kind: 'queue', name: t.deadLetterQueue, option: 'dead-letter-queue' },
       declare: (ch) => ch.assertQueue(t.deadLetterQueue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, false) }),
+      verify: (ch) => ch.assertQueue(t.deadLetterQueue, { durable: true, autoDelete: false, exclusive: false, arguments: typedArguments(t, false) }),
       check: (ch) => ch.checkQueue(t.deadLetterQueue),
     },
     {
@@ -55,14 +69,15 @@ export function topologySteps(t: TopologySettings): TopologyStep[] {
     },
     {
       description: `exchange "${t.exchange}" (direct, durable)`,
-      object: { kind: 'exchange', name: t.exchange },
+      object: { kind: 'exchange', name: t.exchange, option: 'exchange' },
       declare: (ch) => ch.assertExchange(t.exchange, 'direct', { durable: true, autoDelete: false }),
       check: (ch) => ch.checkExchange(t.exchange),
     },
     {
       description: `queue "${t.queue}" (durable, ${t.queueType}, dead letters to "${t.deadLetterExchange}")`,
-      object: { kind: 'queue', name: t.queue },
+      object: { kind: 'queue', name: t.queue, option: 'queue' },
       declare: (ch) => ch.assertQueue(t.queue, { durable: true, autoDelete: false, exclusive: false, arguments: queueArguments(t, true) }),
+      verify: (ch) => ch.assertQueue(t.queue, { durable: true, autoDelete: false, exclusive: false, arguments: typedArguments(t, true) }),
       check: (ch) => ch.checkQueue(t.queue),
     },
     {
@@ -104,24 +119,46 @@ export async function declareTopology(conn: ChannelFactory, t: TopologySettings,
 
 export interface CheckResult {
   step: TopologyStep;
+  /** true: exists with the expected settings; 'unverifiable': bindings; false: see `state` */
   ok: boolean | 'unverifiable';
+  state: 'ok' | 'missing' | 'mismatch' | 'error' | 'unverifiable' | 'exists-unverified';
   problem?: string;
+  hint?: string;
 }
 
-/** Passive checks only: declares nothing. */
+/**
+ * Declares nothing that does not exist: a passive check first, then, for an
+ * object that exists, a declaration with the expected settings on a throwaway
+ * channel, which only the broker's equivalence check can answer (type,
+ * durability, x-queue-type, x-dead-letter-exchange). Without the configure
+ * permission that second step is refused and the object is reported as
+ * existing but unverified. (An object deleted between the two steps would be
+ * re-created by the second: a window of one round trip.)
+ */
 export async function checkTopology(conn: ChannelFactory, t: TopologySettings): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const step of topologySteps(t)) {
     if (!step.check) {
-      results.push({ step, ok: 'unverifiable' });
+      results.push({ step, ok: 'unverifiable', state: 'unverifiable' });
       continue;
     }
     try {
       await withChannel(conn, step.check);
-      results.push({ step, ok: true });
     } catch (err) {
       const e = translateBrokerError(err, step.object, 'check');
-      results.push({ step, ok: false, problem: e.message });
+      results.push({ step, ok: false, state: e.code === ErrorCodes.TOPOLOGY_MISSING ? 'missing' : 'error', problem: e.message, hint: e.hint });
+      continue;
+    }
+    try {
+      await withChannel(conn, (ch) => (step.verify ?? step.declare)(ch));
+      results.push({ step, ok: true, state: 'ok' });
+    } catch (err) {
+      const e = translateBrokerError(err, step.object, 'check');
+      if (e.code === ErrorCodes.ACCESS_REFUSED) {
+        results.push({ step, ok: true, state: 'exists-unverified', problem: 'exists; its settings need the configure permission to be verified' });
+      } else {
+        results.push({ step, ok: false, state: e.code === ErrorCodes.TOPOLOGY_MISMATCH ? 'mismatch' : 'error', problem: e.message, hint: e.hint });
+      }
     }
   }
   return results;

@@ -1,6 +1,46 @@
 /** Custom convict formats shared by the schema. */
 import convict from 'convict';
+import { validateIndexPattern } from '../index-name.js';
 import { parseBytes, parseDuration } from '../units.js';
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+
+/** true/false/1/0/yes/no/on/off in any case, surrounding spaces ignored; anything else is returned unchanged (and refused). */
+export function parseBooleanWord(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  return value;
+}
+
+/**
+ * The user information of a URL (between "://" and the last "@") must not hold
+ * / ? # or \: the URL parser would end the host there and read the rest of the
+ * password as host, port or path. Returns the reason, or undefined.
+ */
+function ambiguousCredentials(value: string): string | undefined {
+  const rest = value.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, '');
+  const at = rest.lastIndexOf('@');
+  if (at < 0 || !/[/?#\\]/.test(rest.slice(0, at))) return undefined;
+  return (
+    'has a / ? # or \\ before its last "@": percent-encode them in the user and password ' +
+    '(/ as %2F, ? as %3F, # as %23, @ as %40), or an "@" in the path as %40'
+  );
+}
+
+function validateUrl(value: unknown, schemes: RegExp, expected: string): void {
+  if (typeof value !== 'string' || !schemes.test(value)) throw new Error(expected);
+  const ambiguous = ambiguousCredentials(value);
+  if (ambiguous) throw new Error(ambiguous);
+  try {
+    new URL(value);
+  } catch {
+    // the parser's message would add nothing; the value is shown masked by the loader
+    throw new Error(`is not a valid URL; ${expected.replace(/^must be/, 'expected')}`);
+  }
+}
 
 let registered = false;
 
@@ -49,20 +89,38 @@ export function registerFormats(): void {
   });
   convict.addFormat({
     name: 'amqp-url',
-    validate(value: unknown) {
-      if (typeof value !== 'string' || !/^amqps?:\/\/[^/]/.test(value)) {
-        throw new Error('must be an amqp:// or amqps:// URL such as amqp://user:pass@host:5672/%2f');
-      }
-      new URL(value);
-    },
+    validate: (value: unknown) => validateUrl(value, /^amqps?:\/\/[^/]/, 'must be an amqp:// or amqps:// URL such as amqp://user:pass@host:5672/%2f'),
   });
   convict.addFormat({
     name: 'http-url',
+    validate: (value: unknown) => validateUrl(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:9200'),
+  });
+  convict.addFormat({
+    name: 'bool',
     validate(value: unknown) {
-      if (typeof value !== 'string' || !/^https?:\/\/[^/]/.test(value)) {
-        throw new Error('must be an http:// or https:// URL such as http://127.0.0.1:9200');
+      if (typeof value === 'boolean') return;
+      if (value === '' || (typeof value === 'string' && value.trim() === '')) {
+        throw new Error('is empty; write true or false (also 1/0, yes/no, on/off), or unset the variable');
       }
-      new URL(value);
+      throw new Error('must be true or false (also 1/0, yes/no, on/off, in any case)');
+    },
+    coerce: parseBooleanWord,
+  });
+  convict.addFormat({
+    name: 'prefetch',
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+        throw new Error('must be a whole number from 1 to 65535 (the AMQP prefetch count is 16 bits; 0, unlimited, is not allowed)');
+      }
+    },
+    coerce: (value: unknown) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
+  });
+  convict.addFormat({
+    name: 'index-pattern',
+    validate(value: unknown) {
+      if (typeof value !== 'string') throw new Error('must be an index name or pattern such as logs-%{+yyyy.MM.dd}');
+      const problem = validateIndexPattern(value);
+      if (problem) throw new Error(problem);
     },
   });
   convict.addFormat({

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import convict from 'convict';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
-import { registerFormats } from './formats.js';
+import { maskUrl } from '../logger.js';
+import { parseBooleanWord, registerFormats } from './formats.js';
 import { OPTIONS, envName, flagName, keyFromAnySpelling, optionsFor, type CommandName, type Config, type OptionKey, type OptionSpec } from './schema.js';
 
 export interface LoadedCommandLine {
@@ -27,8 +28,10 @@ function spec(key: OptionKey): OptionSpec {
   return OPTIONS[key] as OptionSpec;
 }
 
+/** convict's own Boolean reads every string but "false" as true (LOGSHIP_FOLLOW=0 was true): both spellings mean 'bool' */
 function isBoolean(key: OptionKey): boolean {
-  return spec(key).format === Boolean;
+  const format = spec(key).format;
+  return format === 'bool' || format === Boolean;
 }
 
 function closest(name: string, candidates: string[]): string | undefined {
@@ -58,21 +61,84 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function parseFlags(command: CommandName, argv: string[]) {
+/** Where a value came from, to name it in a message the way the user wrote it. */
+type Source = { kind: 'flag'; raw: unknown } | { kind: 'env'; name: string; raw: unknown } | { kind: 'file'; name: string; file: string; raw: unknown };
+
+interface ParsedFlags {
+  values: Map<OptionKey, string | boolean>;
+  positionals: string[];
+  config: string | undefined;
+  help: boolean;
+}
+
+/**
+ * What node's parseArgs cannot say: a boolean flag with a value (--follow=false,
+ * --follow=0) or negated (--no-follow), and a string option whose value starts
+ * with "-" like a negative number (--prefetch -1, which parseArgs calls ambiguous).
+ */
+function preprocessArgv(argv: string[], booleans: Map<string, OptionKey>, strings: Set<string>, out: Map<OptionKey, string | boolean>): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(arg);
+    if (!m) {
+      args.push(arg);
+      continue;
+    }
+    const [, name, value] = m;
+    const negated = name!.startsWith('no-') ? booleans.get(name!.slice(3)) : undefined;
+    if (negated && value === undefined) {
+      out.set(negated, false);
+      continue;
+    }
+    const bool = booleans.get(name!);
+    if (bool && value !== undefined) {
+      const parsed = parseBooleanWord(value);
+      if (typeof parsed !== 'boolean') throw invalid(`option --${name} must be true or false (also 1/0, yes/no, on/off), not "${value}"`);
+      out.set(bool, parsed);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (strings.has(name!) && value === undefined && next !== undefined && /^-\.?\d/.test(next)) {
+      args.push(`--${name}=${next}`);
+      i++;
+      continue;
+    }
+    args.push(arg);
+  }
+  return args;
+}
+
+function parseFlags(command: CommandName, argv: string[]): ParsedFlags {
   const allowed = optionsFor(command);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const key of allowed) options[flagName(key)] = { type: isBoolean(key) ? 'boolean' : 'string' };
+  const byFlag = new Map<string, OptionKey>();
+  const booleans = new Map<string, OptionKey>();
+  const strings = new Set<string>(['config']);
+  for (const key of allowed) {
+    const flag = flagName(key);
+    byFlag.set(flag, key);
+    options[flag] = { type: isBoolean(key) ? 'boolean' : 'string' };
+    if (isBoolean(key)) booleans.set(flag, key);
+    else strings.add(flag);
+  }
+  const values = new Map<OptionKey, string | boolean>();
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; strict: true; allowPositionals: true }>>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: preprocessArgv(argv, booleans, strings, values), options, strict: true, allowPositionals: true });
   } catch (err) {
     const msg = errorMessage(err);
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(msg)?.[1];
     if (unknown) {
       const name = unknown.replace(/^-+/, '').split('=')[0]!;
-      const key = keyFromAnySpelling(name);
+      const key = keyFromAnySpelling(name.replace(/^no-/, ''));
       if (key) {
         throw invalid(`option --${flagName(key)} does not apply to "logship ${command}"`, `see: logship ${command} --help`);
       }
@@ -84,11 +150,24 @@ function parseFlags(command: CommandName, argv: string[]) {
     }
     const missing = /Option '(-{1,2}[^']+?)(?: <value>)?' argument missing/.exec(msg)?.[1];
     if (missing) throw invalid(`option ${missing} needs a value`, `see: logship ${command} --help`);
+    const ambiguous = /Option '(-{1,2}[^']+?)' argument is ambiguous/.exec(msg)?.[1];
+    if (ambiguous) {
+      throw invalid(
+        `option ${ambiguous} needs a value, and the next argument starts with "-"`,
+        `to give a value that starts with "-", write ${ambiguous}=VALUE; see: logship ${command} --help`,
+      );
+    }
     throw invalid(msg.split('\n')[0] ?? msg, `see: logship ${command} --help`);
   }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    const key = byFlag.get(name);
+    if (key && value !== undefined) values.set(key, value);
+  }
+  const config = parsed.values.config;
+  return { values, positionals: parsed.positionals, config: typeof config === 'string' ? config : undefined, help: parsed.values.help === true };
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+function readConfigFile(file: string): { values: Record<string, unknown>; names: Map<OptionKey, string> } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -99,12 +178,15 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw invalid(`config file ${file} is not valid JSON: ${errorMessage(err)}`);
+    // V8 quotes a piece of the text ("... is not valid JSON"), which may hold a password
+    const reason = errorMessage(err).replace(/,? *"[\s\S]*" is not valid JSON$/, '');
+    throw invalid(`config file ${file} is not valid JSON: ${reason}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw invalid(`config file ${file} must hold a JSON object of options`);
   }
-  const out: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
+  const names = new Map<OptionKey, string>();
   for (const [name, value] of Object.entries(parsed)) {
     const key = keyFromAnySpelling(name);
     if (!key || name.startsWith('LOGSHIP_')) {
@@ -114,29 +196,34 @@ function readConfigFile(file: string): Record<string, unknown> {
         suggestion ? `did you mean "${suggestion}"?` : 'keys are option names such as "amqpUrl" or "batchSize"',
       );
     }
-    out[key] = value;
+    values[key] = value;
+    names.set(key, name);
   }
-  return out;
+  return { values, names };
 }
 
 /** LOGSHIP_* variables, with *_FILE variants (Docker secrets) read from disk. */
-function collectEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+function collectEnv(env: NodeJS.ProcessEnv): { values: Record<string, string>; names: Map<string, string> } {
   const known = new Map((Object.keys(OPTIONS) as OptionKey[]).map((k) => [envName(k), k]));
-  const out: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  /** variable read for each option variable (LOGSHIP_X or LOGSHIP_X_FILE) */
+  const names = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('LOGSHIP_') || value === undefined || RESERVED_ENV.test(name)) continue;
     if (known.has(name)) {
-      out[name] = value;
+      values[name] = value;
+      names.set(name, name);
       continue;
     }
     const base = name.endsWith('_FILE') ? name.slice(0, -5) : undefined;
     if (base && known.has(base)) {
       if (env[base] !== undefined) throw invalid(`both ${base} and ${name} are set; keep one`);
       try {
-        out[base] = fs.readFileSync(value, 'utf8').replace(/\r?\n$/, '');
+        values[base] = fs.readFileSync(value, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
         throw invalid(`cannot read ${name}=${value}: ${errorMessage(err)}`);
       }
+      names.set(base, name);
       continue;
     }
     const suggestion = closest(name, [...known.keys()]);
@@ -145,13 +232,23 @@ function collectEnv(env: NodeJS.ProcessEnv): Record<string, string> {
       suggestion ? `did you mean ${suggestion}?` : 'logship options are LOGSHIP_<OPTION> variables; see logship --help',
     );
   }
-  return out;
+  return { values, names };
 }
 
-function describeKey(key: string): string {
-  const k = key as OptionKey;
-  if (!(k in OPTIONS)) return `"${key}"`;
-  return `--${flagName(k)} (${envName(k)})`;
+/** The option named as the user set it, then its other spellings. */
+function describeSource(key: OptionKey, source: Source | undefined): string {
+  const flag = `--${flagName(key)}`;
+  const env = envName(key);
+  if (source?.kind === 'env') return `${source.name} (${flag})`;
+  if (source?.kind === 'file') return `"${source.name}" in config file ${source.file} (${flag}, ${env})`;
+  return `${flag} (${env})`;
+}
+
+/** A value for an error message: never a sensitive one, URLs and anything user:password@ masked. */
+function shownValue(key: OptionKey, source: Source | undefined): string {
+  if (!source || spec(key).sensitive) return '';
+  const text = typeof source.raw === 'string' ? source.raw : JSON.stringify(source.raw);
+  return `: value was ${JSON.stringify(text.includes('@') ? maskUrl(text) : text)}`;
 }
 
 function buildSchema() {
@@ -160,11 +257,11 @@ function buildSchema() {
     const s = spec(key);
     schema[key] = {
       doc: s.doc,
-      format: s.format,
+      format: isBoolean(key) ? 'bool' : s.format,
       default: s.default,
       env: envName(key),
-      arg: flagName(key),
-      ...(s.sensitive ? { sensitive: true } : {}),
+      // convict must never print a value ("value was ..."): the loader shows it masked
+      sensitive: true,
     };
   }
   return schema;
@@ -172,33 +269,39 @@ function buildSchema() {
 
 export function loadCommandLine(command: CommandName, argv: string[], env: NodeJS.ProcessEnv = process.env): LoadedCommandLine {
   registerFormats();
-  const parsed = parseFlags(command, argv);
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  const args: string[] = [];
-  for (const [name, value] of Object.entries(values)) {
-    if (name === 'config' || name === 'help' || value === undefined) continue;
-    args.push(`--${name}=${String(value)}`);
+  const flags = parseFlags(command, argv);
+  const file = flags.config === undefined ? undefined : { path: flags.config, ...readConfigFile(flags.config) };
+  const fromEnv = collectEnv(env);
+
+  const sources = new Map<OptionKey, Source>();
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    const variable = fromEnv.names.get(envName(key));
+    if (flags.values.has(key)) sources.set(key, { kind: 'flag', raw: flags.values.get(key) });
+    else if (variable !== undefined) sources.set(key, { kind: 'env', name: variable, raw: fromEnv.values[envName(key)] });
+    else if (file?.names.has(key)) sources.set(key, { kind: 'file', name: file.names.get(key)!, file: file.path, raw: file.values[key] });
   }
-  const fileValues = typeof values.config === 'string' ? readConfigFile(values.config) : {};
-  const envValues = collectEnv(env);
 
   let config: convict.Config<Record<string, unknown>>;
   try {
-    config = convict(buildSchema() as convict.Schema<Record<string, unknown>>, { args, env: envValues });
-    config.load(fileValues);
+    // flags are set last, by key: convict's own argument parser (yargs) would turn "1e3" into "1000"
+    config = convict(buildSchema() as convict.Schema<Record<string, unknown>>, { args: [], env: fromEnv.values });
+    config.load(file?.values ?? {});
+    for (const [key, value] of flags.values) config.set(key, value);
     config.validate({ allowed: 'strict' });
   } catch (err) {
     const lines = errorMessage(err).split('\n').filter(Boolean);
     const described = lines.map((line) => {
       const m = /^([A-Za-z]+): (.*)$/.exec(line);
-      return m ? `${describeKey(m[1]!)}: ${m[2]}` : line;
+      const key = m?.[1] as OptionKey | undefined;
+      if (!m || !key || !(key in OPTIONS)) return line.includes('@') ? maskUrl(line) : line;
+      return `${describeSource(key, sources.get(key))}: ${m[2]}${shownValue(key, sources.get(key))}`;
     });
     throw invalid(`invalid configuration: ${described.join('; ')}`, `see: logship ${command} --help`);
   }
   return {
     config: config.getProperties() as unknown as Config,
-    positionals: parsed.positionals,
-    help: values.help === true,
+    positionals: flags.positionals,
+    help: flags.help,
   };
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 export type CommandName = 'bootstrap' | 'ship' | 'index' | 'status' | 'monitor' | 'generate' | 'dlq';
 
 export interface OptionSpec {
-  /** convict format name or a list of allowed values */
+  /** convict format name ('bool': true/false/1/0/yes/no/on/off; Boolean means the same) or a list of allowed values */
   format: string | readonly string[] | BooleanConstructor | StringConstructor;
   default: unknown;
   doc: string;
@@ -70,9 +70,9 @@ export const OPTIONS = {
   esKey: { format: String, default: '', doc: 'PEM private key of --es-cert', commands: ES, arg: 'FILE' },
   esTimeout: { format: 'duration', default: '30s', doc: 'timeout of one Elasticsearch request', commands: ES, arg: 'DURATION' },
   index: {
-    format: String,
+    format: 'index-pattern',
     default: 'logs-%{+yyyy.MM.dd}',
-    doc: 'index name; %{+yyyy.MM.dd} (also yy, HH) expands from each event @timestamp in UTC',
+    doc: 'index name, lowercase; %{+yyyy.MM.dd} expands from each event @timestamp in UTC (Joda tokens: yyyy YYYY yy MM M dd d HH H ww w xxxx DDD e)',
     commands: ES,
     arg: 'PATTERN',
   },
@@ -85,7 +85,13 @@ export const OPTIONS = {
     commands: ['index'],
     arg: 'OUTPUT',
   },
-  prefetch: { format: 'positive-int', default: 1000, doc: 'unacknowledged deliveries an indexer may hold', commands: ['index'], arg: 'N' },
+  prefetch: {
+    format: 'prefetch',
+    default: 1000,
+    doc: 'unacknowledged deliveries an indexer may hold, 1-65535; keep it at least --batch-size',
+    commands: ['index'],
+    arg: 'N',
+  },
   batchSize: { format: 'positive-int', default: 500, doc: 'events per bulk request', commands: ['index'], arg: 'N' },
   batchBytes: { format: 'bytes', default: '5mb', doc: 'bytes per bulk request', commands: ['index'], arg: 'SIZE' },
   flushInterval: {
@@ -145,7 +151,7 @@ export const OPTIONS = {
   hostName: { format: String, default: os.hostname(), doc: 'host.name of shipped events', commands: ['ship', 'generate'], arg: 'NAME' },
   stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets (checkpoints) are kept', commands: ['ship'], arg: 'DIR' },
   follow: {
-    format: Boolean,
+    format: 'bool',
     default: false,
     doc: 'keep tailing the files, pick up new ones matching the globs, serve /metrics and /health',
     commands: ['ship'],
@@ -165,7 +171,7 @@ export const OPTIONS = {
     commands: ['ship'],
     arg: 'REGEX',
   },
-  multilineNegate: { format: Boolean, default: false, doc: 'a line belongs to another when it does NOT match the pattern', commands: ['ship'] },
+  multilineNegate: { format: 'bool', default: false, doc: 'a line belongs to another when it does NOT match the pattern', commands: ['ship'] },
   multilineMatch: {
     format: ['after', 'before'],
     default: 'after',
@@ -188,9 +194,9 @@ export const OPTIONS = {
     arg: 'DURATION',
   },
 
-  check: { format: Boolean, default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
+  check: { format: 'bool', default: false, doc: 'verify the topology and the template without declaring anything', commands: ['bootstrap'] },
   skipElasticsearch: {
-    format: Boolean,
+    format: 'bool',
     default: false,
     doc: 'bootstrap: only the AMQP side, not the index template; status: do not ask Elasticsearch',
     commands: ['bootstrap', 'status'],
@@ -235,9 +241,9 @@ export const OPTIONS = {
     arg: 'LEVEL',
   },
   format: { format: ['plain', 'json', 'nginx', 'syslog'], default: 'plain', doc: 'generate: line format', commands: ['generate'], arg: 'FORMAT' },
-  serve: { format: Boolean, default: false, doc: 'generate: run as an HTTP service (POST /generate publishes through the shipper)', commands: ['generate'] },
+  serve: { format: 'bool', default: false, doc: 'generate: run as an HTTP service (POST /generate publishes through the shipper)', commands: ['generate'] },
   limit: { format: 'nat', default: 0, doc: 'dlq: messages to list (0: 20) or replay (0: all that are there now)', commands: ['dlq'], arg: 'N' },
-  json: { format: Boolean, default: false, doc: 'print JSON instead of a table', commands: ['status', 'dlq'] },
+  json: { format: 'bool', default: false, doc: 'print JSON instead of a table', commands: ['status', 'dlq'] },
   shutdownTimeout: {
     format: 'duration',
     default: '30s',

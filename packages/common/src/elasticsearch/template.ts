@@ -2,7 +2,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
 import { createIndexNamer } from '../index-name.js';
-import { maskUrl } from '../logger.js';
+import { maskUrl, scrubSecrets } from '../logger.js';
 
 export const TEMPLATE_MAPPINGS = {
   dynamic: true,
@@ -28,7 +28,7 @@ export function templateBody(indexPattern: string) {
 }
 
 function unreachable(node: string, err: unknown): LogshipError {
-  return new LogshipError(ErrorCodes.ES_UNAVAILABLE, `Elasticsearch at ${maskUrl(node)} did not answer: ${errorMessage(err)}`, {
+  return new LogshipError(ErrorCodes.ES_UNAVAILABLE, `Elasticsearch at ${maskUrl(node)} did not answer: ${scrubSecrets(errorMessage(err), [node])}`, {
     hint: 'check --es-node (LOGSHIP_ES_NODE) and credentials, or pass --skip-elasticsearch to declare only the AMQP side',
     cause: err,
   });
