@@ -13,7 +13,7 @@ import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
 import { makeCerts, type TestCerts } from '../helpers/tls.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FAULTS = process.env.LOGSHIP_TEST_ES_NODE ? 'needs the Elasticsearch double' : false;
 
@@ -213,7 +213,8 @@ describe('shutdown and flow control', { skip: FAULTS }, () => {
       assert.equal((await ship(env, numberedLines(50))).code, 0);
       await waitFor('the indexer holds every delivery', async () => (await queueDepth(n.queue)).messageCount === 0, 20_000);
       p.child.kill('SIGTERM');
-      await sleep(300);
+      // the second signal must come after the first was taken, not merely after some time
+      await waitFor('the first signal taken', () => /shutting down: draining/.test(p.stderr()), 10_000, 20);
       p.child.kill('SIGINT');
       const r = await p.exited;
       assert.equal(r.code, 1);
@@ -251,11 +252,18 @@ describe('shutdown and flow control', { skip: FAULTS }, () => {
       assert.match(s.stderr(), /broker blocked publishing \(memory or disk alarm\): input paused/);
       const health = (await (await fetch(`${url}/health`)).json()) as { status: string };
       assert.equal(health.status, 'degraded');
-      await sleep(1000);
-      assert.ok((await queueDepth(n.queue, rabbit.url)).messageCount <= 101, 'nothing more is published while blocked');
+      // the shipper read input appended after the alarm (it had every chance to publish it): nothing of it was published
+      await waitFor('lines read after the alarm', async () => (await metricValue(url, 'logship_shipper_events_read_total')) > 100, 20_000);
+      assert.equal(await metricValue(url, 'logship_shipper_events_published_total'), 100, 'nothing more is published while blocked');
+      assert.equal((await queueDepth(n.queue, rabbit.url)).messageCount, 100, 'nothing more is queued while blocked');
+      // input read once the shipper knows it is blocked: it takes one line, waits on it, and reads no further
+      const readBefore = await metricValue(url, 'logship_shipper_events_read_total');
+      fs.appendFileSync(file, numberedLines(100).replace(/line/g, 'third'));
+      await waitFor('a line read while blocked', async () => (await metricValue(url, 'logship_shipper_events_read_total')) > readBefore, 20_000);
+      assert.equal(await metricValue(url, 'logship_shipper_events_read_total'), readBefore + 1, 'input paused while blocked');
       rabbit.ctl('set_vm_memory_high_watermark', '0.4');
       await waitFor('unblocked metric', async () => (await metricValue(url, 'logship_shipper_blocked')) === 0, 20_000);
-      await waitFor('200 queued', async () => (await queueDepth(n.queue, rabbit.url)).messageCount === 200, 20_000);
+      await waitFor('300 queued', async () => (await queueDepth(n.queue, rabbit.url)).messageCount === 300, 20_000);
       assert.match(s.stderr(), /broker unblocked publishing: input resumed/);
       s.child.kill('SIGTERM');
       assert.equal((await s.exited).code, 0);

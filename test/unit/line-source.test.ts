@@ -71,6 +71,25 @@ describe('line source', () => {
     assert.equal(utf8Boundary(Buffer.from('aé'), 2), 1);
   });
 
+  it('never splits a UTF-8 character that arrives split across two chunks', async () => {
+    // "a€": the euro sign's 3 bytes arrive in two chunks; the limit of 3 falls inside it
+    const got = await lines([Buffer.from([0x61, 0xe2]), Buffer.from([0x82, 0xac, 0x0a])], 3);
+    assert.deepEqual(got[0]!.text, 'a');
+    assert.equal(got[0]!.truncated, true);
+    assert.equal(got[0]!.bytes, 4);
+    const whole = await lines([Buffer.from([0x61, 0xe2]), Buffer.from([0x82]), Buffer.from([0xac, 0x0a])], 64);
+    assert.equal(whole[0]!.text, 'a€');
+  });
+
+  it('a limit smaller than the first character still ships a non-empty line (never an empty, skipped one)', async () => {
+    const got = await lines(Buffer.from('€uro\n€'), 1);
+    assert.equal(got.length, 2);
+    for (const l of got) {
+      assert.equal(l.truncated, true);
+      assert.notEqual(l.text, '');
+    }
+  });
+
   it('keeps NUL bytes and invalid UTF-8 as they are (the event writer decides)', async () => {
     const got = await lines(Buffer.from([0x61, 0x00, 0x62, 0x0a, 0xff, 0xfe, 0x63, 0x0a]));
     assert.equal(got[0]!.text, 'a\u0000b');

@@ -3,6 +3,10 @@
  * deterministic event.id, and the AMQP properties every message carries.
  */
 import { createHash } from 'node:crypto';
+import { mergeLineFields, type OwnFields } from './event-fields.js';
+
+export { TAG_TIMESTAMP_FAILURE } from './event-fields.js';
+export { parseEventTimestamp, parseEpochTimestamp, parseIsoTimestamp } from './timestamp.js';
 
 export const AGENT_VERSION = '0.1.0';
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -71,44 +75,46 @@ export interface NewEventInput {
   filePath?: string;
   offset?: number;
   tags?: string[];
-  /** extra top-level fields (json codec); logship's own fields win */
+  /**
+   * the fields of a JSON line (json codec), merged by the per-field rules of
+   * event-fields.ts: logship's own fields win, what they replace is kept in
+   * `_<field>`; `message` is then the raw line, used when the line has none
+   */
   fields?: Record<string, unknown>;
 }
 
 export function createEvent(input: NewEventInput): LogEvent {
-  const fields = input.fields ?? {};
-  const ev: LogEvent = {
-    ...fields,
+  const own: OwnFields = {
     '@timestamp': input.timestamp ?? new Date().toISOString(),
     message: input.message,
-    event: { ...(isObject(fields.event) ? fields.event : {}), id: input.id },
-    host: { ...(isObject(fields.host) ? fields.host : {}), name: input.hostName },
+    event: { id: input.id },
+    host: { name: input.hostName },
     input: { type: input.inputType },
     agent: { type: 'logship', version: AGENT_VERSION },
-    tags: mergeTags(fields.tags, input.tags),
-    labels: isStringRecord(fields.labels) ? fields.labels : {},
+    tags: [...new Set(input.tags ?? [])],
   };
   if (input.filePath !== undefined || input.offset !== undefined) {
-    const log: NonNullable<LogEvent['log']> = isObject(fields.log) ? { ...fields.log } : {};
-    if (input.filePath !== undefined) log.file = { path: input.filePath };
-    if (input.offset !== undefined) log.offset = input.offset;
-    ev.log = log;
+    own.log = {};
+    if (input.filePath !== undefined) own.log.file = { path: input.filePath };
+    if (input.offset !== undefined) own.log.offset = input.offset;
   }
-  return ev;
-}
-
-function mergeTags(a: unknown, b: string[] | undefined): string[] {
-  const out = Array.isArray(a) ? a.filter((t): t is string => typeof t === 'string') : [];
-  if (b) for (const t of b) if (!out.includes(t)) out.push(t);
-  return out;
+  if (input.fields !== undefined) return mergeLineFields(own, input.fields) as LogEvent;
+  const { log, ...rest } = own;
+  return {
+    '@timestamp': rest['@timestamp'],
+    message: rest.message,
+    event: rest.event,
+    host: rest.host,
+    ...(log ? { log } : {}),
+    input: rest.input,
+    agent: rest.agent,
+    tags: rest.tags,
+    labels: {},
+  };
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isStringRecord(v: unknown): v is Record<string, string> {
-  return isObject(v) && Object.values(v).every((x) => typeof x === 'string');
 }
 
 /** AMQP publish options of a message (DESIGN.md wire format). */

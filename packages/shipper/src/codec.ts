@@ -1,5 +1,10 @@
-/** Turns one input line into an event: plain text, or JSON with a safe fallback. */
-import { createEvent, isObject, normaliseTimestamp, type LogEvent } from '@logship/common';
+/**
+ * Turns one input line into an event: plain text, or JSON with a safe
+ * fallback. Decoding never throws: a line that cannot be used as JSON is
+ * shipped as its raw text, tagged.
+ */
+import { createEvent, isObject, type LogEvent } from '@logship/common';
+import { jsonDepthExceeds } from './json-depth.js';
 
 export type Codec = 'plain' | 'json';
 
@@ -14,33 +19,43 @@ export interface LineContext {
 
 export const TAG_TRUNCATED = '_truncated';
 export const TAG_JSON_FAILURE = '_jsonparsefailure';
+/** with _jsonparsefailure: the line nests deeper than MAX_JSON_DEPTH */
+export const TAG_JSON_TOO_DEEP = '_jsontoodeep';
+/**
+ * Deepest nesting of arrays and objects a json line may have to be parsed.
+ * JSON.stringify recurses (it overflows the stack near 4000 levels) and
+ * Elasticsearch refuses documents nested deeper than 1000 levels anyway.
+ */
+export const MAX_JSON_DEPTH = 1000;
 
 export function decodeLine(text: string, codec: Codec, ctx: LineContext): LogEvent {
   const tags: string[] = ctx.truncated ? [TAG_TRUNCATED] : [];
   const base = {
     id: ctx.id,
+    message: text,
     hostName: ctx.hostName,
     inputType: ctx.inputType,
     ...(ctx.filePath !== undefined ? { filePath: ctx.filePath } : {}),
     ...(ctx.offset !== undefined ? { offset: ctx.offset } : {}),
   };
   if (codec === 'json') {
-    let parsed: unknown;
-    let ok = false;
-    if (!ctx.truncated) {
-      try {
-        parsed = JSON.parse(text);
-        ok = isObject(parsed);
-      } catch {
-        ok = false;
-      }
-    }
-    if (ok && isObject(parsed)) {
-      const timestamp = normaliseTimestamp(parsed['@timestamp']);
-      const message = typeof parsed.message === 'string' ? parsed.message : text;
-      return createEvent({ ...base, message, tags, fields: parsed, ...(timestamp ? { timestamp } : {}) });
-    }
+    const parsed = ctx.truncated ? undefined : parseObject(text);
+    if (isObject(parsed)) return createEvent({ ...base, tags, fields: parsed });
     tags.push(TAG_JSON_FAILURE);
+    if (parsed === TOO_DEEP) tags.push(TAG_JSON_TOO_DEEP);
   }
-  return createEvent({ ...base, message: text, tags });
+  return createEvent({ ...base, tags });
+}
+
+const TOO_DEEP = Symbol('too deep');
+
+/** The parsed line, TOO_DEEP, or undefined when it is not JSON. */
+function parseObject(text: string): unknown {
+  // JSON.parse itself is iterative in V8 (a million levels parse), but what it builds would not serialize
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return TOO_DEEP;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

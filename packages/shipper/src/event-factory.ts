@@ -39,26 +39,44 @@ export class EventFactory {
     return sequenceEventId(this.prefix, n);
   }
 
+  /**
+   * The event of one line (or joined lines) with sequence number or offset n.
+   * Never throws: if building a json event fails anyway, the line is shipped
+   * as its raw text tagged _jsonparsefailure, so one line can never stop an
+   * input (a bug here must not lose the line nor stall a file at it).
+   */
   make(text: string, n: number, truncated: boolean, extraTags: readonly string[] = []): SerializedEvent {
     const id = this.id(n);
     const o = this.o;
     if (o.codec === 'json') {
-      const event = decodeLine(text, 'json', {
-        id,
-        hostName: o.hostName,
-        inputType: o.inputType,
-        truncated,
-        ...(o.filePath !== undefined ? { filePath: o.filePath, offset: n } : {}),
-      });
-      for (const t of extraTags) if (!event.tags.includes(t)) event.tags.push(t);
-      return { id, json: JSON.stringify(event), jsonFailure: event.tags.includes(TAG_JSON_FAILURE) };
+      try {
+        const event = decodeLine(text, 'json', {
+          id,
+          hostName: o.hostName,
+          inputType: o.inputType,
+          truncated,
+          ...(o.filePath !== undefined ? { filePath: o.filePath, offset: n } : {}),
+        });
+        for (const t of extraTags) if (!event.tags.includes(t)) event.tags.push(t);
+        return { id, json: JSON.stringify(event), jsonFailure: event.tags.includes(TAG_JSON_FAILURE) };
+      } catch {
+        const tags = truncated ? [TAG_TRUNCATED, TAG_JSON_FAILURE] : [TAG_JSON_FAILURE];
+        for (const t of extraTags) if (!tags.includes(t)) tags.push(t);
+        return { id, json: this.plain(text, n, id, JSON.stringify(tags)), jsonFailure: true };
+      }
     }
     let tags = '[]';
     if (truncated || extraTags.length > 0) tags = JSON.stringify(truncated ? [TAG_TRUNCATED, ...extraTags] : extraTags);
+    return { id, json: this.plain(text, n, id, tags), jsonFailure: false };
+  }
+
+  /** the plain event of `text`, with its tags already as JSON */
+  private plain(text: string, n: number, id: string, tags: string): string {
+    const o = this.o;
     const log = o.filePath === undefined ? '' : `,"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":${n}}`;
-    const json =
+    return (
       `{"@timestamp":"${this.clock.now()}","message":${JSON.stringify(text)},"event":{"id":"${id}"},` +
-      `"host":{"name":${JSON.stringify(o.hostName)}}${log}${this.tail},"tags":${tags},"labels":{}}`;
-    return { id, json, jsonFailure: false };
+      `"host":{"name":${JSON.stringify(o.hostName)}}${log}${this.tail},"tags":${tags},"labels":{}}`
+    );
   }
 }

@@ -4,6 +4,7 @@ export * from './encoder.js';
 export * from './publisher.js';
 export * from './session.js';
 export * from './ship-stream.js';
+export * from './ship-options.js';
 export * from './progress.js';
 export * from './files/checkpoint.js';
 export * from './files/identity.js';

@@ -4,6 +4,8 @@
  * character boundary) and the rest is dropped up to the next newline, so
  * memory never depends on the input. Each line's metadata (index, length in
  * the input, truncated) is queued in order for the stage that decodes it.
+ * A character split across two chunks is held back until it is whole, so a
+ * cut at a chunk boundary never splits it either.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -29,6 +31,20 @@ export function utf8Boundary(buf: Buffer, n: number): number {
   return cut;
 }
 
+/** Bytes at the end of buf that start a UTF-8 sequence it does not finish (0 to 3). */
+export function incompleteUtf8Tail(buf: Buffer): number {
+  const len = buf.length;
+  if (len === 0 || buf[len - 1]! < 0x80) return 0;
+  for (let i = len - 1; i >= Math.max(0, len - 3); i--) {
+    const b = buf[i]!;
+    if ((b & 0xc0) === 0x80) continue;
+    if (b < 0xc0) return 0;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    return len - i < need ? len - i : 0;
+  }
+  return 0;
+}
+
 export class LineClamp extends Transform {
   private lineIndex = 0;
   private lineBytes = 0;
@@ -36,6 +52,8 @@ export class LineClamp extends Transform {
   private truncated = false;
   private readonly queue: LineMeta[] = [];
   private head = 0;
+  /** the start of a character the last chunk ended in */
+  private carry: Buffer | null = null;
 
   constructor(
     private readonly maxLineBytes: number,
@@ -67,7 +85,22 @@ export class LineClamp extends Transform {
     this.truncated = false;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let chunk = input;
+    if (this.carry) {
+      chunk = Buffer.concat([this.carry, chunk]);
+      this.carry = null;
+    }
+    const tail = incompleteUtf8Tail(chunk);
+    if (tail > 0) {
+      this.carry = Buffer.from(chunk.subarray(chunk.length - tail));
+      chunk = chunk.subarray(0, chunk.length - tail);
+    }
+    if (chunk.length === 0) return cb();
+    cb(null, this.clamp(chunk));
+  }
+
+  private clamp(chunk: Buffer): Buffer {
     const max = this.maxLineBytes;
     let parts: Buffer[] | null = null;
     let start = 0;
@@ -83,7 +116,9 @@ export class LineClamp extends Transform {
         if (!parts) parts = [chunk.subarray(0, start)];
         if (!this.truncated) {
           const segment = chunk.subarray(start, end);
-          const cut = utf8Boundary(segment, max - this.kept);
+          let cut = utf8Boundary(segment, max - this.kept);
+          // a limit below the first character's size: cut it rather than make a non-empty line empty
+          if (cut === 0 && this.kept === 0) cut = max;
           parts.push(segment.subarray(0, cut));
           this.kept += cut;
           this.truncated = true;
@@ -94,10 +129,14 @@ export class LineClamp extends Transform {
       this.endLine();
       start = nl + 1;
     }
-    cb(null, parts ? Buffer.concat(parts) : chunk);
+    return parts ? Buffer.concat(parts) : chunk;
   }
 
   override _flush(cb: TransformCallback): void {
+    const carry = this.carry;
+    this.carry = null;
+    // an input that ends inside a character: the bytes go on as they are
+    if (carry) this.push(this.clamp(carry));
     if (this.lineBytes > 0) this.endLine(false);
     cb();
   }

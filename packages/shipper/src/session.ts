@@ -31,10 +31,18 @@ export interface ShipSummary {
   jsonFailures: number;
 }
 
+/** Events read that the broker has not confirmed (failed, unroutable, in flight, or never sent). */
+export function notDelivered(s: ShipSummary): number {
+  return s.read - s.skipped - s.published;
+}
+
+/** The summary line of a run; it names what was not delivered when something was not. */
 export function formatSummary(s: ShipSummary): string {
+  const missing = notDelivered(s);
   return (
     `logship ship: read ${s.read}, published ${s.published}, skipped ${s.skipped}, failed ${s.failed}` +
-    ` (truncated ${s.truncated}, unroutable ${s.unroutable}, json failures ${s.jsonFailures})`
+    ` (truncated ${s.truncated}, unroutable ${s.unroutable}, json failures ${s.jsonFailures})` +
+    (missing > 0 ? `; ${missing} events read were not delivered` : '')
   );
 }
 
@@ -54,6 +62,8 @@ export class ShipSession<M = undefined> {
   private encoder: MessageEncoder<M>;
   private timer: NodeJS.Timeout | null = null;
   private error: LogshipError | null = null;
+  /** events handed to the encoder: read - skipped - submitted never reached the publisher */
+  private submitted = 0;
 
   constructor(private readonly options: SessionOptions<M>) {
     this.metrics = createShipperMetrics(options.registry);
@@ -149,6 +159,7 @@ export class ShipSession<M = undefined> {
    * path costs no promise per event.
    */
   submit(event: SerializedEvent, meta: M): Promise<void> | undefined {
+    this.submitted++;
     if (event.jsonFailure) this.summary.jsonFailures++;
     return this.enqueue(this.encoder.add(event, meta));
   }
@@ -170,6 +181,7 @@ export class ShipSession<M = undefined> {
   ): Promise<void> | undefined {
     const msg = this.encoder.addLine(writer, src, start, end, n, truncated, meta);
     if (msg === null) return this.submit(factory.make(src.toString('utf8', start, end), n, truncated), meta);
+    this.submitted++;
     return this.enqueue(msg);
   }
 
@@ -206,17 +218,26 @@ export class ShipSession<M = undefined> {
     await this.conn?.close().catch(() => undefined);
   }
 
-  /** Throws when something read was not delivered (after flush()). */
+  /**
+   * Throws when something read was not delivered (after flush()), naming the
+   * cause: the broker's (unroutable, refused, not confirmed) or a local one
+   * (events read that never reached the publisher because an input failed).
+   */
   assertDelivered(stopped: boolean): void {
     const s = this.summary;
-    const notDelivered = s.read - s.skipped - s.published;
+    const missing = notDelivered(s);
     const failure = this.failure;
     if (failure) {
-      const how = `${notDelivered} of ${s.read - s.skipped} events read were not delivered`;
+      const how = `${missing} of ${s.read - s.skipped} events read were not delivered`;
       throw new LogshipError(failure.code, `${failure.message}; ${how}`, { ...(failure.hint ? { hint: failure.hint } : {}), cause: failure });
     }
-    if (notDelivered > 0 && !stopped) {
-      throw new LogshipError(ErrorCodes.NOT_CONFIRMED, `${notDelivered} events were read but not confirmed by the broker`);
+    if (missing <= 0 || stopped) return;
+    const unsent = s.read - s.skipped - this.submitted;
+    if (unsent > 0) {
+      throw new LogshipError(ErrorCodes.INPUT, `${unsent} events were read but never sent: their input failed before handing them to the broker`, {
+        hint: 'see the input error reported above',
+      });
     }
+    throw new LogshipError(ErrorCodes.NOT_CONFIRMED, `${missing} events were sent but not confirmed by the broker`);
   }
 }

@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCodes, LogshipError, type Config, type Logger, type Registry } from '@logship/common';
+import { ErrorCodes, LogshipError, errorMessage, type Config, type Logger, type Registry } from '@logship/common';
 import { EventFactory } from './event-factory.js';
 import { EventWriter } from './event-writer.js';
 import { LineClamp } from './line-clamp.js';
 import { LineSink } from './line-sink.js';
+import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from './files/multiline.js';
 import { ShipSession, type ShipSummary } from './session.js';
 
 export interface ShipStreamOptions {
@@ -18,13 +19,21 @@ export interface ShipStreamOptions {
   logger: Logger;
   registry: Registry;
   inputType?: string;
+  /** join lines into events (Java stack traces); a pending group is sent after timeoutMs without a new line */
+  multiline?: (MultilineOptions & { timeoutMs: number }) | null;
 }
+
+const NO_TAGS: readonly string[] = [];
+const MULTILINE_TAGS: readonly string[] = ['multiline'];
+const MULTILINE_SPLIT_TAGS: readonly string[] = ['multiline', '_multiline_max_lines'];
 
 export class StreamShipper {
   readonly session: ShipSession<undefined>;
   private stopRequested = false;
   private readonly runId = randomUUID();
   private lines: Writable | null = null;
+  /** an exception while turning a line into an event: a local failure, not the input's */
+  private eventError: LogshipError | null = null;
 
   constructor(private readonly options: ShipStreamOptions) {
     this.session = new ShipSession({ config: options.config, logger: options.logger, registry: options.registry });
@@ -61,22 +70,53 @@ export class StreamShipper {
     const inputType = this.options.inputType ?? 'stdin';
     const scope = { hostName: config.hostName, inputType, scope: this.runId };
     const factory = new EventFactory({ ...scope, codec: config.codec });
-    // plain events are written from the input bytes; json lines are decoded and parsed
-    const writer = config.codec === 'plain' ? new EventWriter(scope) : null;
+    const multiline = this.options.multiline ?? null;
+    const joiner = multiline ? new MultilineJoiner(multiline) : null;
+    // plain single-line events are written from the input bytes; json and multiline go through strings
+    const writer = config.codec === 'plain' && !joiner ? new EventWriter(scope) : null;
     const clamp = new LineClamp(config.maxLineBytes);
-    // backpressure from the confirm window pauses the input, and the common
-    // path runs without a promise or a string per line
-    const sink = new LineSink((buf, start, end, i) => {
+    let timer: NodeJS.Timeout | null = null;
+    // a joined event: its id is made of its first line's sequence number
+    const emit = (ev: JoinedEvent): Promise<void> | undefined => {
+      session.countRead();
+      if (ev.text === '') {
+        session.countSkipped();
+        return undefined;
+      }
+      if (ev.truncated) session.countTruncated();
+      const tags = ev.lines > 1 ? (ev.split ? MULTILINE_SPLIT_TAGS : MULTILINE_TAGS) : NO_TAGS;
+      return session.submit(factory.make(ev.text, ev.offset, ev.truncated, tags), undefined);
+    };
+    const join = async (line: PhysicalLine, j: MultilineJoiner): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      for (const ev of j.push(line)) await emit(ev);
+      if (j.pending && multiline) {
+        // a live pipe may pause after the last line of a stack trace: send the group anyway
+        timer = setTimeout(() => {
+          timer = null;
+          const ev = j.flush();
+          if (ev) void this.guard(() => emit(ev), ev.offset)?.catch(() => undefined);
+        }, multiline.timeoutMs);
+      }
+    };
+    const onLine = (buf: Buffer, start: number, end: number, i: number): Promise<void> | undefined => {
+      const truncated = clamp.takeMeta(i)?.truncated ?? false;
+      if (joiner) return join({ text: buf.toString('utf8', start, end), offset: i, end: i + 1, truncated }, joiner);
       session.countRead();
       if (start === end) {
         session.countSkipped();
         return undefined;
       }
-      const truncated = clamp.takeMeta(i)?.truncated ?? false;
       if (truncated) session.countTruncated();
-      const wait = writer
+      return writer
         ? session.submitLine(writer, factory, buf, start, end, i, truncated, undefined)
         : session.submit(factory.make(buf.toString('utf8', start, end), i, truncated), undefined);
+    };
+    // backpressure from the confirm window pauses the input, and the common
+    // path runs without a promise or a string per line
+    const sink = new LineSink((buf, start, end, i) => {
+      const wait = this.guard(() => onLine(buf, start, end, i), i);
       if (this.stopRequested || session.failure) {
         // a wait cut short ends with the failure the session already reports
         wait?.catch(() => undefined);
@@ -91,9 +131,37 @@ export class StreamShipper {
     try {
       await pipeline(clamp, sink);
     } catch (err) {
-      if (this.stopRequested) return;
+      if (timer) clearTimeout(timer);
+      if (this.eventError) throw this.eventError;
       if (session.failure) throw session.failure;
-      throw new LogshipError(ErrorCodes.INPUT, `reading ${inputType} failed: ${(err as Error).message}`, { cause: err });
+      if (!this.stopRequested) throw new LogshipError(ErrorCodes.INPUT, `reading ${inputType} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (timer) clearTimeout(timer);
+    // EOF or stop: the last group is complete (stdin has no checkpoint to read it again from)
+    const last = joiner && !session.failure ? joiner.flush() : undefined;
+    if (last) await this.guard(() => emit(last), last.offset);
+    if (this.eventError) throw this.eventError;
+  }
+
+  /** Runs the event building of line n; an exception there is reported as such, never as an input error. */
+  private guard(fn: () => Promise<void> | undefined, n: number): Promise<void> | undefined {
+    const fail = (err: unknown): never => {
+      // the session's own failures (broker refusals) are reported as they are
+      if (this.session.failure || err instanceof LogshipError) throw err;
+      this.eventError ??= new LogshipError(
+        ErrorCodes.INPUT,
+        `turning ${this.options.inputType ?? 'stdin'} line ${n + 1} into an event failed: ${errorMessage(err)}`,
+        {
+          hint: 'this is a bug in logship; the lines before it were shipped',
+          cause: err,
+        },
+      );
+      throw this.eventError;
+    };
+    try {
+      return fn()?.catch(fail);
+    } catch (err) {
+      return fail(err);
     }
   }
 }

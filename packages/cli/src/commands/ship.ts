@@ -12,7 +12,7 @@ import {
   type Registry,
   type RunningServer,
 } from '@logship/common';
-import { FileShipper, StreamShipper, formatSummary, openStdin, startProgress, type ShipSession } from '@logship/shipper';
+import { FileShipper, StreamShipper, checkShipOptions, formatSummary, openStdin, shipMultiline, startProgress, type ShipSession } from '@logship/shipper';
 import type { CommandContext } from '../main.js';
 
 export const DEFAULT_FOLLOW_METRICS_PORT = 9199;
@@ -32,15 +32,7 @@ function fileShipper(config: Config, logger: Logger, registry: Registry, pattern
     follow: config.follow,
     startPosition: config.startPosition,
     scanIntervalMs: config.scanInterval,
-    multiline: config.multilinePattern
-      ? {
-          pattern: new RegExp(config.multilinePattern),
-          negate: config.multilineNegate,
-          match: config.multilineMatch,
-          maxLines: config.multilineMaxLines,
-          timeoutMs: config.multilineTimeout,
-        }
-      : null,
+    multiline: shipMultiline(config),
   });
 }
 
@@ -49,11 +41,13 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
   if (files.length > 0 && files.length !== positionals.length) {
     throw new LogshipError(ErrorCodes.USAGE, 'ship reads either stdin ("-" or no argument) or files, not both');
   }
-  if (files.length === 0 && config.follow) {
-    throw new LogshipError(ErrorCodes.USAGE, '--follow needs files to tail', { hint: 'logship ship --follow /var/log/app/*.log' });
-  }
+  // an option that does not apply to this run is refused (exit 2), never ignored
+  checkShipOptions(config, { files: files.length > 0 });
   const registry = createRegistry();
-  const shipper: Runner = files.length > 0 ? fileShipper(config, logger, registry, files) : new StreamShipper({ config, input: openStdin(), logger, registry });
+  const shipper: Runner =
+    files.length > 0
+      ? fileShipper(config, logger, registry, files)
+      : new StreamShipper({ config, input: openStdin(), logger, registry, multiline: shipMultiline(config) });
 
   const port = config.metricsPort ?? (config.follow ? DEFAULT_FOLLOW_METRICS_PORT : null);
   let server: RunningServer | null = null;
@@ -62,9 +56,27 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
     logger.info({ url: server.url, metrics: `${server.url}/metrics`, health: `${server.url}/health` }, 'serving /metrics and /health');
   }
   const stopProgress = shipper instanceof FileShipper && !config.follow && process.stderr.isTTY ? startProgress(() => shipper.progress, process.stderr) : null;
-  const shutdown = handleShutdownSignals({ logger, timeoutMs: config.shutdownTimeout, drain: async () => shipper.stop() });
+  let running: Promise<unknown> | null = null;
+  const shutdown = handleShutdownSignals({
+    logger,
+    timeoutMs: config.shutdownTimeout,
+    // the drain lasts until the run has settled what it read: --shutdown-timeout bounds that wait
+    drain: async () => {
+      shipper.stop();
+      await running?.catch(() => undefined);
+    },
+    // a forced exit (timeout, second signal) still says what was read, published and not delivered
+    force: (reason) => {
+      stopProgress?.();
+      const what = files.length > 0 ? 'the next run ships them again from the checkpoints' : 'events of stdin not confirmed may be missing: send them again';
+      logger.error({ reason }, `forced exit before every event was confirmed; ${what}`);
+      process.stderr.write(`${formatSummary(shipper.session.summary)}\n`);
+      process.exit(ExitCodes.FAILURE);
+    },
+  });
   try {
-    await shipper.run();
+    running = shipper.run();
+    await running;
     stopProgress?.();
     process.stderr.write(`${formatSummary(shipper.session.summary)}\n`);
     return ExitCodes.OK;
@@ -78,12 +90,23 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
   }
 }
 
+/**
+ * down: publishing failed; degraded: the broker blocks us, an input cannot be
+ * read, or checkpoints cannot be written (shipping goes on, writes are retried
+ * every second; a crash meanwhile re-ships from the last written checkpoint).
+ */
 function shipHealth(shipper: Runner): Health {
   const s = shipper.session;
   const failure = s.failure;
-  const files = shipper instanceof FileShipper ? { filesActive: shipper.filesActive, inputProblems: Object.fromEntries(shipper.inputProblems) } : {};
+  let filesDegraded = false;
+  let files = {};
+  if (shipper instanceof FileShipper) {
+    const checkpoints = shipper.checkpoints;
+    filesDegraded = shipper.inputProblems.size > 0 || !checkpoints.ok;
+    files = { filesActive: shipper.filesActive, bytesRead: shipper.bytesRead, inputProblems: Object.fromEntries(shipper.inputProblems), checkpoints };
+  }
   return {
-    status: failure ? 'down' : s.blocked ? 'degraded' : 'ok',
+    status: failure ? 'down' : s.blocked || filesDegraded ? 'degraded' : 'ok',
     amqp: { blocked: s.blocked, error: failure?.message ?? null },
     inflight: { unconfirmedEvents: s.inflight },
     summary: s.summary,
