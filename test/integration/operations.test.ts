@@ -178,6 +178,88 @@ describe('operations', () => {
     }
   });
 
+  it('generator bounds the work in progress: 20 parallel POSTs of 100000 get 429 with Retry-After beyond the bound', async () => {
+    const n = randomNames('genbusy');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const gen = await startServing(['generate', '--serve', '--port', '0'], env);
+    let maxInProgress = 0;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const stats = (await (await fetch(`${gen.url}/api/stats`)).json()) as { inProgress: number };
+        maxInProgress = Math.max(maxInProgress, stats.inProgress);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${gen.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"count":100000}' }),
+        ),
+      );
+      const ok = answers.filter((r) => r.status === 200);
+      const busy = answers.filter((r) => r.status === 429);
+      assert.equal(ok.length + busy.length, 20, `statuses: ${answers.map((r) => r.status).join(',')}`);
+      assert.ok(ok.length >= 1 && busy.length >= 1, `statuses: ${answers.map((r) => r.status).join(',')}`);
+      for (const r of busy) {
+        assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+        assert.match(((await r.json()) as { error: string }).error, /busy: .* in progress, at most 100000 at once/);
+      }
+      let published = 0;
+      for (const r of ok) published += ((await r.json()) as { published: number }).published;
+      assert.equal(published, ok.length * 100_000);
+      polling = false;
+      await poller;
+      assert.ok(maxInProgress > 0 && maxInProgress <= 100_000, `events in progress peaked at ${maxInProgress}`);
+      assert.equal((await queueDepth(n.queue)).messageCount, published, 'nothing beyond the admitted requests was queued');
+    } finally {
+      polling = false;
+      await poller.catch(() => undefined);
+      gen.p.child.kill('SIGTERM');
+      assert.equal((await gen.p.exited).code, 0);
+      await deleteTopology(n);
+    }
+  });
+
+  it('generator drops the work of a client that went away: generation stops well before the count', async () => {
+    const n = randomNames('genabort');
+    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    await bootstrap(env);
+    const gen = await startServing(['generate', '--serve', '--port', '0'], env);
+    try {
+      const ac = new AbortController();
+      const req = fetch(`${gen.url}/generate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"count":100000}',
+        signal: ac.signal,
+      }).catch((err: unknown) => err);
+      await waitFor('the first events generated', async () => (await metricValue(gen.url, 'logship_shipper_events_read_total')) > 0, 20_000, 5);
+      ac.abort();
+      assert.ok((await req) instanceof Error, 'the client aborted');
+      // the request is over once nothing is in progress any more; then the counters are final
+      await waitFor(
+        'the aborted request to finish',
+        async () => {
+          const stats = (await (await fetch(`${gen.url}/api/stats`)).json()) as { inProgress?: number; inflight: number };
+          return stats.inProgress === 0 && stats.inflight === 0;
+        },
+        20_000,
+        20,
+      );
+      const read = await metricValue(gen.url, 'logship_shipper_events_read_total');
+      const published = await metricValue(gen.url, 'logship_shipper_events_published_total');
+      assert.ok(read < 100_000, `generation stopped early: ${read} of 100000 generated`);
+      assert.equal(published, read, 'what was generated is still confirmed and counted');
+      assert.equal(await metricValue(gen.url, 'logship_shipper_events_read_total'), read, 'and nothing more is generated');
+    } finally {
+      gen.p.child.kill('SIGTERM');
+      assert.equal((await gen.p.exited).code, 0);
+      await deleteTopology(n);
+    }
+  });
+
   it('generate to stdout pipes into ship, in every format', async () => {
     for (const format of ['plain', 'json', 'nginx', 'syslog']) {
       const r = await runCli(['generate', '--count', '50', '--format', format, '--level', 'warn']);

@@ -14,6 +14,21 @@ const compose = parse(fs.readFileSync(path.join(DOCKER, 'compose.yaml'), 'utf8')
   volumes: Record<string, unknown>;
 };
 const KNOWN_ENV = new Set(Object.keys(OPTIONS).map(envName));
+const COMPOSE_TEXT = fs.readFileSync(path.join(DOCKER, 'compose.yaml'), 'utf8');
+/** what docker/.env would hold */
+const COMPOSE_VARS = { RABBITMQ_PASSWORD: 'ab12cd34' };
+
+/** Compose's variable interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
+    const v = vars[name];
+    const unset = op?.startsWith(':') ? v === undefined || v === '' : v === undefined;
+    if (!unset) return v ?? '';
+    if (op?.endsWith('?')) throw new Error(`required variable ${name} is missing: ${arg}`);
+    return op ? (arg ?? '') : '';
+  });
+}
+
 const COMMANDS: CommandName[] = ['bootstrap', 'ship', 'index', 'status', 'monitor', 'generate', 'dlq'];
 
 function logshipServices() {
@@ -57,9 +72,51 @@ describe('docker/compose.yaml', () => {
       const [command, ...args] = service.command!;
       assert.ok(COMMANDS.includes(command as CommandName), `${name}: unknown command ${command}`);
       // the same validation the container runs at start: unknown keys or bad values throw
-      const stringEnv = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+      const stringEnv = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v), COMPOSE_VARS)]));
       assert.doesNotThrow(() => loadCommandLine(command as CommandName, args, stringEnv), `${name}: ${command} ${args.join(' ')}`);
     }
+  });
+
+  it('every published port is bound to 127.0.0.1', () => {
+    let published = 0;
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const p of (service.ports as unknown[] | undefined) ?? []) {
+        published++;
+        assert.equal(typeof p, 'string', `${name}: use the short "127.0.0.1:host:container" syntax`);
+        assert.match(String(p), /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${String(p)} on every interface`);
+      }
+    }
+    assert.ok(published >= 8);
+  });
+
+  it('no guest login anywhere: the broker creates its own user and the services use the same credentials', () => {
+    const yamlOnly = COMPOSE_TEXT.split('\n').filter((l) => !l.trim().startsWith('#'));
+    assert.deepEqual(
+      yamlOnly.filter((l) => /guest/i.test(l)),
+      [],
+      'no guest user or URL',
+    );
+    const broker = compose.services.rabbitmq!.environment!;
+    const user = interpolate(String(broker.RABBITMQ_DEFAULT_USER), COMPOSE_VARS);
+    const pass = interpolate(String(broker.RABBITMQ_DEFAULT_PASS), COMPOSE_VARS);
+    assert.equal(pass, COMPOSE_VARS.RABBITMQ_PASSWORD);
+    assert.ok(user !== '' && user !== 'guest');
+    const services = logshipServices();
+    for (const [name, service] of services) {
+      const url = new URL(interpolate(String(service.environment?.LOGSHIP_AMQP_URL), COMPOSE_VARS));
+      assert.deepEqual(
+        [decodeURIComponent(url.username), decodeURIComponent(url.password), url.host],
+        [user, pass, 'rabbitmq:5672'],
+        `${name} logs in as the broker's user`,
+      );
+    }
+    // without a password, compose refuses to start instead of falling back to a default
+    assert.throws(() => interpolate(String(broker.RABBITMQ_DEFAULT_PASS), {}), /RABBITMQ_PASSWORD is missing: set RABBITMQ_PASSWORD in docker\/.env/);
+    assert.throws(() => interpolate(String(services[0]![1].environment?.LOGSHIP_AMQP_URL), {}), /RABBITMQ_PASSWORD is missing/);
+    const example = fs.readFileSync(path.join(DOCKER, '.env.example'), 'utf8');
+    assert.match(example, /^RABBITMQ_USER=\w+$/m);
+    assert.match(example, /^RABBITMQ_PASSWORD=$/m, 'the example leaves the password to be chosen');
+    assert.match(fs.readFileSync(path.join(DOCKER, '.gitignore'), 'utf8'), /^\.env$/m);
   });
 
   it('the monitor scrapes each indexer replica by name, and Prometheus scrapes the monitor', () => {

@@ -58,3 +58,46 @@ describe('HTTP endpoints', () => {
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
 });
+
+describe('HTTP routes: extra headers and clients that go away', () => {
+  it('a route sets extra headers, and its signal aborts when the client goes away before the answer', async () => {
+    let aborted: (() => void) | undefined;
+    const abortSeen = new Promise<void>((r) => (aborted = r));
+    let entered: (() => void) | undefined;
+    const handling = new Promise<void>((r) => (entered = r));
+    const server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      routes: [
+        { method: 'POST', path: '/busy', handle: async () => ({ status: 429, body: '{}', type: 'application/json', headers: { 'retry-after': '3' } }) },
+        {
+          method: 'POST',
+          path: '/slow',
+          handle: (_req, _body, signal) =>
+            new Promise((resolve) => {
+              entered?.();
+              signal.addEventListener('abort', () => {
+                aborted?.();
+                resolve({ status: 200, body: 'too late' });
+              });
+            }),
+        },
+      ],
+    });
+    try {
+      const busy = await fetch(`${server.url}/busy`, { method: 'POST', body: '' });
+      assert.equal(busy.status, 429);
+      assert.equal(busy.headers.get('retry-after'), '3');
+      assert.equal(busy.headers.get('content-type'), 'application/json');
+      const ac = new AbortController();
+      const slow = fetch(`${server.url}/slow`, { method: 'POST', body: 'x', signal: ac.signal }).catch((err: unknown) => err);
+      await handling; // the server holds the request: now go away
+      ac.abort();
+      assert.ok((await slow) instanceof Error);
+      await abortSeen;
+      assert.equal((await fetch(`${server.url}/busy`, { method: 'POST', body: '' })).status, 429, 'still serving');
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,10 +1,14 @@
 /**
- * `logship dlq list|replay`: inspect dead letters without removing them, and
- * re-publish them to the main exchange (confirmed, routed) before removing
- * each one from the dead-letter queue.
+ * `logship dlq list`: inspect dead letters without removing them (every
+ * letter read goes back to the queue), with the number of distinct events
+ * they hold. `dlq replay` lives in dlq-replay.ts.
  */
-import { ErrorCodes, LogshipError, errorMessage, requireQueue, type ChannelModel, type ConfirmChannel, type Message } from '@logship/common';
+import { createHash } from 'node:crypto';
+import { requireQueue, type ChannelModel, type Message } from '@logship/common';
 import { DLQ_HEADERS } from './dead-letter.js';
+import { translateAmqpFailure } from './dlq-replay.js';
+
+export { REPLAY_WINDOW, replayDeadLetters, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
 
 export interface DeadLetterView {
   eventId: string | null;
@@ -17,6 +21,12 @@ export interface DeadLetterView {
   preview: string;
 }
 
+export interface DlqSettings {
+  exchange: string;
+  routingKey: string;
+  deadLetterQueue: string;
+}
+
 function header(m: Message, name: string): unknown {
   return m.properties.headers?.[name];
 }
@@ -26,13 +36,32 @@ function str(v: unknown): string | null {
   return Buffer.isBuffer(v) ? v.toString() : String(v);
 }
 
+/**
+ * Why the broker itself dead-lettered a message (no logship header): the
+ * newest x-death entry (reason, queue, count), else x-first-death-reason.
+ */
+function brokerReason(m: Message): string | null {
+  const deaths = header(m, 'x-death');
+  if (Array.isArray(deaths) && deaths.length > 0 && typeof deaths[0] === 'object' && deaths[0] !== null) {
+    const d = deaths[0] as Record<string, unknown>;
+    const reason = str(d.reason);
+    if (reason) {
+      const queue = str(d.queue);
+      const count = typeof d.count === 'number' && d.count > 1 ? ` (${d.count} times)` : '';
+      return `dead-lettered by the broker: ${reason}${queue ? ` in queue "${queue}"` : ''}${count}`;
+    }
+  }
+  const first = str(header(m, 'x-first-death-reason'));
+  return first ? `dead-lettered by the broker: ${first}` : null;
+}
+
 export function viewDeadLetter(m: Message, previewBytes = 120): DeadLetterView {
   const status = header(m, DLQ_HEADERS.status);
   return {
     eventId: str(header(m, DLQ_HEADERS.eventId)) ?? str(m.properties.messageId),
     type: str(header(m, DLQ_HEADERS.type)),
     status: typeof status === 'number' ? status : status === undefined ? null : Number(status),
-    reason: str(header(m, DLQ_HEADERS.reason)) ?? str(header(m, 'x-first-death-reason')),
+    reason: str(header(m, DLQ_HEADERS.reason)) ?? brokerReason(m),
     index: str(header(m, DLQ_HEADERS.index)),
     failedAt: str(header(m, DLQ_HEADERS.failedAt)),
     bytes: m.content.length,
@@ -43,107 +72,81 @@ export function viewDeadLetter(m: Message, previewBytes = 120): DeadLetterView {
   };
 }
 
-export interface DlqSettings {
-  exchange: string;
-  routingKey: string;
-  deadLetterQueue: string;
+/**
+ * The identity of the event a letter holds: the event id header, else the
+ * AMQP message id, else a hash of the body (the same line dead-lettered twice
+ * counts once).
+ */
+export function letterKey(m: Message): string {
+  const id = str(header(m, DLQ_HEADERS.eventId)) ?? str(m.properties.messageId);
+  return id !== null && id !== '' ? `id:${id}` : `sha1:${createHash('sha1').update(m.content).digest('hex')}`;
 }
 
-/** Reads up to `limit` dead letters and puts them back (nothing is removed). */
-export async function listDeadLetters(conn: ChannelModel, s: DlqSettings, limit: number): Promise<{ total: number; letters: DeadLetterView[] }> {
-  const { messageCount } = await requireQueue(conn, s.deadLetterQueue);
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  const letters: DeadLetterView[] = [];
-  try {
-    for (let i = 0; i < Math.min(limit, messageCount); i++) {
-      const m = await ch.get(s.deadLetterQueue, { noAck: false });
-      if (!m) break;
-      letters.push(viewDeadLetter(m));
-    }
-    ch.nackAll(true);
-  } finally {
-    await ch.close().catch(() => undefined);
-  }
-  return { total: messageCount, letters };
-}
+/** At most this many letters are read to count distinct events (all held unacked at once). */
+export const DISTINCT_SCAN_LIMIT = 10_000;
+/** A read stops when no letter arrived for this long (another client holds the rest). */
+const LIST_IDLE_MS = 500;
 
-function publishConfirmed(ch: ConfirmChannel, s: DlqSettings, m: Message, returned: { flag: boolean }): Promise<void> {
-  const headers: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(m.properties.headers ?? {})) {
-    if (
-      !k.startsWith('x-logship-error') &&
-      k !== DLQ_HEADERS.failedAt &&
-      !k.startsWith('x-death') &&
-      k !== 'x-first-death-exchange' &&
-      k !== 'x-first-death-queue' &&
-      k !== 'x-first-death-reason'
-    )
-      headers[k] = v;
-  }
-  headers['x-logship-replayed'] = Number(headers['x-logship-replayed'] ?? 0) + 1;
-  returned.flag = false;
-  return new Promise((resolve, reject) => {
-    try {
-      ch.publish(
-        s.exchange,
-        s.routingKey,
-        m.content,
-        {
-          persistent: true,
-          mandatory: true,
-          contentType: m.properties.contentType ?? 'application/json',
-          ...(m.properties.messageId ? { messageId: m.properties.messageId } : {}),
-          ...(m.properties.timestamp ? { timestamp: m.properties.timestamp } : {}),
-          appId: 'logship',
-          headers,
-        },
-        (err) => (err ? reject(err) : returned.flag ? reject(new Error('returned: no queue bound')) : resolve()),
-      );
-    } catch (err) {
-      reject(err);
-    }
-  });
+export interface DeadLetterListing {
+  /** messages ready in the queue when the listing started */
+  total: number;
+  /** letters read (they all went back to the queue) */
+  scanned: number;
+  /** distinct events among the letters read */
+  distinctEvents: number;
+  /** the first `limit` letters read */
+  letters: DeadLetterView[];
 }
 
 /**
- * Re-publishes dead letters to the main exchange, each removed from the
- * dead-letter queue only after the broker confirmed and routed its copy.
- * Replays at most `limit` (0: the ones there when it starts).
+ * Reads up to max(limit, DISTINCT_SCAN_LIMIT) dead letters with a consumer
+ * that never acks, then gives them all back (nack with requeue; closing the
+ * channel would do the same). Nothing is removed.
  */
-export async function replayDeadLetters(conn: ChannelModel, s: DlqSettings, limit: number): Promise<{ replayed: number; remaining: number }> {
+export async function listDeadLetters(conn: ChannelModel, s: DlqSettings, limit: number): Promise<DeadLetterListing> {
   const { messageCount } = await requireQueue(conn, s.deadLetterQueue);
-  const target = limit > 0 ? Math.min(limit, messageCount) : messageCount;
-  const pub = await conn.createConfirmChannel();
-  const get = await conn.createChannel();
-  const returned = { flag: false };
-  let channelError: Error | null = null;
-  pub.on('return', () => (returned.flag = true));
-  pub.on('error', (err: Error) => (channelError = err));
-  get.on('error', (err: Error) => (channelError = err));
-  let replayed = 0;
+  const scan = Math.min(messageCount, Math.max(limit, DISTINCT_SCAN_LIMIT));
+  const letters: DeadLetterView[] = [];
+  const keys = new Set<string>();
+  if (scan === 0) return { total: messageCount, scanned: 0, distinctEvents: 0, letters };
+  let scanned = 0;
   try {
-    while (replayed < target) {
-      const m = await get.get(s.deadLetterQueue, { noAck: false });
-      if (!m) break;
-      try {
-        await publishConfirmed(pub, s, m, returned);
-      } catch (err) {
-        get.nack(m, false, true);
-        const why = channelError ? errorMessage(channelError) : errorMessage(err);
-        throw new LogshipError(ErrorCodes.NOT_CONFIRMED, `replay stopped after ${replayed} message(s): ${why}`, {
-          hint: /returned/.test(why)
-            ? `no queue is bound to exchange "${s.exchange}" with routing key "${s.routingKey}": run logship bootstrap`
-            : 'the message that failed is still in the dead-letter queue; run the replay again',
+    const ch = await conn.createChannel();
+    let closed: Error | null = null;
+    ch.on('error', (err: Error) => (closed = err));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let idle: NodeJS.Timeout | undefined;
+        const arm = () => {
+          clearTimeout(idle);
+          idle = setTimeout(resolve, LIST_IDLE_MS);
+        };
+        ch.on('close', () => {
+          clearTimeout(idle);
+          reject(closed ?? new Error('channel closed'));
         });
-      }
-      get.ack(m);
-      replayed++;
+        // prefetch bounds what the broker pushes: exactly the letters to read
+        ch.prefetch(scan)
+          .then(() =>
+            ch.consume(s.deadLetterQueue, (m) => {
+              if (!m || scanned >= scan) return;
+              scanned++;
+              keys.add(letterKey(m));
+              if (letters.length < limit) letters.push(viewDeadLetter(m));
+              if (scanned >= scan) {
+                clearTimeout(idle);
+                resolve();
+              } else arm();
+            }),
+          )
+          .then(arm, reject);
+      });
+      ch.nackAll(true);
+    } finally {
+      await ch.close().catch(() => undefined);
     }
-  } finally {
-    await pub.close().catch(() => undefined);
-    await get.close().catch(() => undefined);
+  } catch (err) {
+    throw translateAmqpFailure(err, `reading dead letters from "${s.deadLetterQueue}"`, 'nothing was removed: every letter read goes back to the queue');
   }
-  const { messageCount: remaining } = await requireQueue(conn, s.deadLetterQueue);
-  return { replayed, remaining };
+  return { total: messageCount, scanned, distinctEvents: keys.size, letters };
 }

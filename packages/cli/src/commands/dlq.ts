@@ -1,6 +1,6 @@
 /** `logship dlq list|replay`: inspect dead letters; re-publish them after a fix. */
 import { ErrorCodes, ExitCodes, LogshipError, connectOnce } from '@logship/common';
-import { listDeadLetters, replayDeadLetters, type DeadLetterView } from '@logship/indexer';
+import { listDeadLetters, replayDeadLetters, translateAmqpFailure, type DeadLetterListing, type DeadLetterView } from '@logship/indexer';
 import type { CommandContext } from '../main.js';
 
 function table(rows: DeadLetterView[]): string {
@@ -13,13 +13,23 @@ function table(rows: DeadLetterView[]): string {
     (r.reason ?? '-').slice(0, 80),
     r.preview.slice(0, 60),
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => (row[c] ?? '').length)));
   const fmt = (row: string[]) =>
     row
-      .map((v, c) => v.padEnd(widths[c]!))
+      .map((v, c) => v.padEnd(widths[c] ?? 0))
       .join('  ')
       .trimEnd();
   return [fmt(head), ...cells.map(fmt)].join('\n');
+}
+
+function summary(queue: string, l: DeadLetterListing): string {
+  let line = `dead-letter queue "${queue}": ${l.total} message(s)`;
+  if (l.scanned > 0) {
+    line += `, ${l.distinctEvents} distinct event(s)`;
+    if (l.scanned < l.total) line += ` among the first ${l.scanned} read`;
+  }
+  if (l.letters.length < l.total) line += `, showing ${l.letters.length}`;
+  return `${line}\n`;
 }
 
 export async function runDlq({ config, positionals }: CommandContext): Promise<number> {
@@ -32,19 +42,24 @@ export async function runDlq({ config, positionals }: CommandContext): Promise<n
   const conn = await connectOnce(config, 'dlq');
   try {
     if (action === 'list') {
-      const { total, letters } = await listDeadLetters(conn, config, config.limit || 20);
-      if (config.json) process.stdout.write(`${JSON.stringify({ queue: config.deadLetterQueue, total, letters }, null, 2)}\n`);
+      const listing = await listDeadLetters(conn, config, config.limit || 20);
+      if (config.json) process.stdout.write(`${JSON.stringify({ queue: config.deadLetterQueue, ...listing }, null, 2)}\n`);
       else {
-        process.stdout.write(
-          `dead-letter queue "${config.deadLetterQueue}": ${total} message(s)${letters.length < total ? `, showing ${letters.length}` : ''}\n`,
-        );
-        if (letters.length > 0) process.stdout.write(`${table(letters)}\n`);
+        process.stdout.write(summary(config.deadLetterQueue, listing));
+        if (listing.letters.length > 0) process.stdout.write(`${table(listing.letters)}\n`);
       }
       return ExitCodes.OK;
     }
-    const { replayed, remaining } = await replayDeadLetters(conn, config, config.limit);
-    process.stdout.write(`replayed ${replayed} message(s) to exchange "${config.exchange}"; ${remaining} left in "${config.deadLetterQueue}"\n`);
+    const r = await replayDeadLetters(conn, config, config.limit);
+    const left = r.remaining === null ? '' : `; ${r.remaining} left in "${config.deadLetterQueue}"`;
+    const newer = r.leftNewer ? ' (letters dead-lettered after the replay started are left for the next replay)' : '';
+    process.stdout.write(
+      `replayed ${r.replayed} message(s) to exchange "${config.exchange}" in ${r.seconds.toFixed(1)} s (${Math.round(r.perSecond)}/s)${left}${newer}\n`,
+    );
     return ExitCodes.OK;
+  } catch (err) {
+    // amqplib errors (a broker restart mid-run) become a plain message, never a stack trace
+    throw translateAmqpFailure(err, `dlq ${action}`, 'nothing was removed that was not replayed first');
   } finally {
     await conn.close().catch(() => undefined);
   }

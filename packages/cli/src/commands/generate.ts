@@ -21,6 +21,11 @@ import { generatorPage } from './generate-page.js';
 
 export const DEFAULT_GENERATOR_PORT = 9196;
 export const MAX_EVENTS_PER_REQUEST = 100_000;
+/**
+ * Events accepted and not yet settled, over all requests: a request that
+ * would go over it gets 429 (so 20 clients at once cannot queue 2 M events).
+ */
+export const MAX_EVENTS_IN_PROGRESS = MAX_EVENTS_PER_REQUEST;
 const LEVELS: GenLevel[] = ['mixed', 'debug', 'info', 'warn', 'error'];
 const FORMATS: GenFormat[] = ['plain', 'json', 'nginx', 'syslog'];
 
@@ -113,26 +118,35 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   let seq = 0;
   let nextRequest = 0;
   let totalPublished = 0;
+  let inProgress = 0;
 
-  const generate = async (req: GenerateRequest) => {
+  /** Generates req.count events, or fewer if the client goes away (what was submitted is still settled and counted). */
+  const generate = async (req: GenerateRequest, signal: AbortSignal) => {
     const id = nextRequest++;
     const gen = new LineGenerator(req.format, req.level, config.hostName, Date.now() + id);
-    const result = { left: req.count, published: 0, failed: 0, done: (): void => undefined };
+    const result = { left: req.count, published: 0, failed: 0, generated: 0, done: (): void => undefined };
     const settled = new Promise<void>((resolve) => (result.done = resolve));
     pending.set(id, result);
+    inProgress += req.count;
     try {
-      for (let i = 0; i < req.count; i++) {
+      while (result.generated < req.count && !signal.aborted) {
         const text = gen.next();
         const event = factories[req.format === 'json' ? 'json' : 'plain'].make(text, seq++, false);
         session.countRead();
+        result.generated++;
         await session.submit(event, id);
       }
+      // the events never generated will never settle
+      result.left -= req.count - result.generated;
+      if (result.left === 0) result.done();
       await session.flush();
       await settled;
     } finally {
       pending.delete(id);
+      inProgress -= req.count;
     }
     totalPublished += result.published;
+    if (signal.aborted) logger.info({ requested: req.count, generated: result.generated, published: result.published }, 'client went away: generation stopped');
     return result;
   };
 
@@ -156,18 +170,32 @@ async function serve(config: Config, logger: Logger): Promise<number> {
         handle: async () => ({
           status: 200,
           type: 'application/json',
-          body: JSON.stringify({ published: totalPublished, inflight: session.inflight, summary: session.summary }),
+          body: JSON.stringify({ published: totalPublished, inflight: session.inflight, inProgress, summary: session.summary }),
         }),
       },
       {
         method: 'POST',
         path: '/generate',
-        handle: async (_req, body) => {
+        handle: async (_req, body, signal) => {
           const parsed = parseGenerateBody(body, { level: config.level, format: config.format });
           if (typeof parsed === 'string') return { status: 400, type: 'application/json', body: JSON.stringify({ error: parsed }) };
           if (session.failure) return { status: 503, type: 'application/json', body: JSON.stringify({ error: session.failure.message }) };
+          if (inProgress + parsed.count > MAX_EVENTS_IN_PROGRESS) {
+            // about the time the events in progress take at a few tens of thousands per second
+            const retryAfter = String(Math.max(1, Math.ceil(inProgress / 50_000)));
+            return {
+              status: 429,
+              type: 'application/json',
+              headers: { 'retry-after': retryAfter },
+              body: JSON.stringify({
+                error: `busy: ${inProgress} event(s) in progress, at most ${MAX_EVENTS_IN_PROGRESS} at once; retry after ${retryAfter} s`,
+                inProgress,
+                limit: MAX_EVENTS_IN_PROGRESS,
+              }),
+            };
+          }
           try {
-            const r = await generate(parsed);
+            const r = await generate(parsed, signal);
             const status = r.failed > 0 ? 502 : 200;
             return { status, type: 'application/json', body: JSON.stringify({ requested: parsed.count, published: r.published, failed: r.failed }) };
           } catch (err) {

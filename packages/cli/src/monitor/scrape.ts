@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { errorMessage } from '@logship/common';
 import { parseExposition, type Family, type Sample } from './exposition.js';
+import { mergeTargets } from './merge.js';
 
 export interface Target {
   /** host:port, the instance label */
@@ -85,15 +86,21 @@ export async function scrapeTarget(target: Target, timeoutMs: number): Promise<T
   }
 }
 
-function withInstance(s: Sample, instance: string): Sample {
-  const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(s.labels)) labels[k === 'instance' ? 'exported_instance' : k] = v;
-  return { name: s.name, labels: { instance, ...labels }, value: s.value };
-}
-
 function gauge(name: string, help: string, samples: Sample[]): Family {
   return { name, help, type: 'gauge', samples };
 }
+
+/** The monitor's own families: a target family with one of these names is re-exposed as exported_<name>. */
+const OWN_FAMILIES = [
+  'up',
+  'logship_scrape_duration_seconds',
+  'logship_queue_messages_ready',
+  'logship_queue_consumers',
+  'logship_dead_letter_messages',
+  'logship_queue_up',
+  'logship_monitor_dropped_families',
+];
+const OWN_PREFIXES = ['logship_cluster_'];
 
 /** Sum over instances of every logship_* counter and gauge, grouped by the other labels. */
 function clusterTotals(merged: Map<string, Family>): Family[] {
@@ -116,18 +123,19 @@ function clusterTotals(merged: Map<string, Family>): Family[] {
 }
 
 export function aggregate(scrapes: TargetScrape[], queue: QueueFigures | null): Family[] {
-  const merged = new Map<string, Family>();
-  for (const sc of scrapes) {
-    for (const f of sc.families) {
-      let m = merged.get(f.name);
-      if (!m) {
-        m = { name: f.name, help: f.help, type: f.type, samples: [] };
-        merged.set(f.name, m);
-      }
-      for (const s of f.samples) m.samples.push(withInstance(s, sc.target.instance));
-    }
-  }
+  const { families: merged, dropped } = mergeTargets(
+    scrapes.map((sc) => ({ instance: sc.target.instance, families: sc.families })),
+    new Set(OWN_FAMILIES),
+    OWN_PREFIXES,
+  );
   const families = [...merged.values()];
+  const droppedCounts = new Map<string, Sample>();
+  for (const d of dropped) {
+    const key = `${d.instance}\u0000${d.reason}`;
+    const acc = droppedCounts.get(key);
+    if (acc) acc.value++;
+    else droppedCounts.set(key, { name: 'logship_monitor_dropped_families', labels: { instance: d.instance, reason: d.reason }, value: 1 });
+  }
   families.push(
     gauge(
       'up',
@@ -138,6 +146,11 @@ export function aggregate(scrapes: TargetScrape[], queue: QueueFigures | null): 
       'logship_scrape_duration_seconds',
       'Duration of the last scrape of each instance',
       scrapes.map((s) => ({ name: 'logship_scrape_duration_seconds', labels: { instance: s.target.instance }, value: s.durationMs / 1000 })),
+    ),
+    gauge(
+      'logship_monitor_dropped_families',
+      'Families of an instance left out of the last scrape: their name or type conflicts with another family, or promtool would reject their name',
+      [...droppedCounts.values()],
     ),
     ...clusterTotals(merged),
   );

@@ -13,10 +13,19 @@ export interface Health {
   [key: string]: unknown;
 }
 
+export interface RouteResponse {
+  status: number;
+  type?: string;
+  body: string;
+  /** extra response headers, e.g. retry-after */
+  headers?: Record<string, string>;
+}
+
 export interface Route {
   method: 'GET' | 'POST';
   path: string;
-  handle(req: http.IncomingMessage, body: string): Promise<{ status: number; type?: string; body: string }>;
+  /** `signal` aborts when the client goes away before the answer is sent: stop working for it */
+  handle(req: http.IncomingMessage, body: string, signal: AbortSignal): Promise<RouteResponse>;
 }
 
 export interface HttpServerOptions {
@@ -78,11 +87,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   }
 
   const server = http.createServer((req, res) => {
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      if (res.headersSent) return;
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}) => {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       res.setHeader('connection', 'close');
@@ -114,8 +127,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           res.setHeader('connection', 'close');
           return send(413, `request body over ${limit} bytes\n`);
         }
-        const out = await route.handle(req, body);
-        send(out.status, out.body, out.type);
+        const out = await route.handle(req, body, gone.signal);
+        send(out.status, out.body, out.type, out.headers);
       })
       .catch((err: unknown) => send(500, `internal error: ${errorMessage(err)}\n`));
   });
