@@ -171,10 +171,12 @@ describe('docker/Dockerfile', () => {
     assert.match(text, /COPY --from=build/);
     const user = lines.filter((l) => /^USER /.test(l)).pop();
     assert.ok(user && !/root|^USER 0/.test(user), `non-root user: ${user}`);
-    assert.match(text, /^ENTRYPOINT \["node", "--max-semi-space-size=4", "\/app\/packages\/cli\/bin\/logship\.js"\]$/m);
-    assert.ok(fs.existsSync(path.join(ROOT, 'packages', 'cli', 'bin', 'logship.js')));
     assert.match(text, /npm ci/);
-    assert.match(text, /npm prune --omit=dev/);
+    // the image installs the same tarball users install (test/integration/install.test.ts)
+    assert.match(text, /node scripts\/pack\.mjs --no-build --out \/pkg/);
+    assert.match(text, /npm install -g \/tmp\/pkg\/logship-cli-\*\.tgz/);
+    assert.match(text, /^ENTRYPOINT \["logship"\]$/m);
+    assert.ok(fs.existsSync(path.join(ROOT, 'scripts', 'pack.mjs')));
   });
 
   it('sets only real LOGSHIP_ options', () => {
