@@ -3,8 +3,9 @@
  * recursion. JSON.parse in V8 is iterative (it parses 1,000,000 levels), but
  * JSON.stringify recurses and throws "Maximum call stack size exceeded" at
  * about 4,000 levels, and Elasticsearch's parser refuses documents nested
- * deeper than 1,000 levels with a 400. The decoder measures a parsed body
- * before it serializes anything, and dead-letters what is too deep.
+ * deeper than 1,000 levels with a 400. Both sides measure before they
+ * serialize: the indexer dead-letters a body that is too deep, the shipper's
+ * json codec ships such a line as raw text.
  */
 
 /** Elasticsearch (Jackson's StreamReadConstraints) refuses documents nested deeper than this. */

@@ -11,13 +11,20 @@
  * expression, no recursion that grows with the nesting of the input), so no
  * message can crash or stall the consumer.
  */
-import { JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE, errorMessage, isObject, normaliseTimestamp, type IndexNamer } from '@logship/common';
+import {
+  JSON_CONTENT_TYPE,
+  NDJSON_CONTENT_TYPE,
+  errorMessage,
+  excessDepth,
+  isObject,
+  normaliseTimestamp,
+  tooDeepReason,
+  type IndexNamer,
+} from '@logship/common';
 import { removeContentEncoding } from './decode/content-encoding.js';
-import { excessDepth, tooDeepReason } from './decode/json-depth.js';
 import { scanOwnLayout } from './decode/own-layout.js';
 
 export { MAX_INFLATED_BYTES } from './decode/content-encoding.js';
-export { MAX_NESTING_DEPTH, nestingDepth } from './decode/json-depth.js';
 export { scanOwnLayout } from './decode/own-layout.js';
 
 export interface Document {

@@ -3,8 +3,7 @@
  * fallback. Decoding never throws: a line that cannot be used as JSON is
  * shipped as its raw text, tagged.
  */
-import { createEvent, isObject, type LogEvent } from '@logship/common';
-import { jsonDepthExceeds } from './json-depth.js';
+import { MAX_NESTING_DEPTH, createEvent, excessDepth, isObject, type LogEvent } from '@logship/common';
 
 export type Codec = 'plain' | 'json';
 
@@ -26,7 +25,7 @@ export const TAG_JSON_TOO_DEEP = '_jsontoodeep';
  * JSON.stringify recurses (it overflows the stack near 4000 levels) and
  * Elasticsearch refuses documents nested deeper than 1000 levels anyway.
  */
-export const MAX_JSON_DEPTH = 1000;
+export const MAX_JSON_DEPTH = MAX_NESTING_DEPTH;
 
 export function decodeLine(text: string, codec: Codec, ctx: LineContext): LogEvent {
   const tags: string[] = ctx.truncated ? [TAG_TRUNCATED] : [];
@@ -52,7 +51,7 @@ const TOO_DEEP = Symbol('too deep');
 /** The parsed line, TOO_DEEP, or undefined when it is not JSON. */
 function parseObject(text: string): unknown {
   // JSON.parse itself is iterative in V8 (a million levels parse), but what it builds would not serialize
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return TOO_DEEP;
+  if (excessDepth(text) !== undefined) return TOO_DEEP;
   try {
     return JSON.parse(text);
   } catch {
