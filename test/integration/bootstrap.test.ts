@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deleteTopology, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
 import { runCli } from '../helpers/cli.js';
+import { adminState } from '../helpers/es-double-admin.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { numberedLines, ship } from '../helpers/pipeline.js';
 
@@ -34,7 +35,9 @@ describe('bootstrap', () => {
       assert.match(order[3]!, /^exchange/);
       assert.match(order[4]!, /^queue/);
       assert.match(order[5]!, /^binding/);
-      assert.match(order[6]!, /^Elasticsearch index template/);
+      assert.match(order[6]!, /^Elasticsearch component template .*-mappings/);
+      assert.match(order[7]!, /^Elasticsearch component template .*-settings/);
+      assert.match(order[8]!, /^Elasticsearch index template/);
 
       const again = await runCli(['bootstrap'], { env });
       assert.equal(again.code, 0, `bootstrap is idempotent: ${again.stderr}`);
@@ -43,14 +46,14 @@ describe('bootstrap', () => {
       assert.match(after.stdout, new RegExp(`ok\\s+exchange "${n.exchange}" \\(direct, durable\\): verified`));
       assert.match(after.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, classic, .*\\): verified`));
       if (es.double) {
-        const template = es.double.templates.get(n.env.LOGSHIP_TEMPLATE_NAME!) as {
-          index_patterns: string[];
-          template: { mappings: { properties: Record<string, unknown> } };
-        };
+        const name = n.env.LOGSHIP_TEMPLATE_NAME!;
+        const template = es.double.templates.get(name) as { index_patterns: string[]; composed_of: string[] };
         assert.deepEqual(template.index_patterns, [n.indexWildcard]);
-        const props = template.template.mappings.properties;
+        assert.deepEqual(template.composed_of, [`${name}-mappings`, `${name}-settings`]);
+        const mappings = adminState(es.double).components.get(`${name}-mappings`) as { template: { mappings: { properties: Record<string, unknown> } } };
+        const props = mappings.template.mappings.properties;
         assert.deepEqual(props['@timestamp'], { type: 'date' });
-        assert.deepEqual(props.message, { type: 'text' });
+        assert.deepEqual(props.message, { type: 'match_only_text' });
         assert.deepEqual(props.tags, { type: 'keyword' });
         assert.deepEqual(props.event, { properties: { id: { type: 'keyword' } } });
         assert.deepEqual(props.host, { properties: { name: { type: 'keyword' } } });

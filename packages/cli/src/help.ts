@@ -16,13 +16,19 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
     details:
       'Declares, in this order: the dead-letter exchange, the dead-letter queue and its binding, the main\n' +
       'exchange (durable, direct), the main queue (durable, not auto-delete, dead letters to the DLX), its\n' +
-      'binding, then the Elasticsearch index template. Safe to run again. Run it before the first shipper:\n' +
+      'binding, then on Elasticsearch the ILM policy (--ilm-policy, --retention), the component templates\n' +
+      'NAME-mappings and NAME-settings and the index template NAME (--template-name): for the daily indices\n' +
+      'of --index, or a data stream template (data_stream: {}) for --data-stream. Safe to run again. With\n' +
+      '--data-stream the policy rolls over at 50gb per primary shard or 1d, and deletes --retention after\n' +
+      'rollover; with daily indices it only deletes, --retention after the index was created.\n' +
+      'Run it before the first shipper:\n' +
       'messages published while no queue is bound are lost by the broker.\n' +
       'With --check nothing is declared: exit 1 names what is missing or declared differently. An existing\n' +
       'exchange or queue is verified (type, durability, x-queue-type, dead-letter exchange) by declaring it\n' +
       'again with the expected settings, which the broker refuses when they differ (needs the configure\n' +
       'permission; without it the object is reported as existing, unverified). Bindings cannot be\n' +
-      'verified over AMQP 0-9-1 without side effects and are reported as such.',
+      'verified over AMQP 0-9-1 without side effects and are reported as such. The ILM policy, component\n' +
+      'and index templates are verified, and --check says whether the --pipeline exists.',
   },
   ship: {
     name: 'ship',

@@ -174,6 +174,47 @@ export interface IndexNamer {
   /** a wildcard matching every index of the pattern, for templates and counts */
   readonly wildcard: string;
   readonly dynamic: boolean;
+  /**
+   * Present when a document needs more than nameFor: the decoder calls it on
+   * every document after naming it, and it may change the index and the
+   * source (data stream fields; index names from event fields).
+   */
+  readonly perDocument?: (doc: { index: string; source: string }) => void;
+}
+
+/**
+ * A data stream's namer: every document goes to the stream and carries
+ * data_stream.type/dataset/namespace (Elasticsearch maps them as
+ * constant_keyword: a document with other values is refused, so an event's
+ * own data_stream object is replaced).
+ */
+export function createDataStreamNamer(name: string): IndexNamer {
+  const problem = validateDataStreamName(name);
+  if (problem) throw new LogshipError(ErrorCodes.CONFIG_INVALID, `--data-stream "${name}" ${problem}`);
+  const [type, dataset, namespace] = name.split('-') as [string, string, string];
+  const fields = { type, dataset, namespace };
+  const json = JSON.stringify(fields);
+  return {
+    nameFor: () => name,
+    wildcard: name,
+    dynamic: false,
+    perDocument(doc) {
+      // sources are one JSON object; only one that may already hold the key is parsed
+      const text = doc.source.trim();
+      if (!text.includes('"data_stream"') && text.startsWith('{') && text.endsWith('}')) {
+        doc.source = /^\{\s*\}$/.test(text) ? `{"data_stream":${json}}` : `${text.slice(0, -1)},"data_stream":${json}}`;
+        return;
+      }
+      const obj = JSON.parse(doc.source) as Record<string, unknown>;
+      obj.data_stream = fields;
+      doc.source = JSON.stringify(obj);
+    },
+  };
+}
+
+/** The namer of a configuration: --data-stream when set (then --index is ignored), else --index. */
+export function namerFor(config: { index: string; dataStream?: string }): IndexNamer {
+  return config.dataStream ? createDataStreamNamer(config.dataStream) : createIndexNamer(config.index);
 }
 
 /** Throws LogshipError(CONFIG_INVALID) for a pattern validateIndexPattern refuses. */
@@ -211,4 +252,21 @@ export function createIndexNamer(pattern: string): IndexNamer {
       return cachedName;
     },
   };
+}
+
+/**
+ * Data stream names of the Elastic naming scheme, TYPE-DATASET-NAMESPACE
+ * (logs-app-default): lowercase, dataset and namespace without "-", the whole
+ * at most 100 bytes so backing indices (.ds-NAME-yyyy.MM.dd-000001) stay short.
+ * A reason, or undefined when valid.
+ */
+export function validateDataStreamName(name: string): string | undefined {
+  const parts = name.split('-');
+  if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
+    return 'must be TYPE-DATASET-NAMESPACE, such as logs-app-default (dataset and namespace hold no "-")';
+  }
+  if (!/^[a-z0-9_.-]+$/.test(name)) return 'must hold only lowercase letters, digits, "_" and "." besides its two "-"';
+  if (/^[._+]/.test(name)) return 'must not start with "." "_" or "+"';
+  if (Buffer.byteLength(name) > 100) return 'must be at most 100 bytes';
+  return undefined;
 }

@@ -17,6 +17,8 @@ const DURATION_UNITS: Record<string, number> = {
   m: 60_000,
   min: 60_000,
   h: 3_600_000,
+  // days, for retention (30d); m stays minutes, as in Elasticsearch
+  d: 86_400_000,
 };
 
 /** Bytes from "5mb", "512kb", "1048576" or a number. Returns NaN when invalid. */
@@ -30,7 +32,7 @@ export function parseBytes(value: unknown): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-/** Milliseconds from "1s", "250ms", "5m", "1h" or a number of milliseconds. NaN when invalid. */
+/** Milliseconds from "1s", "250ms", "5m" (minutes), "1h", "30d" or a number of milliseconds. NaN when invalid. */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : Number.NaN;
   if (typeof value !== 'string') return Number.NaN;
@@ -47,4 +49,17 @@ export function formatBytes(n: number): string {
   if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${n} B`;
+}
+
+/** An Elasticsearch duration string (30d, 12h, 90s, 250ms): the largest unit that divides the milliseconds exactly. */
+export function formatEsDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms)}ms`;
 }

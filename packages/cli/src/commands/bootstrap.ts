@@ -11,7 +11,7 @@ import {
   LogshipError,
   type Config,
 } from '@logship/common';
-import { createEsClient, putTemplate, templateExists } from '@logship/common/elasticsearch';
+import { checkElasticsearch, createEsClient, declareElasticsearch, lifecycleProblem } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
 function out(line: string): void {
@@ -22,7 +22,9 @@ export async function runBootstrap({ config, positionals }: CommandContext): Pro
   if (positionals.length > 0) {
     throw new LogshipError(ErrorCodes.USAGE, `bootstrap takes no arguments (got "${positionals.join(' ')}")`);
   }
-  // --index was validated with the configuration (exit 2 before connecting)
+  // --index was validated with the configuration (exit 2 before connecting); so are the option pairs
+  const lifecycle = lifecycleProblem(config);
+  if (lifecycle && !config.skipElasticsearch) throw new LogshipError(ErrorCodes.CONFIG_INVALID, lifecycle);
   const conn = await connectOnce(config, 'bootstrap');
   try {
     return config.check ? await check(config, conn) : await declare(config, conn);
@@ -35,13 +37,12 @@ async function declare(config: Config, conn: Awaited<ReturnType<typeof connectOn
   out(`bootstrap: RabbitMQ ${maskUrl(config.amqpUrl)}`);
   await declareTopology(conn, config, (step) => out(`  declared ${step.description}`));
   if (config.skipElasticsearch) {
-    out('  skipped Elasticsearch index template (--skip-elasticsearch)');
+    out('  skipped Elasticsearch templates and ILM policy (--skip-elasticsearch)');
     return ExitCodes.OK;
   }
   const client = createEsClient(config);
   try {
-    await putTemplate(client, config.templateName, config.index, config.esNode);
-    out(`  declared Elasticsearch index template "${config.templateName}" on ${maskUrl(config.esNode)}`);
+    await declareElasticsearch(client, config, config.esNode, (what) => out(`  declared ${what} on ${maskUrl(config.esNode)}`));
   } finally {
     await client.close().catch(() => undefined);
   }
@@ -67,10 +68,12 @@ async function check(config: Config, conn: Awaited<ReturnType<typeof connectOnce
   if (!config.skipElasticsearch) {
     const client = createEsClient(config);
     try {
-      if (await templateExists(client, config.templateName, config.esNode)) out(`  ok       Elasticsearch index template "${config.templateName}"`);
-      else {
-        out(`  MISSING  Elasticsearch index template "${config.templateName}"`);
-        missing.push(`index template "${config.templateName}"`);
+      for (const r of await checkElasticsearch(client, config, config.esNode)) {
+        if (r.state === 'ok') out(`  ok       ${r.what}`);
+        else {
+          out(`  ${r.state === 'missing' ? 'MISSING ' : 'MISMATCH'} ${r.what}${r.problem ? `: ${r.problem}` : ''}`);
+          missing.push(`${r.what.replace(/^Elasticsearch /, '')} (${r.state})`);
+        }
       }
     } catch (err) {
       out(`  MISSING  Elasticsearch index template "${config.templateName}": ${scrubSecrets(errorMessage(err), [config.esNode])}`);

@@ -1,5 +1,5 @@
 /** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
-import { ExitCodes, connectOnce, createIndexNamer, errorMessage, maskUrl, requireQueue, type Config } from '@logship/common';
+import { ExitCodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, type Config } from '@logship/common';
 import { createEsClient } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
@@ -76,7 +76,7 @@ export async function collectStatus(config: Config): Promise<StatusReport> {
           checked: true,
           reachable: false,
           clusterStatus: null,
-          indexPattern: createIndexNamer(config.index).wildcard,
+          indexPattern: namerFor(config).wildcard,
           documents: null,
           error: null,
         },

@@ -1,6 +1,6 @@
 /** Custom convict formats shared by the schema. */
 import convict from 'convict';
-import { validateIndexPattern } from '../index-name.js';
+import { validateDataStreamName, validateIndexPattern } from '../index-name.js';
 import { parseBytes, parseDuration } from '../units.js';
 
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
@@ -121,6 +121,25 @@ export function registerFormats(): void {
       if (typeof value !== 'string') throw new Error('must be an index name or pattern such as logs-%{+yyyy.MM.dd}');
       const problem = validateIndexPattern(value);
       if (problem) throw new Error(problem);
+    },
+  });
+  convict.addFormat({
+    name: 'data-stream-or-empty',
+    validate(value: unknown) {
+      if (value === '') return;
+      if (typeof value !== 'string') throw new Error('must be a data stream name such as logs-app-default');
+      const problem = validateDataStreamName(value);
+      if (problem) throw new Error(problem);
+    },
+  });
+  convict.addFormat({
+    name: 'ilm-policy-or-empty',
+    validate(value: unknown) {
+      if (value === '') return;
+      // Elasticsearch: no commas, no spaces, not starting with _, at most 255 bytes
+      if (typeof value !== 'string' || !/^[^_\s,][^\s,]*$/.test(value) || Buffer.byteLength(value) > 255) {
+        throw new Error('must be an ILM policy name: no spaces or commas, not starting with _, at most 255 bytes');
+      }
     },
   });
   convict.addFormat({

@@ -76,7 +76,41 @@ export const OPTIONS = {
     commands: ES,
     arg: 'PATTERN',
   },
-  templateName: { format: 'name', default: 'logship', doc: 'name of the Elasticsearch index template', commands: ['bootstrap', 'status'], arg: 'NAME' },
+  templateName: {
+    format: 'name',
+    default: 'logship',
+    doc: 'name of the Elasticsearch index template; its component templates are NAME-mappings and NAME-settings',
+    commands: ['bootstrap', 'status'],
+    arg: 'NAME',
+  },
+  dataStream: {
+    format: 'data-stream-or-empty',
+    default: '',
+    doc: 'write to this data stream (logs-DATASET-NAMESPACE, e.g. logs-app-default) instead of --index; empty: daily indices of --index',
+    commands: ES,
+    arg: 'NAME',
+  },
+  ilmPolicy: {
+    format: 'ilm-policy-or-empty',
+    default: '',
+    doc: 'bootstrap: ILM policy to install and attach to the template (data streams: rollover at 50gb primary shard or 1d); empty: none',
+    commands: ['bootstrap'],
+    arg: 'NAME',
+  },
+  retention: {
+    format: 'duration',
+    default: '0',
+    doc: 'bootstrap: with --ilm-policy, delete indices this long after creation (data streams: after rollover), e.g. 30d; 0: keep',
+    commands: ['bootstrap'],
+    arg: 'DURATION',
+  },
+  pipeline: {
+    format: String,
+    default: '',
+    doc: 'ingest pipeline named on every bulk request (bootstrap --check says whether it exists); empty: none',
+    commands: ['bootstrap', 'index'],
+    arg: 'NAME',
+  },
 
   output: {
     format: 'output',
@@ -284,6 +318,10 @@ export interface Config {
   esTimeout: number;
   index: string;
   templateName: string;
+  dataStream: string;
+  ilmPolicy: string;
+  retention: number;
+  pipeline: string;
   output: string;
   prefetch: number;
   batchSize: number;
