@@ -3,13 +3,20 @@
  * header on every 2xx, JSON bodies, real _bulk item shapes, refresh semantics
  * (documents are invisible to _count/_search until a refresh), index
  * templates, and switchable faults (down, 503, item 429s, 400 documents,
- * latency).
+ * latency). Like Elasticsearch 8 it refuses a request body over
+ * `maxContentLength` (http.max_content_length, 100mb) with an empty 413, and
+ * a document nested deeper than 1000 levels with a 400 item.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_MAX_CONTENT_LENGTH, tooDeepAt, tooDeepItem } from './es-limits.js';
+import { routeAdmin } from './es-double-admin.js';
+import { matches, seeded, wildcardToRegex } from './es-query.js';
 import { compileFilterPath, filterPath, type PathNode } from './filter-path.js';
+
+export { DEFAULT_MAX_CONTENT_LENGTH, MAX_NESTING_DEPTH, tooDeepAt } from './es-limits.js';
 
 export interface StoredDoc {
   id: string;
@@ -37,49 +44,6 @@ export interface BulkRecord {
 
 const PRODUCT = { 'x-elastic-product': 'Elasticsearch' };
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
-
-function wildcardToRegex(pattern: string): RegExp {
-  const parts = pattern.split(',').map((p) =>
-    p
-      .trim()
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*'),
-  );
-  return new RegExp(`^(?:${parts.join('|')})$`);
-}
-
-function getPath(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const key of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
-  return cur;
-}
-
-function matches(doc: StoredDoc, query: unknown): boolean {
-  if (!query || typeof query !== 'object') return true;
-  const q = query as Record<string, Record<string, unknown>>;
-  if (q.match_all) return true;
-  if (q.term) {
-    const [field, raw] = Object.entries(q.term)[0] ?? [];
-    const value = raw && typeof raw === 'object' && 'value' in raw ? (raw as { value: unknown }).value : raw;
-    const got = getPath(doc.source, field!);
-    return Array.isArray(got) ? got.includes(value) : got === value;
-  }
-  if (q.ids) return ((q.ids as { values: string[] }).values ?? []).includes(doc.id);
-  return true;
-}
-
 /** what documents hold when sources are not kept, and the _shards of a write (both shared, never changed) */
 const NO_SOURCE: Record<string, unknown> = Object.freeze({});
 const SHARDS_OK = Object.freeze({ total: 1, successful: 1, failed: 0 });
@@ -90,6 +54,10 @@ export class EsDouble {
   readonly bulks: BulkRecord[] = [];
   faults: Faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
   requests = 0;
+  /** requests waiting out the latency fault right now */
+  held = 0;
+  /** epoch ms of the last _bulk answer (0: none yet) */
+  bulkAnsweredAt = 0;
   /** false: remember ids only (benchmarks with millions of documents) */
   keepSources = true;
   /** false: no per-bulk records (ids, indices, statuses) are kept (benchmarks) */
@@ -106,6 +74,10 @@ export class EsDouble {
   onDocument: ((source: Record<string, unknown>, at: number) => void) | null = null;
   /** documents stored so far, visible or not */
   stored = 0;
+  /** http.max_content_length: a request body over it is answered 413 with an empty body, like Elasticsearch */
+  maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+  /** requests answered 413 because of maxContentLength */
+  tooLarge = 0;
   private server: http.Server | null = null;
   private sockets = new Set<Socket>();
   private random = seeded(42);
@@ -192,9 +164,31 @@ export class EsDouble {
       return;
     }
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    let size = 0;
+    let over = declared > this.maxContentLength;
+    // like Netty's aggregator: an oversized body is never buffered, only read to its end
+    for await (const c of req) {
+      if (over) continue;
+      size += (c as Buffer).length;
+      if (size > this.maxContentLength) {
+        over = true;
+        chunks.length = 0;
+      } else chunks.push(c as Buffer);
+    }
+    if (this.faults.latencyMs > 0) {
+      this.held++;
+      await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+      this.held--;
+    }
+    if (over) {
+      // Elasticsearch 8: "413 Request Entity Too Large", content-length 0, no product header
+      this.tooLarge++;
+      res.writeHead(413, { 'content-length': '0' });
+      res.end();
+      return;
+    }
     const body = Buffer.concat(chunks).toString('utf8');
-    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
     if (this.faults.down === '503') {
       this.error(res, 503, 'unavailable_shards_exception', 'the double is switched to 503');
       return;
@@ -224,6 +218,7 @@ export class EsDouble {
   }
 
   private route(method: string, parts: string[], body: string, res: http.ServerResponse): void {
+    if (routeAdmin(this, method, parts, body, res)) return; // templates, ILM, pipelines, data streams
     const [first, second, third] = parts;
     if (parts.length === 0) {
       if (method === 'HEAD') return this.send(res, 200, {});
@@ -285,15 +280,11 @@ export class EsDouble {
       const meta = action[op]!;
       const sourceLine = lines[++i];
       if (sourceLine === undefined) return this.error(res, 400, 'illegal_argument_exception', 'source missing');
-      const parse = this.parseSources || this.faults.reject !== null || this.onDocument !== null || this.keepSources;
-      const source = parse ? (JSON.parse(sourceLine) as unknown) : sourceLine.startsWith('{') && sourceLine.endsWith('}') ? {} : null;
-      if (source === null || typeof source !== 'object' || Array.isArray(source)) {
-        return this.error(res, 400, 'x_content_parse_exception', `[${i + 1}] source is not an object`);
-      }
       const index = meta._index ?? defaultIndex;
       if (!index) return this.error(res, 400, 'action_request_validation_exception', 'index is missing');
       const id = meta._id ?? randomBytes(10).toString('base64url');
-      const item = this.store(op, index, id, source as Record<string, unknown>);
+      const item = this.item(op, index, id, sourceLine);
+      if (item === null) return this.error(res, 400, 'x_content_parse_exception', `[${i + 1}] source is not an object`);
       if (record) {
         record.ids.push(meta._id);
         record.indices.push(index);
@@ -304,7 +295,19 @@ export class EsDouble {
       took++;
     }
     if (record) this.bulks.push(record);
+    this.bulkAnsweredAt = Date.now();
     this.send(res, 200, { took, errors, items });
+  }
+
+  /** the answer for one document, or null when its source is not a JSON object (the whole request fails) */
+  private item(op: string, index: string, id: string, sourceLine: string): { status: number } | null {
+    // Elasticsearch parses a source on its shard: too deep is a 400 item, the rest of the bulk goes on
+    const deepAt = tooDeepAt(sourceLine);
+    if (deepAt >= 0) return tooDeepItem(index, id, deepAt);
+    const parse = this.parseSources || this.faults.reject !== null || this.onDocument !== null || this.keepSources;
+    const source = parse ? (JSON.parse(sourceLine) as unknown) : sourceLine.startsWith('{') && sourceLine.endsWith('}') ? {} : null;
+    if (source === null || typeof source !== 'object' || Array.isArray(source)) return null;
+    return this.store(op, index, id, source as Record<string, unknown>);
   }
 
   private store(op: string, index: string, id: string, source: Record<string, unknown>) {

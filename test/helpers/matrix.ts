@@ -3,9 +3,9 @@
  * sent, indexed, duplicates avoided (409), dead-lettered, lost and duplicated.
  */
 import assert from 'node:assert/strict';
-import { deleteTopology, queueDepth, randomNames, type Names } from './amqp.js';
+import { deleteTopology, queueDepth, randomNames, withChannel, type Names } from './amqp.js';
 import type { EsTarget } from './es.js';
-import { bootstrap, startIndexer, stopProcess, type IndexerProcess } from './pipeline.js';
+import { bootstrap, metricValue, startIndexer, stopProcess, type IndexerProcess } from './pipeline.js';
 import { waitFor } from './wait.js';
 
 export interface MatrixRow {
@@ -74,6 +74,42 @@ export class Scenario {
 
   async waitIndexed(n: number, timeoutMs = 120_000): Promise<void> {
     await waitFor(`${this.name}: ${n} documents`, async () => (await this.indexed()) >= n, timeoutMs, 250);
+  }
+
+  /**
+   * Waits until nothing is in flight: the queue is empty and every running
+   * indexer holds no unsettled delivery (so no write or dead letter can still
+   * land after the check).
+   */
+  async waitSettled(timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      `${this.name}: queue empty and every indexer settled`,
+      async () => {
+        if ((await this.queueReady()) !== 0) return false;
+        for (const p of this.indexers) {
+          if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+          if ((await metricValue(p.url, 'logship_indexer_unacked_deliveries')) !== 0) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** every dead letter's x-logship-event-id and message, read without removing them */
+  async deadLetterEvents(): Promise<Array<{ eventId: string; message: string }>> {
+    return withChannel(async (ch) => {
+      const out: Array<{ eventId: string; message: string }> = [];
+      for (;;) {
+        const m = await ch.get(this.n.deadLetterQueue, { noAck: false });
+        if (!m) break;
+        const eventId = String(m.properties.headers?.['x-logship-event-id'] ?? m.properties.messageId ?? '');
+        out.push({ eventId, message: String((JSON.parse(m.content.toString()) as { message?: unknown }).message) });
+      }
+      ch.nackAll(true);
+      return out;
+    }, this.n.env.LOGSHIP_AMQP_URL);
   }
 
   /** Compares Elasticsearch (and the dead-letter queue) with the corpus; records and checks the row. */

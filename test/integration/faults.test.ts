@@ -5,7 +5,7 @@ import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('faults', () => {
   let es: EsTarget;
@@ -192,7 +192,8 @@ describe('consumer cancelled by the broker', () => {
       const { withChannel } = await import('../helpers/amqp.js');
       await withChannel((ch) => ch.deleteQueue(n.queue));
       es.double?.setFaults({ latencyMs: 0 });
-      await sleep(2000); // the bulk in flight lands; messages of the deleted queue are gone with it
+      // the bulk in flight lands and every delivery of the deleted queue is let go (never acked)
+      await waitFor('the old deliveries let go', async () => (await metricValue(p.url, 'logship_indexer_unacked_deliveries')) === 0, 20_000, 50);
       const before = await es.count(n.indexWildcard);
       await bootstrap(env);
       await waitFor('the indexer consuming again', async () => (await queueDepth(n.queue)).consumerCount === 1, 30_000);

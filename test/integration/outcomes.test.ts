@@ -100,7 +100,11 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
       assert.equal((await ship(env, Array.from({ length: 300 }, (_, i) => `down ${i}`).join('\n'))).code, 0);
       await waitFor('degraded health', async () => ((await (await fetch(`${p.url}/health`)).json()) as { status: string }).status === 'degraded', 20_000);
       double.setFaults({ down: 'refuse' });
-      await new Promise((r) => setTimeout(r, 1000));
+      // the indexer tried again against refused connections: observable in the double's request count
+      const refusedFrom = double.requests;
+      await waitFor('two retries against refused connections', () => double.requests >= refusedFrom + 2, 20_000, 20);
+      assert.equal(((await (await fetch(`${p.url}/health`)).json()) as { status: string }).status, 'degraded');
+      assert.equal(await metricValue(p.url, 'logship_indexer_unacked_deliveries'), 300, 'every delivery held unacked');
       const held = await queueDepth(n.queue);
       assert.equal(held.messageCount, 0, 'the deliveries are held unacked by the indexer, not in the ready count');
       assert.equal(double.docs(n.indexWildcard).length, 0, 'nothing written while down');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createIndexNamer, validateIndexPattern } from '@logship/common';
-import { buildBulkBody, classifyItem, classifyResponse, decodeDelivery } from '@logship/indexer';
+import { buildBulkBody, bulkItemBytes, classifyItem, classifyResponse, decodeDelivery } from '@logship/indexer';
 
 describe('bulk request builder', () => {
   it('event data cannot add or change an action (NDJSON injection)', () => {
@@ -43,8 +44,23 @@ describe('bulk request builder', () => {
     );
   });
 
+  it('bulkItemBytes counts exactly the UTF-8 bytes each document adds to the body (action line, source, newlines)', () => {
+    const doc = fc.record({
+      id: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+      index: fc.constantFrom('logs-2026.01.01', 'logs-2026.01.02', 'ünïcödé-€'),
+      source: fc.string({ unit: 'binary' }).map((m) => JSON.stringify({ m })),
+    });
+    fc.assert(
+      fc.property(fc.array(doc, { maxLength: 20 }), (docs) => {
+        const sum = docs.reduce((n, d) => n + bulkItemBytes(d), 0);
+        assert.equal(sum, Buffer.byteLength(buildBulkBody(docs)));
+      }),
+      { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined },
+    );
+  });
+
   it('index names only expand digits from the timestamp, so they stay inside the pattern', () => {
-    const namer = createIndexNamer('Logs-%{+yyyy.MM.dd}-%{+HH}');
+    const namer = createIndexNamer('logs-%{+yyyy.MM.dd}-%{+HH}');
     assert.equal(namer.nameFor(Date.UTC(2026, 10, 21, 7)), 'logs-2026.11.21-07');
     assert.equal(namer.wildcard, 'logs-*-*');
     assert.equal(createIndexNamer('fixed').nameFor(Number.NaN), 'fixed');

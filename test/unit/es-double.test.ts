@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, errors } from '@elastic/elasticsearch';
-import { EsDouble } from '../helpers/es-double.js';
+import { DEFAULT_MAX_CONTENT_LENGTH, EsDouble } from '../helpers/es-double.js';
 
 describe('Elasticsearch double', () => {
   const es = new EsDouble();
@@ -100,5 +100,61 @@ describe('Elasticsearch double', () => {
     const res = await fetch(`${es.url}/_bulk`, { method: 'POST', body: '{"delete":{"_id":"x"}}\n', headers: { 'content-type': 'application/x-ndjson' } });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('x-elastic-product'), null);
+  });
+
+  it('answers a request body over http.max_content_length (100mb by default) with an empty 413, and the client raises a ResponseError', async () => {
+    assert.equal(es.maxContentLength, DEFAULT_MAX_CONTENT_LENGTH);
+    assert.equal(DEFAULT_MAX_CONTENT_LENGTH, 100 * 1024 * 1024);
+    es.maxContentLength = 1024;
+    try {
+      const ops = [{ create: { _index: 'big1', _id: 'a' } }, { message: 'x'.repeat(2000) }];
+      await assert.rejects(
+        client.bulk({ operations: ops }),
+        (err: unknown) => err instanceof errors.ResponseError && err.statusCode === 413 && (err.body === '' || err.body === undefined),
+      );
+      // not a bulk item, nothing stored; the connection keeps working
+      assert.equal(es.docs('big1').length, 0);
+      const raw = await fetch(`${es.url}/_bulk`, { method: 'POST', body: `{"create":{"_index":"big1"}}\n{"m":"${'y'.repeat(2000)}"}\n` });
+      assert.equal(raw.status, 413);
+      assert.equal(await raw.text(), '');
+      assert.equal(raw.headers.get('x-elastic-product'), null);
+      const small = await client.bulk({ operations: [{ create: { _index: 'big1', _id: 'b' } }, { m: 1 }] });
+      assert.equal(small.items[0]!.create!.status, 201);
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+    }
+  });
+
+  it('answers a document nested deeper than 1000 levels with a 400 document_parsing_exception item, and stays up at 100,000 levels', async () => {
+    const nested = (depth: number) => `{"message":"deep","a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+    const body = [
+      '{"create":{"_index":"deep1","_id":"ok"}}',
+      nested(1000),
+      '{"create":{"_index":"deep1","_id":"over"}}',
+      nested(1001),
+      '{"create":{"_index":"deep1","_id":"huge"}}',
+      nested(100_000),
+      '{"create":{"_index":"deep1","_id":"strings"}}',
+      `{"message":"${'['.repeat(2000)}"}`,
+      '',
+    ].join('\n');
+    const r = await client.transport.request<{ errors: boolean; items: Array<{ create: { status: number; error?: { type: string; reason: string } } }> }>(
+      { method: 'POST', path: '/_bulk', bulkBody: body },
+      { meta: false },
+    );
+    assert.equal(r.errors, true);
+    assert.deepEqual(
+      r.items.map((it) => it.create.status),
+      [201, 400, 400, 201],
+      'depth 1000 and brackets inside strings are fine; 1001 and 100,000 are refused item by item',
+    );
+    for (const it of r.items.slice(1, 3)) {
+      assert.equal(it.create.error!.type, 'document_parsing_exception');
+      assert.match(it.create.error!.reason, /nesting depth \(1001\) exceeds the maximum allowed \(1000/);
+    }
+    assert.equal(es.docs('deep1').length, 2);
+    // the stored documents can still be searched (nothing too deep to serialize was kept)
+    await client.indices.refresh({ index: 'deep1' });
+    assert.equal((await client.search({ index: 'deep1' })).hits.hits.length, 2);
   });
 });

@@ -1,9 +1,9 @@
-/** The Elasticsearch output against the double: request-level failures are retried, never dead-lettered. */
+/** The Elasticsearch output against the double: request-level failures are retried, never dead-lettered; a 413 is split, and dead-lettered for a single event. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEsClient } from '@logship/common/elasticsearch';
 import { ElasticsearchOutput, type Document } from '@logship/indexer';
-import { EsDouble } from '../helpers/es-double.js';
+import { DEFAULT_MAX_CONTENT_LENGTH, EsDouble } from '../helpers/es-double.js';
 
 const docs: Document[] = [
   { id: 'a', source: '{"message":"a"}', index: 'out-1' },
@@ -61,5 +61,53 @@ describe('Elasticsearch output', () => {
     const outcomes = await output.write([{ id: 'after', source: '{}', index: 'out-1' }]);
     assert.equal(outcomes[0]!.kind, 'ok');
     assert.equal(output.reachable, true);
+  });
+
+  it('a bulk answered 413 (over http.max_content_length) is split until each part fits: no innocent event is dead-lettered', async () => {
+    es.maxContentLength = 600;
+    try {
+      const batch = Array.from({ length: 6 }, (_, i) => ({ id: `split-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-2' }));
+      const outcomes = await output.write(batch);
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
+      );
+      assert.ok(es.tooLarge >= 1, 'the whole batch was refused first');
+      assert.equal(es.docs('out-2').length, 6);
+      assert.equal(output.reachable, true, 'a 413 is an answer: Elasticsearch is reachable');
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+    }
+  });
+
+  it('a single event answered 413 is dead-lettered with status 413 and the reason, never retried', async () => {
+    es.maxContentLength = 600;
+    const refusedBefore = es.tooLarge;
+    try {
+      const big = { id: 'big', source: JSON.stringify({ message: 'y'.repeat(1000) }), index: 'out-3' };
+      const outcomes = await output.write([
+        { id: 'before', source: '{"message":"a"}', index: 'out-3' },
+        big,
+        { id: 'after', source: '{"message":"b"}', index: 'out-3' },
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['ok', 'reject', 'ok'],
+      );
+      const r = outcomes[1] as { status: number; type: string; reason: string };
+      assert.equal(r.status, 413);
+      assert.equal(r.type, 'request_entity_too_large');
+      assert.match(r.reason, /this one event is \d+ bytes.*http\.max_content_length/);
+      assert.ok(es.tooLarge - refusedBefore <= 3, `${es.tooLarge - refusedBefore} requests refused: split, not retried`);
+      assert.deepEqual(
+        es
+          .docs('out-3')
+          .map((d) => d.id)
+          .sort(),
+        ['after', 'before'],
+      );
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+    }
   });
 });

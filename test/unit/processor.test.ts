@@ -1,8 +1,9 @@
 /** The bulk outcome table applied by the batch processor, with a scripted output. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createIndexerMetrics, createLogger, createRegistry } from '@logship/common';
-import { BatchProcessor, type DeadLetterPublisher, type Delivery, type Document, type ItemOutcome, type Output } from '@logship/indexer';
+import { ErrorCodes, LogshipError, createIndexerMetrics, createLogger, createRegistry } from '@logship/common';
+import { BatchProcessor, buildBulkBody, type DeadLetterPublisher, type Delivery, type Document, type ItemOutcome, type Output } from '@logship/indexer';
+import { waitFor } from '../helpers/wait.js';
 
 type Script = (doc: Document, attempt: number) => ItemOutcome;
 
@@ -10,10 +11,13 @@ class ScriptedOutput implements Output {
   readonly name = 'scripted';
   readonly reachable = true;
   readonly requests: string[][] = [];
-  private attempts = new Map<string, number>();
+  /** byte length of the bulk body each request would have had */
+  readonly bodyBytes: number[] = [];
+  readonly attempts = new Map<string, number>();
   constructor(private readonly script: Script) {}
   async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
     this.requests.push(docs.map((d) => d.id!));
+    this.bodyBytes.push(Buffer.byteLength(buildBulkBody(docs)));
     return docs.map((d) => {
       const n = (this.attempts.get(d.id!) ?? 0) + 1;
       this.attempts.set(d.id!, n);
@@ -23,18 +27,35 @@ class ScriptedOutput implements Output {
   async close() {}
 }
 
-function setup(script: Script, overrides: Partial<{ retryTimeoutMs: number; batchSize: number; dlqFails: number }> = {}) {
+/** the error the publisher raises for a dead letter the broker returned (no dead-letter queue bound) */
+const RETURNED = () =>
+  new LogshipError(
+    ErrorCodes.UNROUTABLE,
+    'the broker returned a dead letter: no queue is bound to dead-letter exchange "x.dlx" (is dead-letter queue "x.dead" deleted?)',
+    {
+      hint: 'run logship bootstrap',
+    },
+  );
+
+function setup(
+  script: Script,
+  overrides: Partial<{ retryTimeoutMs: number; batchSize: number; batchBytes: number; dlqFails: number | (() => boolean); flushIntervalMs: number }> = {},
+) {
   const output = new ScriptedOutput(script);
   const acked: number[] = [];
   const nacked: Array<[number, boolean]> = [];
   const deadLetters: Array<{ body: string; headers: Record<string, unknown> }> = [];
-  let dlqFails = overrides.dlqFails ?? 0;
+  let dlqFails = typeof overrides.dlqFails === 'number' ? overrides.dlqFails : 0;
+  const dlqFailing = typeof overrides.dlqFails === 'function' ? overrides.dlqFails : () => dlqFails-- > 0;
+  let dlqAttempts = 0;
   const fakeDlq = {
     async publish(body: Buffer, why: { type: string; reason: string; status?: number }) {
-      if (dlqFails-- > 0) throw new Error('channel closed');
+      dlqAttempts++;
+      if (dlqFailing()) throw RETURNED();
       deadLetters.push({ body: body.toString(), headers: why });
     },
   } as unknown as DeadLetterPublisher;
+  const registry = createRegistry(false);
   const processor = new BatchProcessor({
     output,
     deadLetters: fakeDlq,
@@ -49,23 +70,25 @@ function setup(script: Script, overrides: Partial<{ retryTimeoutMs: number; batc
       },
       isLive: () => true,
     },
-    metrics: createIndexerMetrics(createRegistry(false)),
+    metrics: createIndexerMetrics(registry),
     logger: createLogger({ level: 'silent' }),
     batchSize: overrides.batchSize ?? 100,
-    batchBytes: 5 * 1024 * 1024,
-    flushIntervalMs: 5,
+    batchBytes: overrides.batchBytes ?? 5 * 1024 * 1024,
+    flushIntervalMs: overrides.flushIntervalMs ?? 5,
     retryBackoffMs: 2,
     retryMaxBackoffMs: 10,
     retryTimeoutMs: overrides.retryTimeoutMs ?? 60_000,
   });
   processor.start();
   let tag = 0;
-  const deliver = (...ids: string[]) => {
+  const deliverDocs = (docs: Document[]) => {
     const d = { msg: { fields: { deliveryTag: ++tag } }, channel: {}, remaining: 0, settled: false, receivedAt: Date.now() } as unknown as Delivery;
-    processor.add(d, { docs: ids.map((id) => ({ id, source: JSON.stringify({ id }), index: 'i' })), poison: [] });
+    processor.add(d, { docs, poison: [] });
     return d;
   };
-  return { output, processor, acked, nacked, deadLetters, deliver };
+  const deliver = (...ids: string[]) => deliverDocs(ids.map((id) => ({ id, source: JSON.stringify({ id }), index: 'i' })));
+  const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+  return { output, processor, acked, nacked, deadLetters, deliver, deliverDocs, metric, dlqAttempts: () => dlqAttempts };
 }
 
 const byId =
@@ -92,8 +115,11 @@ describe('bulk outcome table in the processor', () => {
   it('409 acks the delivery and counts a duplicate avoided', async () => {
     const t = setup(byId({ a: DUP }));
     t.deliver('a');
+    t.deliver('b');
     await t.processor.drain();
-    assert.deepEqual(t.acked, [1]);
+    assert.deepEqual(t.acked, [1, 2]);
+    assert.equal(await t.metric('logship_indexer_events_duplicate_total'), 1);
+    assert.equal(await t.metric('logship_indexer_events_indexed_total'), 1);
     await t.processor.stop();
   });
 
@@ -136,8 +162,9 @@ describe('bulk outcome table in the processor', () => {
     let release = false;
     const t = setup(byId({ y: () => (release ? OK : R429) }));
     t.deliver('x', 'y', 'z');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('y sent again', () => (t.output.attempts.get('y') ?? 0) >= 2, 5_000, 1);
     assert.deepEqual(t.acked, [], 'not acked while y is retried');
+    assert.equal(t.output.attempts.get('x'), 1, 'x was written in the first bulk');
     release = true;
     await t.processor.drain();
     assert.deepEqual(t.acked, [1]);
@@ -158,7 +185,82 @@ describe('bulk outcome table in the processor', () => {
     t.deliver('a');
     await t.processor.drain();
     assert.equal(t.deadLetters.length, 1);
+    assert.equal(t.dlqAttempts(), 2);
     assert.deepEqual(t.acked, [1]);
+    await t.processor.stop();
+  });
+
+  it('a dead letter the broker returns keeps its delivery unacked and degraded, while other events are written and acked; once taken it is acked and the error clears', async () => {
+    let queueMissing = true;
+    const t = setup(byId({ a: R400 }), { dlqFails: () => queueMissing });
+    t.deliver('a');
+    await waitFor('the dead letter retried', () => t.dlqAttempts() >= 3, 5_000, 1);
+    assert.deepEqual(t.acked, [], 'not acked while its dead letter is returned');
+    assert.equal(t.processor.deadLetterFailing, 1);
+    assert.match(t.processor.lastError!, /returned a dead letter.*x\.dead.*run logship bootstrap/);
+    const failedAt = t.processor.lastErrorAt;
+    assert.ok(failedAt);
+    // other deliveries are not held behind it
+    t.deliver('b');
+    await waitFor('b acked', () => t.acked.includes(2), 5_000, 1);
+    assert.equal(t.deadLetters.length, 0);
+    queueMissing = false;
+    await t.processor.drain();
+    assert.equal(t.deadLetters.length, 1, 'dead-lettered once');
+    assert.deepEqual(t.acked, [2, 1]);
+    assert.equal(t.processor.deadLetterFailing, 0);
+    assert.equal(t.processor.lastError, null, 'cleared on recovery');
+    assert.ok(t.processor.lastErrorAt! >= failedAt, 'when it happened is kept');
+    assert.equal(await t.metric('logship_indexer_events_dead_lettered_total'), 1);
+    await t.processor.stop();
+  });
+
+  it('a dead letter that keeps failing past the retry budget nacks its delivery with requeue, never acks it', async () => {
+    const t = setup(byId({ a: R400 }), { dlqFails: () => true, retryTimeoutMs: 30 });
+    t.deliver('a');
+    await t.processor.drain();
+    assert.deepEqual(t.acked, []);
+    assert.deepEqual(t.nacked, [[1, true]]);
+    assert.equal(t.deadLetters.length, 0);
+    await t.processor.stop();
+  });
+
+  it('lastError is cleared once the retried items went through, and lastErrorAt is kept', async () => {
+    const t = setup(byId({ a: (n) => (n < 3 ? R429 : OK) }));
+    t.deliver('a');
+    await waitFor('a retried', () => (t.output.attempts.get('a') ?? 0) >= 2, 5_000, 1);
+    assert.match(t.processor.lastError ?? '', /es_rejected_execution_exception/);
+    await t.processor.drain();
+    assert.equal(t.processor.lastError, null);
+    assert.ok(t.processor.lastErrorAt);
+    await t.processor.stop();
+  });
+
+  it('no bulk request body exceeds --batch-bytes, counted in UTF-8 bytes with the action lines', async () => {
+    // 3-byte characters: the body is about three times the source's string length
+    const t = setup(byId({}), { batchBytes: 1000, flushIntervalMs: 1000 });
+    const docs = Array.from({ length: 12 }, (_, i) => ({ id: `e${i}`, source: JSON.stringify({ m: '€'.repeat(100) }), index: 'logs-2026.01.01' }));
+    for (const d of docs) t.deliverDocs([d]);
+    await t.processor.drain();
+    assert.equal(t.output.requests.flat().length, 12);
+    for (const b of t.output.bodyBytes) assert.ok(b <= 1000, `a bulk body of ${b} bytes > --batch-bytes 1000`);
+    assert.ok(
+      t.output.requests.some((r) => r.length > 1),
+      'batches still hold several events',
+    );
+    await t.processor.stop();
+  });
+
+  it('an event larger than --batch-bytes is sent alone, and the events around it in their own requests', async () => {
+    const t = setup(byId({}), { batchBytes: 1000, flushIntervalMs: 1000 });
+    const small = (id: string) => ({ id, source: JSON.stringify({ m: id }), index: 'i' });
+    // 330 characters, 990 bytes of UTF-8: over the limit with its action line
+    t.deliverDocs([small('s1')]);
+    t.deliverDocs([{ id: 'big', source: JSON.stringify({ m: '€'.repeat(330) }), index: 'i' }]);
+    t.deliverDocs([small('s2')]);
+    await t.processor.drain();
+    assert.deepEqual(t.output.requests, [['s1'], ['big'], ['s2']]);
+    assert.ok(t.output.bodyBytes[1]! > 1000, 'the one larger event');
     await t.processor.stop();
   });
 

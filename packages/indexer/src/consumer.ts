@@ -3,6 +3,12 @@
  * delivery remembers the channel it came on: an ack for a channel that died
  * is never sent (it would close the new channel with PRECONDITION_FAILED -
  * unknown delivery tag); the broker redelivers those messages instead.
+ *
+ * A settled delivery is acked at the end of the tick it settled in, even
+ * while an earlier one waits in retry: the settled prefix with one
+ * `multiple` ack, each settled delivery beyond it alone. An ack held back
+ * behind a slow delivery would be redelivered after a crash, and its event
+ * written or dead-lettered a second time.
  */
 import { errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger, type RecoveringChannelModel } from '@logship/common';
 
@@ -15,6 +21,8 @@ export interface Delivery {
   receivedAt: number;
   /** the broker was told (ack, nack) or will be by the next ack flush */
   done?: 'ack' | 'nack';
+  /** the ack frame covering this delivery was sent */
+  ackSent?: boolean;
 }
 
 export interface ConsumerOptions {
@@ -32,6 +40,8 @@ export class Consumer {
   /** deliveries of the live channel in delivery-tag order, until acked */
   private outstanding: Delivery[] = [];
   private outstandingHead = 0;
+  /** deliveries acked since the last flush */
+  private toAck: Delivery[] = [];
   private flushScheduled = false;
   /** the last fatal channel error (queue missing, access refused) */
   lastError: Error | null = null;
@@ -64,6 +74,7 @@ export class Consumer {
         // the ack prefix is per channel: deliveries of an older channel can never be acked here
         this.outstanding = [];
         this.outstandingHead = 0;
+        this.toAck = [];
         let channelError: Error | null = null;
         channel.on('error', (err: Error) => {
           channelError = err;
@@ -119,12 +130,13 @@ export class Consumer {
   }
 
   /**
-   * Acks are coalesced: the highest delivery tag below which every delivery
-   * is settled is acked once with `multiple`, at the end of the current tick.
+   * Acks are coalesced at the end of the current tick: the settled prefix
+   * with one `multiple` ack, the settled deliveries beyond it one by one.
    */
   ack(d: Delivery): boolean {
     if (!this.isLive(d)) return false;
     d.done = 'ack';
+    this.toAck.push(d);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushAcks());
@@ -139,21 +151,36 @@ export class Consumer {
     return true;
   }
 
-  /** Sends one ack (multiple) for the settled prefix of the outstanding deliveries. */
+  /**
+   * Sends one ack (multiple) for the settled prefix of the outstanding
+   * deliveries, then one ack (not multiple) for each delivery acked since
+   * the last flush that lies beyond the first unsettled one.
+   */
   flushAcks(): void {
     this.flushScheduled = false;
     const list = this.outstanding;
     let last: Delivery | null = null;
     while (this.outstandingHead < list.length && list[this.outstandingHead]!.done) {
       const d = list[this.outstandingHead++]!;
-      if (d.done === 'ack') last = d;
+      // a tag already acked on its own must not be named again (unknown delivery tag)
+      if (d.done === 'ack' && !d.ackSent) {
+        last = d;
+        d.ackSent = true;
+      }
     }
     if (this.outstandingHead > 1024 && this.outstandingHead * 2 > list.length) {
       this.outstanding = list.slice(this.outstandingHead);
       this.outstandingHead = 0;
     }
-    // acks every outstanding tag up to it; the nacked ones are no longer outstanding
+    // acks every outstanding tag up to it; the nacked and the already acked ones are no longer outstanding
     if (last && this.isLive(last)) last.channel.ack(last.msg, true);
+    const pending = this.toAck;
+    this.toAck = [];
+    for (const d of pending) {
+      if (d.ackSent || !this.isLive(d)) continue;
+      d.ackSent = true;
+      d.channel.ack(d.msg, false);
+    }
   }
 
   /** Stops new deliveries; unsettled ones can still be acked on the channel. */

@@ -1,8 +1,13 @@
 /**
  * Publishes events that can never be indexed to the dead-letter exchange,
- * with the reason in headers, and waits for the broker's confirm.
+ * with the reason in headers, and waits for the broker's confirm. The publish
+ * is `mandatory`: a dead letter that no queue takes (the dead-letter queue was
+ * deleted, or never declared) comes back as a basic.return before its confirm,
+ * and counts as a failure, never as dead-lettered; so do a nack and a channel
+ * that closes first. The caller keeps the delivery unacked and retries.
  */
-import { errorMessage, type ConfirmChannel, type Logger, type RecoveringChannelModel } from '@logship/common';
+import { randomBytes } from 'node:crypto';
+import { ErrorCodes, LogshipError, errorMessage, type ConfirmChannel, type Logger, type Message, type RecoveringChannelModel } from '@logship/common';
 
 export interface DeadLetterReason {
   type: string;
@@ -24,24 +29,46 @@ export const DLQ_HEADERS = {
 
 const MAX_REASON = 2000;
 
+interface OpenChannel {
+  ch: ConfirmChannel;
+  /** publish ids (correlation ids) the broker returned as unroutable, until their confirm arrives */
+  returned: Set<string>;
+  /** the error the broker closed the channel with (e.g. NOT_FOUND: no such exchange) */
+  error: Error | null;
+}
+
 export class DeadLetterPublisher {
-  private channel: Promise<ConfirmChannel> | null = null;
+  private channel: Promise<OpenChannel> | null = null;
+  /** each publish gets its own correlation id: dead letters of one event may repeat, a return must match one publish */
+  private readonly idPrefix = randomBytes(6).toString('hex');
+  private sequence = 0;
 
   constructor(
     private readonly conn: RecoveringChannelModel,
     private readonly exchange: string,
     private readonly routingKey: string,
     private readonly logger: Logger,
+    /** named in the error when a dead letter is returned */
+    private readonly queue = 'the dead-letter queue',
   ) {}
 
-  private getChannel(): Promise<ConfirmChannel> {
+  private getChannel(): Promise<OpenChannel> {
     if (!this.channel) {
       const p = this.conn.createConfirmChannel().then((ch) => {
-        ch.on('error', (err: Error) => this.logger.warn({ err: errorMessage(err) }, 'dead-letter channel error'));
+        const open: OpenChannel = { ch, returned: new Set(), error: null };
+        ch.on('error', (err: Error) => {
+          open.error = err;
+          this.logger.debug({ err: errorMessage(err) }, 'dead-letter channel closed by the broker');
+        });
+        // a return arrives before the confirm of the same publish (frames are in order)
+        ch.on('return', (m: Message) => {
+          const id = m.properties.correlationId as string | undefined;
+          if (id) open.returned.add(id);
+        });
         ch.on('close', () => {
           if (this.channel === p) this.channel = null;
         });
-        return ch;
+        return open;
       });
       p.catch(() => {
         if (this.channel === p) this.channel = null;
@@ -51,9 +78,41 @@ export class DeadLetterPublisher {
     return this.channel;
   }
 
-  /** Resolves once the broker confirmed the dead letter; rejects otherwise (the caller retries). */
+  /** the error for a dead letter the broker returned: no queue is bound */
+  private unroutable(): LogshipError {
+    return new LogshipError(
+      ErrorCodes.UNROUTABLE,
+      `the broker returned a dead letter: no queue is bound to dead-letter exchange "${this.exchange}" with routing key "${this.routingKey}" (is dead-letter queue "${this.queue}" deleted?)`,
+      { hint: 'run logship bootstrap to declare the dead-letter queue and its binding; the delivery stays unacked and is retried' },
+    );
+  }
+
+  private notConfirmed(err: unknown, channelError: Error | null): LogshipError {
+    const cause = channelError ?? err;
+    const msg = errorMessage(cause);
+    if (/NOT_FOUND|404/.test(msg)) {
+      return new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `dead-letter exchange "${this.exchange}" does not exist (${msg})`, {
+        hint: 'run logship bootstrap to declare the dead-letter exchange and queue; the delivery stays unacked and is retried',
+        cause,
+      });
+    }
+    return new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker did not confirm a dead letter to exchange "${this.exchange}": ${msg}`, {
+      hint: 'the delivery stays unacked and is retried',
+      cause,
+    });
+  }
+
+  /**
+   * Resolves once the broker confirmed the dead letter and routed it to a
+   * queue; rejects with a LogshipError otherwise (the caller retries).
+   */
   async publish(body: Buffer, why: DeadLetterReason, contentType = 'application/json'): Promise<void> {
-    const ch = await this.getChannel();
+    let open: OpenChannel;
+    try {
+      open = await this.getChannel();
+    } catch (err) {
+      throw this.notConfirmed(err, null);
+    }
     const headers: Record<string, unknown> = {
       [DLQ_HEADERS.type]: why.type,
       [DLQ_HEADERS.reason]: why.reason.length > MAX_REASON ? `${why.reason.slice(0, MAX_REASON)}...` : why.reason,
@@ -63,17 +122,31 @@ export class DeadLetterPublisher {
     if (why.status !== undefined) headers[DLQ_HEADERS.status] = why.status;
     if (why.index !== undefined) headers[DLQ_HEADERS.index] = why.index;
     if (why.eventId !== undefined) headers[DLQ_HEADERS.eventId] = why.eventId;
+    const id = `${this.idPrefix}-${++this.sequence}`;
     await new Promise<void>((resolve, reject) => {
       try {
-        ch.publish(
+        open.ch.publish(
           this.exchange,
           this.routingKey,
           body,
-          { persistent: true, contentType, headers, ...(why.eventId ? { messageId: why.eventId } : {}), appId: 'logship' },
-          (err) => (err ? reject(err) : resolve()),
+          {
+            persistent: true,
+            mandatory: true,
+            contentType,
+            headers,
+            correlationId: id,
+            ...(why.eventId ? { messageId: why.eventId } : {}),
+            appId: 'logship',
+          },
+          (err) => {
+            const returned = open.returned.delete(id);
+            if (err) reject(this.notConfirmed(err, open.error));
+            else if (returned) reject(this.unroutable());
+            else resolve();
+          },
         );
       } catch (err) {
-        reject(err);
+        reject(this.notConfirmed(err, open.error));
       }
     });
   }
@@ -81,6 +154,6 @@ export class DeadLetterPublisher {
   async close(): Promise<void> {
     const p = this.channel;
     this.channel = null;
-    if (p) await p.then((ch) => ch.close()).catch(() => undefined);
+    if (p) await p.then((open) => open.ch.close()).catch(() => undefined);
   }
 }

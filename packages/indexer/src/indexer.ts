@@ -5,7 +5,7 @@
  */
 import {
   connectRecovering,
-  createIndexNamer,
+  namerFor,
   createIndexerMetrics,
   errorMessage,
   requireQueue,
@@ -34,7 +34,7 @@ export interface IndexerOptions {
 export function createOutput(config: Config): Output {
   if (config.output === 'stdout') return new StreamOutput(process.stdout);
   if (config.output.startsWith('file:')) return new FileOutput(config.output.slice('file:'.length));
-  return new ElasticsearchOutput(createEsClient(config));
+  return new ElasticsearchOutput(createEsClient(config), config.pipeline);
 }
 
 export class Indexer {
@@ -59,10 +59,10 @@ export class Indexer {
     conn.on('disconnect', () => (this.amqpConnected = false));
     await requireQueue(conn, config.queue);
 
-    const namer = createIndexNamer(config.index);
+    const namer = namerFor(config); // --data-stream, else --index
     this.output = createOutput(config);
     if (this.output instanceof FileOutput) await this.output.open();
-    this.deadLetters = new DeadLetterPublisher(conn, config.deadLetterExchange, config.routingKey, logger);
+    this.deadLetters = new DeadLetterPublisher(conn, config.deadLetterExchange, config.routingKey, logger, config.deadLetterQueue);
     const consumer = new Consumer(conn, { queue: config.queue, prefetch: config.prefetch, logger }, (d: Delivery) => {
       processor.add(d, decodeDelivery(d.msg, namer));
     });
@@ -90,7 +90,8 @@ export class Indexer {
     const p = this.processor;
     const outputOk = this.output?.reachable ?? false;
     const amqp = this.amqpConnected && (this.consumer?.connected ?? false);
-    const status = !amqp ? 'down' : !outputOk || (p?.retrying ?? 0) > 0 ? 'degraded' : 'ok';
+    // degraded while writes are retried or dead letters are not taken by the broker
+    const status = !amqp ? 'down' : !outputOk || (p?.retrying ?? 0) > 0 || (p?.deadLetterFailing ?? 0) > 0 ? 'degraded' : 'ok';
     return {
       status,
       amqp: { connected: this.amqpConnected, consuming: this.consumer?.connected ?? false, queue: this.options.config.queue },
@@ -98,8 +99,11 @@ export class Indexer {
         name: this.output?.name ?? 'none',
         reachable: outputOk,
         lastSuccessfulBulk: p?.lastSuccessAt ? new Date(p.lastSuccessAt).toISOString() : null,
+        // the current problem (null once recovered), and when the last one happened
         lastError: p?.lastError ?? null,
+        lastErrorAt: p?.lastErrorAt ? new Date(p.lastErrorAt).toISOString() : null,
       },
+      deadLetters: { exchange: this.options.config.deadLetterExchange, failing: p?.deadLetterFailing ?? 0 },
       inflight: {
         unackedDeliveries: p?.unsettledDeliveries ?? 0,
         queuedEvents: p?.queued ?? 0,

@@ -1,14 +1,17 @@
 /**
  * Batches documents into bulk writes and applies the bulk outcome table:
- * ok/duplicate settle the event, reject dead-letters it (confirmed) and then
- * settles it, retry keeps it for the next attempt with backoff while new
- * documents wait. A delivery is acked when all of its events are settled;
- * past the retry budget it is nacked with requeue, never acked or dropped.
+ * ok/duplicate settle the event, reject dead-letters it (confirmed and routed)
+ * and then settles it, retry keeps it for the next attempt with backoff while
+ * new documents wait. A dead letter the broker does not take is published
+ * again with backoff, on its own, while other documents go on. A delivery is
+ * acked when all of its events are settled; past the retry budget it is
+ * nacked with requeue, never acked or dropped.
  */
-import { backoffDelay, errorMessage, type IndexerMetrics, type Logger } from '@logship/common';
+import { backoffDelay, errorMessage, isLogshipError, type IndexerMetrics, type Logger } from '@logship/common';
 import type { Delivery } from './consumer.js';
-import type { DeadLetterPublisher } from './dead-letter.js';
-import type { Decoded, Document, Poison } from './decode.js';
+import type { DeadLetterPublisher, DeadLetterReason } from './dead-letter.js';
+import type { Decoded, Document } from './decode.js';
+import { bulkItemBytes } from './outputs/bulk.js';
 import type { ItemOutcome, Output } from './outputs/output.js';
 
 export interface Settler {
@@ -35,8 +38,12 @@ interface Item {
   doc: Document;
   delivery: Delivery;
   firstTry: number;
+  /** what the document adds to a bulk body, exactly (action line, UTF-8 source, newlines) */
   bytes: number;
 }
+
+/** while dead-letter publishing keeps failing, its warning is repeated at most this often */
+const DEAD_LETTER_LOG_EVERY_MS = 30_000;
 
 export class BatchProcessor {
   private queue: Item[] = [];
@@ -51,9 +58,17 @@ export class BatchProcessor {
   private wake: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   private loop: Promise<void> | null = null;
+  /** dead letters waiting to be published again after a failure */
+  private deadLetterWaiting = 0;
+  private deadLetterLoggedAt = 0;
+  /** wake-ups of dead letters waiting to be published again */
+  private readonly pauses = new Set<() => void>();
   /** epoch ms of the last bulk that the output accepted */
   lastSuccessAt: number | null = null;
+  /** the current problem; cleared once writes and dead letters go through again */
   lastError: string | null = null;
+  /** epoch ms of the last error, kept after it cleared */
+  lastErrorAt: number | null = null;
 
   constructor(private readonly o: ProcessorOptions) {}
 
@@ -73,6 +88,21 @@ export class BatchProcessor {
     return this.queue.length;
   }
 
+  /** events whose dead letter the broker did not take yet (returned, nacked, channel closed) */
+  get deadLetterFailing(): number {
+    return this.deadLetterWaiting;
+  }
+
+  private setError(reason: string): void {
+    this.lastError = reason;
+    this.lastErrorAt = Date.now();
+  }
+
+  /** nothing waits for a retry any more: the last error is history (its time is kept) */
+  private clearErrorIfRecovered(): void {
+    if (this.retry.length === 0 && this.deadLetterWaiting === 0) this.lastError = null;
+  }
+
   add(delivery: Delivery, decoded: Decoded): void {
     delivery.remaining = decoded.docs.length + decoded.poison.length;
     this.unsettled++;
@@ -80,11 +110,13 @@ export class BatchProcessor {
     this.o.metrics.eventsIn.inc(delivery.remaining);
     const now = Date.now();
     for (const doc of decoded.docs) {
-      const bytes = doc.source.length + 100;
+      const bytes = bulkItemBytes(doc);
       this.queue.push({ doc, delivery, firstTry: now, bytes });
       this.queuedBytes += bytes;
     }
-    for (const p of decoded.poison) void this.deadLetterPoison(delivery, p, now);
+    for (const p of decoded.poison) {
+      void this.deadLetter(delivery, p.body, { type: 'undecodable', reason: p.reason }, 'application/octet-stream', now);
+    }
     if (this.queue.length === 0) return;
     if (this.deadline === Infinity) {
       // the worker sleeps without a deadline: give it one
@@ -111,6 +143,7 @@ export class BatchProcessor {
   async stop(): Promise<void> {
     this.stopped = true;
     this.notify();
+    for (const wake of [...this.pauses]) wake();
     await this.loop;
   }
 
@@ -188,7 +221,6 @@ export class BatchProcessor {
     this.o.metrics.batchEvents.observe(live.length);
 
     const failed: Item[] = [];
-    const dead: Array<Promise<void>> = [];
     let indexed = 0;
     let duplicates = 0;
     let rejected = 0;
@@ -204,11 +236,18 @@ export class BatchProcessor {
           this.settleOne(it.delivery);
           break;
         case 'reject':
+          // published (and retried) on its own: the batch loop does not wait for the broker
           rejected++;
-          dead.push(this.deadLetterRejected(it, outcome, failed));
+          void this.deadLetter(
+            it.delivery,
+            Buffer.from(it.doc.source),
+            { type: outcome.type, reason: outcome.reason, status: outcome.status, index: it.doc.index, eventId: it.doc.id },
+            'application/json',
+            it.firstTry,
+          );
           break;
         case 'retry':
-          this.lastError = outcome.reason;
+          this.setError(outcome.reason);
           failed.push(it);
           break;
       }
@@ -216,13 +255,13 @@ export class BatchProcessor {
     if (indexed > 0) this.o.metrics.eventsIndexed.inc(indexed);
     if (duplicates > 0) this.o.metrics.eventsDuplicate.inc(duplicates);
     if (indexed + duplicates + rejected > 0) this.lastSuccessAt = Date.now();
-    await Promise.all(dead);
     this.scheduleRetry(failed);
   }
 
   private scheduleRetry(failed: Item[]): void {
     if (failed.length === 0) {
       this.retryAttempt = 0;
+      this.clearErrorIfRecovered();
       return;
     }
     const now = Date.now();
@@ -239,39 +278,72 @@ export class BatchProcessor {
     this.o.logger.warn({ events: keep.length, delayMs: delay, reason: this.lastError }, 'bulk items failed; retrying them');
   }
 
-  private async deadLetterRejected(it: Item, outcome: Extract<ItemOutcome, { kind: 'reject' }>, failed: Item[]): Promise<void> {
+  /**
+   * Publishes one dead letter, confirmed and routed, then settles its event.
+   * A failure (returned: no dead-letter queue bound; nacked; channel closed)
+   * leaves the delivery unacked and is retried with backoff; past the retry
+   * budget the delivery is nacked with requeue, so it comes back later.
+   */
+  private async deadLetter(delivery: Delivery, body: Buffer, why: DeadLetterReason, contentType: string, firstTry: number): Promise<void> {
+    let waiting = false;
+    let published = false;
     try {
-      await this.o.deadLetters.publish(Buffer.from(it.doc.source), {
-        type: outcome.type,
-        reason: outcome.reason,
-        status: outcome.status,
-        index: it.doc.index,
-        eventId: it.doc.id,
-      });
-      this.o.metrics.eventsDeadLettered.inc();
-      this.o.logger.warn({ eventId: it.doc.id, status: outcome.status, type: outcome.type, reason: outcome.reason }, 'event dead-lettered');
-      this.settleOne(it.delivery);
-    } catch (err) {
-      this.lastError = `dead-letter publish failed: ${errorMessage(err)}`;
-      failed.push(it);
+      for (let attempt = 0; ; attempt++) {
+        if (delivery.settled || this.stopped || !this.o.settler.isLive(delivery)) return this.forget(delivery);
+        try {
+          await this.o.deadLetters.publish(body, why, contentType);
+        } catch (err) {
+          if (!waiting) {
+            waiting = true;
+            this.deadLetterWaiting++;
+          }
+          this.deadLetterFailed(err);
+          if (Date.now() - firstTry >= this.o.retryTimeoutMs) return this.requeue(delivery, 'dead-letter publish kept failing');
+          const delay = backoffDelay(attempt, { initialMs: this.o.retryBackoffMs, maxMs: this.o.retryMaxBackoffMs });
+          await this.pause(delay);
+          continue;
+        }
+        published = true;
+        this.o.metrics.eventsDeadLettered.inc();
+        this.o.logger.warn({ eventId: why.eventId, status: why.status, type: why.type, reason: why.reason }, 'event dead-lettered');
+        this.settleOne(delivery);
+        return;
+      }
+    } finally {
+      if (waiting) {
+        this.deadLetterWaiting--;
+        if (this.deadLetterWaiting === 0 && published) {
+          this.deadLetterLoggedAt = 0;
+          this.o.logger.info('dead-letter publishing works again');
+          this.clearErrorIfRecovered();
+        }
+      }
     }
   }
 
-  private async deadLetterPoison(delivery: Delivery, p: Poison, firstTry: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (delivery.settled || !this.o.settler.isLive(delivery)) return this.forget(delivery);
-      try {
-        await this.o.deadLetters.publish(p.body, { type: 'undecodable', reason: p.reason }, 'application/octet-stream');
-        this.o.metrics.eventsDeadLettered.inc();
-        this.o.logger.warn({ reason: p.reason }, 'undecodable message dead-lettered');
-        this.settleOne(delivery);
-        return;
-      } catch (err) {
-        if (Date.now() - firstTry >= this.o.retryTimeoutMs) return this.requeue(delivery, 'dead-letter publish kept failing');
-        this.o.logger.warn({ err: errorMessage(err) }, 'dead-letter publish failed; retrying');
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: this.o.retryBackoffMs, maxMs: this.o.retryMaxBackoffMs })));
-      }
-    }
+  /** a backoff that stop() cuts short */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.pauses.add(wake);
+    });
+  }
+
+  private deadLetterFailed(err: unknown): void {
+    const hint = isLogshipError(err) && err.hint ? `; ${err.hint}` : '';
+    this.setError(`dead-letter publish failed: ${errorMessage(err)}${hint}`);
+    const now = Date.now();
+    if (now - this.deadLetterLoggedAt < DEAD_LETTER_LOG_EVERY_MS) return;
+    this.deadLetterLoggedAt = now;
+    this.o.logger.error(
+      { waiting: this.deadLetterWaiting, err: errorMessage(err), hint: hint.slice(2) || undefined },
+      `dead-letter publish failed: ${errorMessage(err)}${hint}`,
+    );
   }
 
   private settleOne(d: Delivery): void {

@@ -5,6 +5,15 @@
 import type { Document } from '../decode.js';
 import type { ItemOutcome } from './output.js';
 
+/** `{"create":{"_index":"<index>"` for an index name: the part of an action line shared by a run of documents */
+function createPrefix(index: string): string {
+  return `{"create":{"_index":${JSON.stringify(index)}`;
+}
+
+function actionLine(prefix: string, id: string | undefined): string {
+  return id === undefined ? `${prefix}}}\n` : `${prefix},"_id":${JSON.stringify(id)}}}\n`;
+}
+
 /**
  * NDJSON body of `create` actions. The index comes from the configured
  * pattern and the id is JSON-encoded, and every source is one line of JSON,
@@ -18,13 +27,32 @@ export function buildBulkBody(docs: readonly Document[]): string {
   for (const d of docs) {
     if (d.index !== index) {
       index = d.index;
-      create = `{"create":{"_index":${JSON.stringify(index)}`;
+      create = createPrefix(index);
     }
-    body += d.id === undefined ? `${create}}}\n` : `${create},"_id":${JSON.stringify(d.id)}}}\n`;
+    body += actionLine(create, d.id);
     body += d.source;
     body += '\n';
   }
   return body;
+}
+
+/** the last index measured, and the UTF-8 bytes of its action prefix (documents come in runs of one index) */
+let measuredIndex: string | null = null;
+let measuredPrefixBytes = 0;
+
+/**
+ * The exact number of bytes a document adds to a bulk body: its action line,
+ * its source (UTF-8, not UTF-16 code units) and the newline after it. The
+ * sum over a batch is the byte length of buildBulkBody(batch).
+ */
+export function bulkItemBytes(doc: Document): number {
+  if (doc.index !== measuredIndex) {
+    measuredIndex = doc.index;
+    measuredPrefixBytes = Buffer.byteLength(createPrefix(doc.index));
+  }
+  const idPart = doc.id === undefined ? 0 : Buffer.byteLength(JSON.stringify(doc.id)) + ',"_id":'.length;
+  // prefix + [,"_id":<id>] + }}\n + source + \n
+  return measuredPrefixBytes + idPart + 3 + Buffer.byteLength(doc.source) + 1;
 }
 
 interface BulkItem {
