@@ -3,11 +3,12 @@
  * on a confirm channel with a window of 1000. Reads lines from stdin.
  * Prints {"events":N,"seconds":S} when every publish is confirmed.
  *
- * By default each message is what DESIGN.md's wire format asks for, the same
- * broker work logship does: mandatory, and the properties timestamp, app_id,
- * content_encoding besides content_type and message_id. With --bare those are
- * left out, which the broker handles markedly faster with persistent messages
- * (the bench reports that run too, for reference).
+ * By default each message is the bare confirmed publish, what the wire format
+ * v1 needs (DESIGN.md): persistent, mandatory, content_type, message_id.
+ * Options, for measuring what each property costs the broker (alternate runs):
+ *   --no-mandatory                       leave mandatory out
+ *   --with=timestamp,app_id,content_encoding   add those properties
+ *   --previous                           the wire format before v1: all three added
  */
 import { createHash, randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -15,8 +16,12 @@ import readline from 'node:readline';
 import amqp from 'amqplib';
 
 const args = process.argv.slice(2);
-const bare = args.includes('--bare');
-const [url, exchange, routingKey] = args.filter((a) => a !== '--bare');
+const flags = args.filter((a) => a.startsWith('--'));
+const [url, exchange, routingKey] = args.filter((a) => !a.startsWith('--'));
+const extra = new Set(flags.flatMap((f) => (f.startsWith('--with=') ? f.slice(7).split(',') : [])));
+if (flags.includes('--previous')) for (const p of ['timestamp', 'app_id', 'content_encoding']) extra.add(p);
+for (const p of extra) if (!['timestamp', 'app_id', 'content_encoding'].includes(p)) throw new Error(`unknown property ${p}`);
+const mandatory = !flags.includes('--no-mandatory');
 const started = process.hrtime.bigint();
 const conn = await amqp.connect(url);
 const ch = await conn.createConfirmChannel();
@@ -39,17 +44,11 @@ for await (const line of rl) {
     tags: [],
     labels: {},
   });
-  const properties = bare
-    ? { persistent: true, contentType: 'application/json', messageId: id }
-    : {
-        persistent: true,
-        mandatory: true,
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        messageId: id,
-        timestamp: Math.floor(Date.now() / 1000),
-        appId: 'logship',
-      };
+  const properties = { persistent: true, contentType: 'application/json', messageId: id };
+  if (mandatory) properties.mandatory = true;
+  if (extra.has('content_encoding')) properties.contentEncoding = 'utf-8';
+  if (extra.has('timestamp')) properties.timestamp = Math.floor(Date.now() / 1000);
+  if (extra.has('app_id')) properties.appId = 'logship';
   while (inflight >= WINDOW) await new Promise((r) => (wake = r));
   inflight++;
   sent++;

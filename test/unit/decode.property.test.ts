@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { createIndexNamer, type IndexNamer } from '@logship/common';
-import { decodeDelivery, scanOwnLayout, type MessageLike } from '@logship/indexer';
+import { decodeDelivery, ownEvent as ownEventRule, scanOwnLayout, type MessageLike } from '@logship/indexer';
 import fc from 'fast-check';
 
 const SEED = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -241,7 +241,7 @@ describe('decoding properties (fast-check)', () => {
           assert.ok(!doc.source.includes('\n'), 'a source is one line');
           assert.ok(namer.given.has(doc.index), `index ${doc.index} comes from the namer`);
           assert.ok(doc.id === undefined || (typeof doc.id === 'string' && doc.id !== ''), 'an id is a non-empty string or none');
-          const fast = c.appId === 'logship' ? scanOwnLayout(doc.source) : undefined;
+          const fast = ownEventRule(doc.source, c.appId);
           if (fast) {
             assert.equal(doc.id, fast.id, 'the fast path takes event.id');
           } else {

@@ -1,16 +1,15 @@
 /**
- * The event model and wire format v1 (DESIGN.md): ECS field names, a
- * deterministic event.id, and the AMQP properties every message carries.
+ * The event model (DESIGN.md): ECS field names and a deterministic event.id.
+ * The layout on the wire and the AMQP properties are in wire-format.ts.
  */
 import { createHash } from 'node:crypto';
 import { mergeLineFields, type OwnFields } from './event-fields.js';
+import { AGENT_VERSION } from './wire-format.js';
 
 export { TAG_TIMESTAMP_FAILURE } from './event-fields.js';
 export { parseEventTimestamp, parseEpochTimestamp, parseIsoTimestamp } from './timestamp.js';
 
-export const AGENT_VERSION = '0.1.0';
-export const JSON_CONTENT_TYPE = 'application/json';
-export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
+export { AGENT_VERSION, JSON_CONTENT_TYPE, NDJSON_CONTENT_TYPE, publishProperties } from './wire-format.js';
 
 export interface LogEvent {
   '@timestamp': string;
@@ -115,19 +114,6 @@ export function createEvent(input: NewEventInput): LogEvent {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** AMQP publish options of a message (DESIGN.md wire format). */
-export function publishProperties(messageId: string, ndjson: boolean, timestampMs = Date.now()) {
-  return {
-    persistent: true,
-    mandatory: true,
-    contentType: ndjson ? NDJSON_CONTENT_TYPE : JSON_CONTENT_TYPE,
-    contentEncoding: 'utf-8',
-    messageId,
-    timestamp: Math.floor(timestampMs / 1000),
-    appId: 'logship',
-  };
 }
 
 /** Normalises a timestamp to ISO-8601 UTC; undefined when it is not a date. */

@@ -4,6 +4,7 @@ export * from './tls.js';
 export * from './logger.js';
 export * from './backoff.js';
 export * from './event.js';
+export * from './wire-format.js';
 export { MAX_NESTING_DEPTH, excessDepth, nestingDepth, tooDeepReason } from './json-depth.js';
 export * from './index-name.js';
 export * from './metrics.js';

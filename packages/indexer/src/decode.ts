@@ -18,14 +18,14 @@ import {
   excessDepth,
   isObject,
   normaliseTimestamp,
+  ownEvent,
   tooDeepReason,
   type IndexNamer,
 } from '@logship/common';
 import { removeContentEncoding } from './decode/content-encoding.js';
-import { scanOwnLayout } from './decode/own-layout.js';
 
 export { MAX_INFLATED_BYTES } from './decode/content-encoding.js';
-export { scanOwnLayout } from './decode/own-layout.js';
+export { ownEvent, scanOwnLayout } from '@logship/common';
 
 export interface Document {
   /** _id: event.id, else the message id of a single-event message, else ES generates one */
@@ -61,13 +61,15 @@ type Outcome = Document | Poison;
 const isPoison = (o: Outcome): o is Poison => 'reason' in o;
 
 /**
- * logship's own line (see scanOwnLayout) as the document, without parsing it.
+ * logship's own line (the fast-path rule, ownEvent in common's wire-format:
+ * the layout, and logship's agent or the previous format's app_id) as the
+ * document, without parsing it.
  * The fields after event.id are not parsed either: only their nesting is
  * measured, so a document Elasticsearch would refuse for its depth is
  * dead-lettered here with a clear reason.
  */
-function fastPath(line: string, body: () => Buffer, namer: IndexNamer): Outcome | undefined {
-  const own = scanOwnLayout(line);
+function fastPath(line: string, body: () => Buffer, namer: IndexNamer, appId: string | undefined): Outcome | undefined {
+  const own = ownEvent(line, appId);
   if (!own || line.includes('\n')) return undefined;
   const depth = excessDepth(line, own.end, 1);
   if (depth !== undefined) return { reason: tooDeepReason(depth), body: body() };
@@ -163,8 +165,8 @@ function startsAsObject(text: string): boolean {
 function decodeSingle(text: string, body: Buffer, type: string, msg: MessageLike, namer: IndexNamer): Outcome {
   const declaredJson = isJsonType(type);
   const whole = () => body;
-  if (declaredJson && msg.properties.appId === 'logship') {
-    const fast = fastPath(text, whole, namer);
+  if (declaredJson) {
+    const fast = fastPath(text, whole, namer, msg.properties.appId);
     if (fast) return fast;
   }
   if (declaredJson || startsAsObject(text)) {
@@ -177,9 +179,9 @@ function decodeSingle(text: string, body: Buffer, type: string, msg: MessageLike
   return fromText(text.endsWith('\n') ? text.slice(0, -1) : text, msg, namer);
 }
 
-function decodeLine(line: string, own: boolean, msg: MessageLike, namer: IndexNamer): Outcome {
+function decodeLine(line: string, msg: MessageLike, namer: IndexNamer): Outcome {
   const bytes = () => Buffer.from(line);
-  const fast = own ? fastPath(line, bytes, namer) : undefined;
+  const fast = fastPath(line, bytes, namer, msg.properties.appId);
   if (fast) return fast;
   const raw = jsonText(line);
   const parsed = parseObject(raw);
@@ -189,7 +191,6 @@ function decodeLine(line: string, own: boolean, msg: MessageLike, namer: IndexNa
 
 /** NDJSON: one outcome per non-blank line, each decoded on its own (one bad line never spoils the others). */
 function decodeNdjson(text: string, body: Buffer, msg: MessageLike, namer: IndexNamer, out: Decoded): void {
-  const own = msg.properties.appId === 'logship';
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -199,7 +200,7 @@ function decodeNdjson(text: string, body: Buffer, msg: MessageLike, namer: Index
     if (line === '') continue;
     let o: Outcome;
     try {
-      o = decodeLine(line, own, msg, namer);
+      o = decodeLine(line, msg, namer);
     } catch (err) {
       o = { reason: `NDJSON line cannot be decoded: ${errorMessage(err)}`, body: Buffer.from(line) };
     }
@@ -244,7 +245,10 @@ function decodeUnguarded(msg: MessageLike, namer: IndexNamer): Decoded {
  */
 export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
   try {
-    return decodeUnguarded(msg, namer);
+    const out = decodeUnguarded(msg, namer);
+    // data stream fields, index names from event fields: inside the guard, so a failure is poison too
+    if (namer.perDocument) for (const d of out.docs) namer.perDocument(d);
+    return out;
   } catch (err) {
     const body = Buffer.isBuffer(msg.content) ? msg.content : Buffer.alloc(0);
     return { docs: [], poison: [{ reason: `the message cannot be decoded: ${errorMessage(err)}`, body }] };

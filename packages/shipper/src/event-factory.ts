@@ -5,7 +5,7 @@
  * offset in hex, so no per-event hashing. Plain lines are serialized from
  * precomputed fragments; the json codec goes through the general path.
  */
-import { AGENT_VERSION, IsoClock, eventIdPrefix, sequenceEventId } from '@logship/common';
+import { AFTER_TIMESTAMP, BEFORE_ID, END, HEAD, IsoClock, afterIdFragment, eventIdPrefix, logFragment, sequenceEventId, tailFragment } from '@logship/common';
 import { TAG_JSON_FAILURE, TAG_TRUNCATED, decodeLine, type Codec } from './codec.js';
 
 export interface SerializedEvent {
@@ -26,12 +26,17 @@ export interface EventFactoryOptions {
 
 export class EventFactory {
   private readonly prefix: string;
+  /** from the id's closing quote to the end of host; for files, the log fields up to the offset; from input to the tags */
+  private readonly afterId: string;
+  private readonly log: string;
   private readonly tail: string;
   private readonly clock = new IsoClock();
 
   constructor(private readonly o: EventFactoryOptions) {
     this.prefix = eventIdPrefix(o.hostName, o.scope);
-    this.tail = `,"input":{"type":${JSON.stringify(o.inputType)}},"agent":{"type":"logship","version":${JSON.stringify(AGENT_VERSION)}}`;
+    this.afterId = afterIdFragment(o.hostName);
+    this.log = o.filePath === undefined ? '' : logFragment(o.filePath);
+    this.tail = tailFragment(o.inputType);
   }
 
   /** the event.id of sequence number (or byte offset) n */
@@ -70,13 +75,9 @@ export class EventFactory {
     return { id, json: this.plain(text, n, id, tags), jsonFailure: false };
   }
 
-  /** the plain event of `text`, with its tags already as JSON */
+  /** the plain event of `text`, with its tags already as JSON (the layout of wire-format.ts) */
   private plain(text: string, n: number, id: string, tags: string): string {
-    const o = this.o;
-    const log = o.filePath === undefined ? '' : `,"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":${n}}`;
-    return (
-      `{"@timestamp":"${this.clock.now()}","message":${JSON.stringify(text)},"event":{"id":"${id}"},` +
-      `"host":{"name":${JSON.stringify(o.hostName)}}${log}${this.tail},"tags":${tags},"labels":{}}`
-    );
+    const log = this.log === '' ? '' : `${this.log}${n}}`;
+    return `${HEAD}${this.clock.now()}${AFTER_TIMESTAMP}${JSON.stringify(text)}${BEFORE_ID}${id}${this.afterId}${log}${this.tail}${tags}${END}`;
   }
 }

@@ -7,7 +7,7 @@
  * which replaces bad sequences with U+FFFD.
  */
 import { isUtf8 } from 'node:buffer';
-import { AGENT_VERSION, IsoClock, eventIdPrefix, sequenceEventId } from '@logship/common';
+import { AFTER_TIMESTAMP, BEFORE_ID, END, HEAD, IsoClock, afterIdFragment, eventIdPrefix, logFragment, sequenceEventId, tailFragment } from '@logship/common';
 import { TAG_TRUNCATED } from './codec.js';
 
 /** extra output bytes per input byte when escaped inside a JSON string */
@@ -81,7 +81,7 @@ export class EventWriter {
   private readonly tailPlain: Buffer;
   private readonly tailTruncated: Buffer;
   /** `{"@timestamp":"<time>","message":"`, rewritten when the millisecond changes */
-  private readonly head = Buffer.from('{"@timestamp":"0000-00-00T00:00:00.000Z","message":"', 'latin1');
+  private readonly head = Buffer.from(`${HEAD}0000-00-00T00:00:00.000Z${AFTER_TIMESTAMP}"`, 'latin1');
   /** `","event":{"id":"<id prefix>` */
   private readonly afterMessage: Buffer;
   private readonly clock = new IsoClock();
@@ -92,15 +92,13 @@ export class EventWriter {
 
   constructor(o: EventWriterOptions) {
     this.idPrefix = eventIdPrefix(o.hostName, o.scope);
-    this.afterMessage = Buffer.from(`","event":{"id":"${this.idPrefix}`, 'latin1');
-    const host = `"},"host":{"name":${JSON.stringify(o.hostName)}}`;
+    this.afterMessage = Buffer.from(`"${BEFORE_ID}${this.idPrefix}`, 'latin1');
+    const host = afterIdFragment(o.hostName);
     this.withOffset = o.filePath !== undefined;
-    this.afterId = Buffer.from(this.withOffset ? `${host},"log":{"file":{"path":${JSON.stringify(o.filePath)}},"offset":` : host, 'utf8');
-    const rest =
-      `${this.withOffset ? '}' : ''},"input":{"type":${JSON.stringify(o.inputType)}}` +
-      `,"agent":{"type":"logship","version":${JSON.stringify(AGENT_VERSION)}},"tags":`;
-    this.tailPlain = Buffer.from(`${rest}[],"labels":{}}`, 'utf8');
-    this.tailTruncated = Buffer.from(`${rest}${JSON.stringify([TAG_TRUNCATED])},"labels":{}}`, 'utf8');
+    this.afterId = Buffer.from(o.filePath !== undefined ? `${host}${logFragment(o.filePath)}` : host, 'utf8');
+    const rest = `${this.withOffset ? '}' : ''}${tailFragment(o.inputType)}`;
+    this.tailPlain = Buffer.from(`${rest}[]${END}`, 'utf8');
+    this.tailTruncated = Buffer.from(`${rest}${JSON.stringify([TAG_TRUNCATED])}${END}`, 'utf8');
   }
 
   /** the event.id of sequence number n (same as EventFactory.id) */
@@ -122,7 +120,7 @@ export class EventWriter {
     const iso = this.clock.now();
     if (iso !== this.lastIso) {
       this.lastIso = iso;
-      this.head.write(iso, 15, 'latin1');
+      this.head.write(iso, HEAD.length, 'latin1');
     }
     out.set(this.head, pos);
     let p = pos + this.head.length;

@@ -69,6 +69,12 @@ export const OPTIONS = {
   esCert: { format: String, default: '', doc: 'PEM client certificate for Elasticsearch (with --es-key)', commands: ES, arg: 'FILE' },
   esKey: { format: String, default: '', doc: 'PEM private key of --es-cert', commands: ES, arg: 'FILE' },
   esTimeout: { format: 'duration', default: '30s', doc: 'timeout of one Elasticsearch request', commands: ES, arg: 'DURATION' },
+  esCompression: {
+    format: 'bool',
+    default: false,
+    doc: 'gzip the bodies of requests to Elasticsearch (saves network bytes, costs indexer CPU)',
+    commands: ES,
+  },
   index: {
     format: 'index-pattern',
     default: 'logs-%{+yyyy.MM.dd}',
@@ -316,6 +322,7 @@ export interface Config {
   esPassword: string;
   esApiKey: string;
   esTimeout: number;
+  esCompression: boolean;
   index: string;
   templateName: string;
   dataStream: string;

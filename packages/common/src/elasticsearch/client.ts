@@ -5,7 +5,8 @@ import { readTls } from '../tls.js';
 
 export { Client, errors as esErrors };
 
-export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'> & Partial<Pick<Config, 'esCa' | 'esCert' | 'esKey'>>;
+export type EsSettings = Pick<Config, 'esNode' | 'esUsername' | 'esPassword' | 'esApiKey' | 'esTimeout'> &
+  Partial<Pick<Config, 'esCa' | 'esCert' | 'esKey' | 'esCompression'>>;
 
 export function createEsClient(s: EsSettings): Client {
   const auth = s.esApiKey ? { apiKey: s.esApiKey } : s.esUsername ? { username: s.esUsername, password: s.esPassword } : undefined;
@@ -17,7 +18,8 @@ export function createEsClient(s: EsSettings): Client {
     requestTimeout: s.esTimeout,
     // logship retries itself, item by item (bulk outcome table)
     maxRetries: 0,
-    compression: false,
+    // gzip request bodies (--es-compression); the default is chosen by measurement (docs/performance.md)
+    compression: s.esCompression ?? false,
     name: 'logship',
   });
 }
