@@ -4,7 +4,7 @@
  * Prints {"events":N,"seconds":S} when every publish is confirmed.
  *
  * By default each message is the bare confirmed publish, what the wire format
- * v1 needs (DESIGN.md): persistent, mandatory, content_type, message_id.
+ * v1 needs (docs/DESIGN.md): persistent, mandatory, content_type, message_id.
  * Options, for measuring what each property costs the broker (alternate runs):
  *   --no-mandatory                       leave mandatory out
  *   --with=timestamp,app_id,content_encoding   add those properties

@@ -41,7 +41,7 @@ describe('operations', () => {
   });
   after(async () => es.close());
 
-  it('metric names of DESIGN.md are present and move with traffic', async () => {
+  it('metric names of docs/DESIGN.md are present and move with traffic', async () => {
     const n = randomNames('metrics');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-metrics-'));
     const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: path.join(dir, 'state') };

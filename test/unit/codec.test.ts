@@ -14,7 +14,7 @@ function json(line: unknown, c: typeof ctx | typeof fileCtx = ctx): Record<strin
 const isNow = (iso: unknown) => typeof iso === 'string' && Math.abs(Date.parse(iso) - Date.now()) < 60_000;
 
 describe('codec', () => {
-  it('plain: the line is the message, in the ECS shape of DESIGN.md', () => {
+  it('plain: the line is the message, in the ECS shape of docs/DESIGN.md', () => {
     const ev = decodeLine('hello', 'plain', ctx);
     assert.equal(ev.message, 'hello');
     assert.deepEqual(ev.event, { id: 'abc' });

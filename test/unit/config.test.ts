@@ -23,7 +23,7 @@ function tmpFile(content: string): string {
 }
 
 describe('configuration', () => {
-  it('has the defaults of DESIGN.md', () => {
+  it('has the defaults of docs/DESIGN.md', () => {
     const c = defaultConfig();
     assert.equal(c.amqpUrl, 'amqp://guest:guest@127.0.0.1:5672/%2f');
     assert.equal(c.exchange, 'logs');

@@ -18,7 +18,7 @@ const daily: EsLayout = { templateName: 'lt', index: 'logs-%{+yyyy.MM.dd}', data
 const stream: EsLayout = { ...daily, dataStream: 'logs-app-default', ilmPolicy: 'logship-30d', retention: 30 * DAY };
 
 describe('Elasticsearch request bodies', () => {
-  it('mappings component: the ECS fields of DESIGN.md, message as match_only_text, labels as keywords', () => {
+  it('mappings component: the ECS fields of docs/DESIGN.md, message as match_only_text, labels as keywords', () => {
     const r = mappingsComponentRequest(daily);
     assert.equal(r.name, 'lt-mappings');
     const props = r.template.mappings?.properties ?? {};

@@ -34,7 +34,7 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** Exit codes of the `logship` command (DESIGN.md). */
+/** Exit codes of the `logship` command (docs/DESIGN.md). */
 export const ExitCodes = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 
 export class LogshipError extends Error {

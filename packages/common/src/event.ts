@@ -1,5 +1,5 @@
 /**
- * The event model (DESIGN.md): ECS field names and a deterministic event.id.
+ * The event model (docs/DESIGN.md): ECS field names and a deterministic event.id.
  * The layout on the wire and the AMQP properties are in wire-format.ts.
  */
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-/** Prometheus metrics (names are a contract, DESIGN.md). */
+/** Prometheus metrics (names are a contract, docs/DESIGN.md). */
 import fs from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

@@ -1,5 +1,5 @@
 /**
- * The wire format (DESIGN.md), in one place for both sides: the layout the
+ * The wire format (docs/DESIGN.md), in one place for both sides: the layout the
  * shipper's two serializers write (EventFactory from strings, EventWriter from
  * bytes), the AMQP properties of a message, and how the indexer recognises a
  * line in that layout to take it as the document without parsing it.
@@ -20,8 +20,10 @@
  * (@timestamp, agent.type, JSON is UTF-8). The indexer still reads messages
  * in that format: queues hold messages across an upgrade.
  */
+import { createRequire } from 'node:module';
 
-export const AGENT_VERSION = '0.1.0';
+/** agent.version of shipped events: the version of the logship packages (packages/common/package.json) */
+export const AGENT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 export const JSON_CONTENT_TYPE = 'application/json';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 /** app_id of the format before v1: such a message is logship's by that alone */

@@ -1,5 +1,5 @@
 /**
- * The topology as small ordered steps (DESIGN.md principle 3): dead-letter
+ * The topology as small ordered steps (docs/DESIGN.md principle 3): dead-letter
  * exchange, dead-letter queue and binding, main exchange, main queue, binding.
  * A message published before its queue is bound is lost, so the order matters.
  */

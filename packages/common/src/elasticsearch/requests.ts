@@ -24,7 +24,7 @@ export type EsLayout = Pick<Config, 'templateName' | 'index' | 'dataStream' | 'i
 /** data streams roll over at whichever comes first (the sizes Elastic's own logs policies use) */
 export const ROLLOVER = { max_primary_shard_size: '50gb', max_age: '1d' } as const;
 
-/** The mappings of logship's ECS fields (DESIGN.md); everything else is mapped dynamically. */
+/** The mappings of logship's ECS fields (docs/DESIGN.md); everything else is mapped dynamically. */
 export const TEMPLATE_MAPPINGS: MappingTypeMapping = {
   dynamic: true,
   // ECS labels are keywords whatever their JSON type

@@ -1,5 +1,5 @@
 /**
- * The _bulk request builder and the bulk outcome table of DESIGN.md:
+ * The _bulk request builder and the bulk outcome table of docs/DESIGN.md:
  * 200/201 ok, 409 duplicate, 429/5xx retry, other 4xx reject (dead-letter).
  */
 import type { Document } from '../decode.js';
