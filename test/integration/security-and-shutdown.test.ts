@@ -55,7 +55,7 @@ describe('security', { skip: FAULTS }, () => {
       }
       const wrong = await runCli(['bootstrap'], { env: { ...env, LOGSHIP_ES_API_KEY: 'd3Jvbmc6a2V5' } });
       assert.equal(wrong.code, 1);
-      assert.match(wrong.stderr, /refused index template .*HTTP 401/);
+      assert.match(wrong.stderr, /refused (component |index )?template .*HTTP 401/);
     } finally {
       await double.stop();
       await deleteTopology(n);
