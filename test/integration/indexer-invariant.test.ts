@@ -20,6 +20,7 @@ import { AMQP_URL, deleteTopology, drainQueue, queueDepth, randomNames } from '.
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
+import { seeded } from '../helpers/es-query.js';
 
 const SEED = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : randomBytes(4).readUInt32BE();
 const GOOD = 300;
@@ -28,16 +29,6 @@ const MB = 1024 * 1024;
 const RSS_BOUND_MB = 400;
 /** every event must be settled within this, once all is published */
 const SETTLE_WITHIN_MS = 45_000;
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 type Expect = 'es' | 'dlq' | 'either';
 interface Outgoing {
