@@ -14,7 +14,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { deleteTopology, randomNames, type Names } from '../helpers/amqp.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
-import { checkpointedToEnd, drained, lineList, lines, servedUrl, shipHealth } from '../helpers/file-state.js';
+import { checkpointedToEnd, checkpoints, drained, lineList, lines, servedUrl, shipHealth } from '../helpers/file-state.js';
 import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,8 +23,10 @@ interface Ctx {
   env: Record<string, string>;
   dir: string;
   stateDir: string;
-  indexer: IndexerProcess;
+  indexer: IndexerProcess | null;
   mounted: boolean;
+  /** the exchange and queue may exist: delete them */
+  topology: boolean;
 }
 
 /** Fills a filesystem to its last byte; returns the filler file. */
@@ -49,35 +51,51 @@ describe('ship: state directory and unreadable inputs', () => {
   });
   after(async () => es.close());
 
-  /** With `tmpfs`, the state dir is a 64 KiB tmpfs; returns null (test skipped) where mounting is not allowed. */
+  /**
+   * With `tmpfs`, the state dir is a 64 KiB tmpfs; returns null (test skipped)
+   * where mounting is not allowed. Cleans up what it made when a step fails.
+   */
   async function setup(t: TestContext, prefix: string, tmpfs: boolean): Promise<Ctx | null> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
     const stateDir = path.join(dir, 'state');
-    fs.mkdirSync(stateDir);
-    if (tmpfs) {
-      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir], { encoding: 'utf8' });
-      if (m.status !== 0) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        t.skip(`a full disk needs a small tmpfs, and mount failed: ${(m.stderr || m.error?.message || '').trim()}`);
-        return null;
+    const c: Ctx = { n: randomNames(prefix), env: {}, dir, stateDir, indexer: null, mounted: false, topology: false };
+    try {
+      fs.mkdirSync(stateDir);
+      if (tmpfs) {
+        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir], { encoding: 'utf8' });
+        if (m.status !== 0) {
+          await teardown(c);
+          t.skip(`a full disk needs a small tmpfs, and mount failed: ${(m.stderr || m.error?.message || '').trim()}`);
+          return null;
+        }
+        c.mounted = true;
       }
+      c.env = { ...c.n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
+      c.topology = true;
+      await bootstrap(c.env);
+      c.indexer = await startIndexer(c.env);
+      return c;
+    } catch (err) {
+      await teardown(c);
+      throw err;
     }
-    const n = randomNames(prefix);
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
-    await bootstrap(env);
-    return { n, env, dir, stateDir, indexer: await startIndexer(env), mounted: tmpfs };
   }
 
   async function teardown(c: Ctx): Promise<void> {
-    await stopProcess(c.indexer);
-    await deleteTopology(c.n);
-    if (c.mounted) spawnSync('umount', [c.stateDir]);
-    fs.rmSync(c.dir, { recursive: true, force: true });
+    try {
+      if (c.indexer) await stopProcess(c.indexer);
+      if (c.topology) await deleteTopology(c.n);
+    } finally {
+      if (c.mounted) spawnSync('umount', [c.stateDir]);
+      fs.rmSync(c.dir, { recursive: true, force: true });
+    }
   }
 
   async function expectExactlyOnce(c: Ctx, expected: string[]): Promise<void> {
     await waitFor(`${expected.length} documents`, async () => (await es.count(c.n.indexWildcard)) >= expected.length, 30_000, 100);
-    await waitFor('the queue and the indexer drained', () => drained(c.n.queue, c.indexer.url), 30_000, 100);
+    const indexer = c.indexer;
+    assert.ok(indexer, 'an indexer runs');
+    await waitFor('the queue and the indexer drained', () => drained(c.n.queue, indexer.url), 30_000, 100);
     const docs = await es.all(c.n.indexWildcard);
     assert.equal(docs.length, expected.length, 'documents');
     assert.deepEqual(docs.map((d) => String(d.source.message)).sort(), [...expected].sort());
@@ -85,19 +103,63 @@ describe('ship: state directory and unreadable inputs', () => {
 
   async function follow(c: Ctx, args: string[]): Promise<{ s: RunningCli; url: string }> {
     const s = startCli(['ship', '--follow', ...args, '--scan-interval', '100ms', '--metrics-port', '0'], { env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' } });
-    const url = await waitFor(
-      'the shipper to serve /health',
-      () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
-      30_000,
-      50,
-    );
-    return { s, url };
+    try {
+      const url = await waitFor(
+        'the shipper to serve /health',
+        () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
+        30_000,
+        50,
+      );
+      return { s, url };
+    } catch (err) {
+      s.child.kill('SIGKILL');
+      throw err;
+    }
   }
 
-  it('a state directory on a full disk stops the run at start with exit 2 and the reason, with or without --follow', async (t) => {
-    const c = await setup(t, 'state-full', true);
-    if (!c) return;
+  it('files whose checkpoints have not moved for over a week resume at their offsets: nothing shipped again, no entry forgotten', async (t) => {
+    let c: Ctx | null = null;
     try {
+      c = await setup(t, 'state-old', false);
+      if (!c) return;
+      const app = path.join(c.dir, 'app.log');
+      const quiet = path.join(c.dir, 'quiet.log');
+      fs.writeFileSync(app, lines(0, 100, 'app'));
+      fs.writeFileSync(quiet, lines(0, 20, 'quiet'));
+      const first = await ship(c.env, '', [app, quiet]);
+      assert.equal(first.code, 0, first.stderr);
+      const ids = checkpoints(c.stateDir)
+        .map((e) => e.fileId)
+        .sort();
+      assert.equal(ids.length, 2);
+      // the shipper was stopped for 8 days (or both files were quiet that long)
+      const stateFile = path.join(c.stateDir, 'checkpoints.json');
+      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ updatedAt: string }> };
+      for (const e of state.files) e.updatedAt = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+      fs.writeFileSync(stateFile, JSON.stringify(state));
+      fs.appendFileSync(app, lines(100, 150, 'app'));
+      const second = await ship(c.env, '', [app, quiet]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, /read 50, published 50/, 'only the new lines of app.log; quiet.log not again');
+      assert.deepEqual(
+        checkpoints(c.stateDir)
+          .map((e) => e.fileId)
+          .sort(),
+        ids,
+        'the same file ids, both kept',
+      );
+      assert.ok(checkpointedToEnd(c.stateDir, [app, quiet]));
+      await expectExactlyOnce(c, [...lineList(0, 150, 'app'), ...lineList(0, 20, 'quiet')]);
+    } finally {
+      if (c) await teardown(c);
+    }
+  });
+
+  it('a state directory on a full disk stops the run at start with exit 2 and the reason, with or without --follow', async (t) => {
+    let c: Ctx | null = null;
+    try {
+      c = await setup(t, 'state-full', true);
+      if (!c) return;
       const log = path.join(c.dir, 'app.log');
       fs.writeFileSync(log, lines(0, 10));
       fill(c.stateDir);
@@ -109,22 +171,27 @@ describe('ship: state directory and unreadable inputs', () => {
       assert.match(f.stderr, /state directory .*(ENOSPC|no space left)/i);
       assert.equal(await es.count(c.n.indexWildcard), 0, 'nothing shipped');
     } finally {
-      await teardown(c);
+      if (c) await teardown(c);
     }
   });
 
   it('a state directory that fills up mid-run: shipping goes on, /health degraded with the reason, checkpoints written again once there is room', async (t) => {
-    const c = await setup(t, 'state-fills', true);
-    if (!c) return;
-    const log = path.join(c.dir, 'app.log');
-    fs.writeFileSync(log, lines(0, 100));
-    const { s, url } = await follow(c, [log]);
+    let c: Ctx | null = null;
+    let s: RunningCli | undefined;
     try {
-      await waitFor('the first checkpoint', () => checkpointedToEnd(c.stateDir, [log]), 20_000, 50);
+      c = await setup(t, 'state-fills', true);
+      if (!c) return;
+      const log = path.join(c.dir, 'app.log');
+      fs.writeFileSync(log, lines(0, 100));
+      const f = await follow(c, [log]);
+      s = f.s;
+      const url = f.url;
+      const { stateDir, n } = c;
+      await waitFor('the first checkpoint', () => checkpointedToEnd(stateDir, [log]), 20_000, 50);
       assert.equal((await shipHealth(url)).status, 'ok');
       const filler = fill(c.stateDir);
       fs.appendFileSync(log, lines(100, 200));
-      await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(c.n.indexWildcard)) === 200, 30_000, 50);
+      await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(n.indexWildcard)) === 200, 30_000, 50);
       const degraded = await waitFor(
         '/health degraded',
         async () => {
@@ -140,7 +207,7 @@ describe('ship: state directory and unreadable inputs', () => {
       assert.equal(degraded.summary.published, 200, 'shipping went on');
       assert.match(s.stderr(), /cannot write checkpoints; shipping goes on, retrying every second/);
       fs.rmSync(filler);
-      await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(c.stateDir, [log]), 10_000, 50);
+      await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(stateDir, [log]), 10_000, 50);
       const healed = await waitFor(
         '/health ok again',
         async () => {
@@ -155,23 +222,28 @@ describe('ship: state directory and unreadable inputs', () => {
       assert.equal((await s.exited).code, 0, s.stderr());
       await expectExactlyOnce(c, lineList(0, 200));
     } finally {
-      s.child.kill('SIGKILL');
-      await teardown(c);
+      s?.child.kill('SIGKILL');
+      if (c) await teardown(c);
     }
   });
 
   it('inputs that cannot be read with --follow: /health degraded naming them, exit 1 at SIGTERM naming those still unreadable', async (t) => {
-    const c = await setup(t, 'follow-unreadable', false);
-    if (!c) return;
-    const good = path.join(c.dir, 'good.log');
-    fs.writeFileSync(good, lines(0, 5, 'good'));
-    const adir = path.join(c.dir, 'adir');
-    fs.mkdirSync(adir);
-    // unreadable even for root: a symlink that points to itself
-    const loop = path.join(c.dir, 'loop.log');
-    fs.symlinkSync(loop, loop);
-    const { s, url } = await follow(c, [good, adir, loop]);
+    let c: Ctx | null = null;
+    let s: RunningCli | undefined;
     try {
+      c = await setup(t, 'follow-unreadable', false);
+      if (!c) return;
+      const good = path.join(c.dir, 'good.log');
+      fs.writeFileSync(good, lines(0, 5, 'good'));
+      const adir = path.join(c.dir, 'adir');
+      fs.mkdirSync(adir);
+      // unreadable even for root: a symlink that points to itself
+      const loop = path.join(c.dir, 'loop.log');
+      fs.symlinkSync(loop, loop);
+      const f = await follow(c, [good, adir, loop]);
+      s = f.s;
+      const url = f.url;
+      const { n } = c;
       const degraded = await waitFor(
         '/health degraded with both problems',
         async () => {
@@ -184,12 +256,12 @@ describe('ship: state directory and unreadable inputs', () => {
       const problems = Object.values(degraded.inputProblems).join('\n');
       assert.match(problems, /adir: is a directory/);
       assert.match(problems, /loop\.log: .*(ELOOP|too many symbolic links)/i);
-      await waitFor('good.log indexed', async () => (await es.count(c.n.indexWildcard)) === 5, 20_000, 50);
+      await waitFor('good.log indexed', async () => (await es.count(n.indexWildcard)) === 5, 20_000, 50);
       // a problem that goes away is no longer reported
       fs.rmSync(loop);
       fs.writeFileSync(loop, lines(0, 3, 'loop'));
       await waitFor('loop.log readable again', async () => Object.keys((await shipHealth(url)).inputProblems).length === 1, 10_000, 50);
-      await waitFor('loop.log indexed', async () => (await es.count(c.n.indexWildcard)) === 8, 20_000, 50);
+      await waitFor('loop.log indexed', async () => (await es.count(n.indexWildcard)) === 8, 20_000, 50);
       assert.equal((await shipHealth(url)).status, 'degraded', 'the directory is still a problem');
       s.child.kill('SIGTERM');
       const r = await s.exited;
@@ -197,8 +269,8 @@ describe('ship: state directory and unreadable inputs', () => {
       assert.match(r.stderr, /1 input\(s\) could not be read: cannot read .*adir: is a directory/);
       await expectExactlyOnce(c, [...lineList(0, 5, 'good'), ...lineList(0, 3, 'loop')]);
     } finally {
-      s.child.kill('SIGKILL');
-      await teardown(c);
+      s?.child.kill('SIGKILL');
+      if (c) await teardown(c);
     }
   });
 });

@@ -40,7 +40,7 @@ function feed(j: MultilineJoiner, texts: string[]): string[] {
 
 describe('multiline', () => {
   it('match after: Java stack traces become one event each, keeping the first line offset', () => {
-    const j = new MultilineJoiner({ pattern: /^\s+(at|\.\.\.)|^Caused by:/, negate: false, match: 'after', maxLines: 500 });
+    const j = new MultilineJoiner({ pattern: /^\s+(at|\.\.\.)|^Caused by:/, negate: false, match: 'after', maxLines: 500, maxBytes: 1 << 20 });
     const lines = [
       '2026-11-21 ERROR boom',
       'java.lang.IllegalStateException: x',
@@ -55,7 +55,7 @@ describe('multiline', () => {
       'java.lang.IllegalStateException: x\n\tat a.b.C.m(C.java:1)\n\tat a.b.D.n(D.java:2)\nCaused by: java.io.IOException: y\n\t... 3 more',
       '2026-11-21 INFO fine',
     ]);
-    const j2 = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 500 });
+    const j2 = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 500, maxBytes: 1 << 20 });
     j2.push({ text: 'head', offset: 100, end: 105, truncated: false });
     j2.push({ text: ' cont', offset: 105, end: 111, truncated: false });
     const ev = j2.flush()!;
@@ -65,23 +65,50 @@ describe('multiline', () => {
   });
 
   it('negate + after: lines not starting with a timestamp join the previous one', () => {
-    const j = new MultilineJoiner({ pattern: /^\d{4}-/, negate: true, match: 'after', maxLines: 500 });
+    const j = new MultilineJoiner({ pattern: /^\d{4}-/, negate: true, match: 'after', maxLines: 500, maxBytes: 1 << 20 });
     assert.deepEqual(feed(j, ['2026-01 a', 'more a', '2026-01 b', '2026-01 c', 'more c']), ['2026-01 a\nmore a', '2026-01 b', '2026-01 c\nmore c']);
   });
 
   it('match before: lines ending with a backslash join the next line', () => {
-    const j = new MultilineJoiner({ pattern: /\\$/, negate: false, match: 'before', maxLines: 500 });
+    const j = new MultilineJoiner({ pattern: /\\$/, negate: false, match: 'before', maxLines: 500, maxBytes: 1 << 20 });
     assert.deepEqual(feed(j, ['one \\', 'two', 'three']), ['one \\\ntwo', 'three']);
   });
 
   it('negate + before: lines not ending with ";" join the next line', () => {
-    const j = new MultilineJoiner({ pattern: /;$/, negate: true, match: 'before', maxLines: 500 });
+    const j = new MultilineJoiner({ pattern: /;$/, negate: true, match: 'before', maxLines: 500, maxBytes: 1 << 20 });
     assert.deepEqual(feed(j, ['select *', 'from t;', 'x;']), ['select *\nfrom t;', 'x;']);
   });
 
   it('a group over --multiline-max-lines is cut into several events, nothing dropped', () => {
-    const j = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 3 });
+    const j = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 3, maxBytes: 1 << 20 });
     assert.deepEqual(feed(j, ['a', ' 1', ' 2', ' 3', ' 4', 'b']), ['a\n 1\n 2', ' 3\n 4', 'b']);
+  });
+
+  it('a group over --max-line-bytes keeps its first max bytes, is truncated, and still takes its lines up to the next event', () => {
+    const j = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 500, maxBytes: 20 });
+    const texts = ['head 123456', ' aaaaaaa', ' bbbbbbb', ' ccccccc', 'next'];
+    let offset = 0;
+    const events = [];
+    for (const text of texts) {
+      const line: PhysicalLine = { text, offset, end: offset + text.length + 1, truncated: false };
+      offset = line.end;
+      events.push(...j.push(line));
+    }
+    const last = j.flush();
+    assert.equal(events.length, 1, 'the group ends only at the next first line');
+    const [ev] = events;
+    assert.ok(ev && last);
+    assert.equal(ev.text, 'head 123456\n aaaaaaa', '20 bytes: the first line and what fits of the next');
+    assert.equal(ev.truncated, true);
+    assert.equal(ev.lines, 4, 'every line of the group consumed');
+    assert.equal(ev.end, last.offset, 'the event spans the whole group: its checkpoint moves past the dropped lines');
+    assert.deepEqual([last.text, last.truncated], ['next', false]);
+    // a cut never splits a character
+    const u = new MultilineJoiner({ pattern: /^\s/, negate: false, match: 'after', maxLines: 500, maxBytes: 6 });
+    u.push({ text: 'ab', offset: 0, end: 3, truncated: false });
+    u.push({ text: ' é€', offset: 3, end: 10, truncated: false });
+    const cut = u.flush();
+    assert.deepEqual([cut?.text, cut?.truncated], ['ab\n é', true]);
   });
 });
 
@@ -242,6 +269,39 @@ describe('state store', () => {
       assert.deepEqual(store.health.ok, true);
       assert.equal(store.health.error, null);
       assert.equal(onDisk(dir)[0]?.offset, 10);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an entry whose checkpoint has not moved for a week is kept by open() and while touched; only unseen ones are forgotten', async () => {
+    const dir = tmpPath('state');
+    fs.mkdirSync(dir);
+    const weekAgo = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+    const old = (fileId: string) => ({ ...entry(fileId, 100), updatedAt: weekAgo });
+    fs.writeFileSync(path.join(dir, 'checkpoints.json'), JSON.stringify({ version: 1, files: [old('quiet'), old('gone')] }));
+    const store = new StateStore(dir);
+    await store.open();
+    try {
+      assert.deepEqual(
+        onDisk(dir)
+          .map((f) => f.fileId)
+          .sort(),
+        ['gone', 'quiet'],
+        'open() writes before any file is matched: it forgets nothing',
+      );
+      store.touch('quiet');
+      store.startForgetting();
+      store.upsert(entry('new'));
+      await store.persist();
+      assert.deepEqual(
+        onDisk(dir)
+          .map((f) => f.fileId)
+          .sort(),
+        ['new', 'quiet'],
+        'only the entry not seen for a week is forgotten',
+      );
+      assert.equal(onDisk(dir).find((f) => f.fileId === 'quiet')?.offset, 100);
     } finally {
       await store.close();
     }

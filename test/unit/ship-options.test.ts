@@ -53,6 +53,7 @@ describe('ship options that do not apply', () => {
     assert.ok(m);
     assert.equal(m.timeoutMs, 250);
     assert.equal(m.match, 'after');
+    assert.equal(m.maxBytes, config.maxLineBytes, 'a joined event is capped as one line is');
     assert.equal(shipMultiline(loadCommandLine('ship', [], {}).config), null);
   });
 });

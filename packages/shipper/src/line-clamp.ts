@@ -32,7 +32,7 @@ export function utf8Boundary(buf: Buffer, n: number): number {
 }
 
 /** Bytes at the end of buf that start a UTF-8 sequence it does not finish (0 to 3). */
-export function incompleteUtf8Tail(buf: Buffer): number {
+function incompleteUtf8Tail(buf: Buffer): number {
   const len = buf.length;
   if (len === 0 || buf[len - 1]! < 0x80) return 0;
   for (let i = len - 1; i >= Math.max(0, len - 3); i--) {

@@ -51,6 +51,8 @@ export function shipMultiline(config: Config): ShipMultiline | null {
     negate: config.multilineNegate,
     match: config.multilineMatch,
     maxLines: config.multilineMaxLines,
+    // one event is never longer than one line may be
+    maxBytes: config.maxLineBytes,
     timeoutMs: config.multilineTimeout,
   };
 }

@@ -116,7 +116,14 @@ export class StreamShipper {
     // backpressure from the confirm window pauses the input, and the common
     // path runs without a promise or a string per line
     const sink = new LineSink((buf, start, end, i) => {
-      const wait = this.guard(() => onLine(buf, start, end, i), i);
+      // no closure per line: the catch handler is bound only when there is a promise to wait on
+      let wait: Promise<void> | undefined;
+      try {
+        wait = onLine(buf, start, end, i);
+      } catch (err) {
+        this.fail(err, i);
+      }
+      if (wait) wait = wait.catch((err: unknown) => this.fail(err, i));
       if (this.stopRequested || session.failure) {
         // a wait cut short ends with the failure the session already reports
         wait?.catch(() => undefined);
@@ -145,23 +152,25 @@ export class StreamShipper {
 
   /** Runs the event building of line n; an exception there is reported as such, never as an input error. */
   private guard(fn: () => Promise<void> | undefined, n: number): Promise<void> | undefined {
-    const fail = (err: unknown): never => {
-      // the session's own failures (broker refusals) are reported as they are
-      if (this.session.failure || err instanceof LogshipError) throw err;
-      this.eventError ??= new LogshipError(
-        ErrorCodes.INPUT,
-        `turning ${this.options.inputType ?? 'stdin'} line ${n + 1} into an event failed: ${errorMessage(err)}`,
-        {
-          hint: 'this is a bug in logship; the lines before it were shipped',
-          cause: err,
-        },
-      );
-      throw this.eventError;
-    };
     try {
-      return fn()?.catch(fail);
+      return fn()?.catch((err: unknown) => this.fail(err, n));
     } catch (err) {
-      return fail(err);
+      return this.fail(err, n);
     }
+  }
+
+  /** An exception while building the event of line n: kept as the run's error and thrown. */
+  private fail(err: unknown, n: number): never {
+    // the session's own failures (broker refusals) are reported as they are
+    if (this.session.failure || err instanceof LogshipError) throw err;
+    this.eventError ??= new LogshipError(
+      ErrorCodes.INPUT,
+      `turning ${this.options.inputType ?? 'stdin'} line ${n + 1} into an event failed: ${errorMessage(err)}`,
+      {
+        hint: 'this is a bug in logship; the lines before it were shipped',
+        cause: err,
+      },
+    );
+    throw this.eventError;
   }
 }

@@ -95,6 +95,7 @@ export class FileInput {
       candidate.fingerprint = fp; // longer while the file was small: same fileId
       candidate.path = this.path;
       store.upsert(candidate);
+      store.touch(candidate.fileId);
       return candidate;
     }
     // a file never seen, an inode reused by a different file, or a file rewritten while we were stopped

@@ -98,6 +98,8 @@ export class FileShipper {
       await this.session.open();
       saver = setInterval(() => void this.saveQuietly(), 1000);
       await this.scan(true);
+      // every matched file's entry is touched now: older ones are of files gone or no longer matched
+      this.store.startForgetting();
       if (follow) {
         const tick = () => {
           scanner = setTimeout(() => {
@@ -196,6 +198,8 @@ export class FileShipper {
       this.o.logger.error({ err: errorMessage(err) }, 'scanning for files failed');
       return;
     }
+    // files still being read after they stopped matching (rotated away) are seen too
+    for (const { input } of this.active.values()) if (input.state) this.store.touch(input.state.fileId);
     for (const p of paths) {
       if (this.stopRequested || this.session.failure) return;
       let st: fs.Stats;
@@ -205,8 +209,11 @@ export class FileShipper {
         continue; // gone since the glob
       }
       const key = `${st.dev}:${st.ino}`;
+      const entries = this.store.findByInode(st.dev, st.ino);
+      // a matched file's entry is kept however long its checkpoint has not moved
+      for (const e of entries) this.store.touch(e.fileId);
       if (this.active.has(key)) continue;
-      const known = this.store.findByInode(st.dev, st.ino)[0];
+      const known = entries[0];
       const startAtEnd = initial && this.o.follow && this.o.startPosition === 'end';
       if (!this.o.follow) this.bytesTotal += Math.max(0, st.size - (known && known.offset <= st.size ? known.offset : 0));
       const input = new FileInput(p, this.fileContext(), startAtEnd);

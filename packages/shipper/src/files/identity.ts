@@ -44,11 +44,6 @@ export async function fingerprint(handle: FileHandle, length = FINGERPRINT_BYTES
   return { length: start.length, hash: hashOf(start) };
 }
 
-/** True when the file still starts with the bytes that were fingerprinted. */
-export async function sameStart(handle: FileHandle, fp: Fingerprint): Promise<boolean> {
-  return (await checkStart(handle, fp)) !== null;
-}
-
 /**
  * One read of the first FINGERPRINT_BYTES: null when the file no longer
  * starts with the fingerprinted bytes (rewritten or truncated), else its

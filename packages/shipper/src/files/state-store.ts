@@ -44,8 +44,15 @@ export interface CheckpointHealth {
 
 const STATE_NAME = 'checkpoints.json';
 const LOCK_NAME = 'ship.lock';
-/** entries of files not seen for this long are forgotten */
+/**
+ * Entries of files not seen for this long are forgotten. "Seen" is when a
+ * scan matched the file or an input resolved its entry (touch()), not when
+ * its checkpoint last moved: a quiet log keeps its entry however long it is
+ * quiet, and so does a file whose shipper was stopped for weeks.
+ */
 const FORGET_AFTER_MS = 7 * 24 * 3600_000;
+/** a touch older than this is written to disk, so seen files keep a recent date there too */
+const TOUCH_WRITE_AFTER_MS = 3600_000;
 
 function pidAlive(pid: number): boolean {
   try {
@@ -70,6 +77,8 @@ export class StateStore {
   private queued: Promise<void> | null = null;
   private failure: { error: string; since: string } | null = null;
   private savedAt: string | null = null;
+  /** off until the files were matched once: before that every entry looks unseen */
+  private forgetting = false;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, STATE_NAME);
@@ -181,6 +190,24 @@ export class StateStore {
     if (this.byId.delete(fileId)) this.dirty = true;
   }
 
+  /** The file of these entries is being read or was just matched: it is not forgotten. */
+  touch(fileId: string): void {
+    const f = this.byId.get(fileId);
+    if (!f) return;
+    const now = Date.now();
+    if (now - Date.parse(f.updatedAt) > TOUCH_WRITE_AFTER_MS) this.dirty = true;
+    f.updatedAt = this.clock.now();
+  }
+
+  /**
+   * From now on writes forget entries not seen for FORGET_AFTER_MS. Called
+   * once the files were matched (and their entries touched), never before:
+   * after a long stop every entry is old.
+   */
+  startForgetting(): void {
+    this.forgetting = true;
+  }
+
   /** Advances a checkpoint (never backwards). */
   advance(fileId: string, offset: number): void {
     const f = this.byId.get(fileId);
@@ -219,8 +246,10 @@ export class StateStore {
 
   private async writeNow(): Promise<void> {
     if (!this.dirty) return;
-    const cutoff = Date.now() - FORGET_AFTER_MS;
-    for (const f of this.byId.values()) if (Date.parse(f.updatedAt) < cutoff) this.byId.delete(f.fileId);
+    if (this.forgetting) {
+      const cutoff = Date.now() - FORGET_AFTER_MS;
+      for (const f of this.byId.values()) if (Date.parse(f.updatedAt) < cutoff) this.byId.delete(f.fileId);
+    }
     const body = JSON.stringify({ version: 1, files: this.all() } satisfies StateFile);
     this.dirty = false; // changes from now on go into the next write
     try {
