@@ -178,6 +178,23 @@ function ilmPolicy(s: AdminState, name: string, body: Record<string, unknown>): 
   s.policies.set(name, { version: (s.policies.get(name)?.version ?? 0) + 1, policy });
 }
 
+/** A policy as Elasticsearch answers it: with the defaults it adds (the delete action deletes searchable snapshots too). */
+function policyAsAnswered(policy: Record<string, unknown>): Record<string, unknown> {
+  const phases = Object.fromEntries(
+    Object.entries(object(policy.phases)).map(([phase, value]) => {
+      const p = object(value);
+      const actions = Object.fromEntries(
+        Object.entries(object(p.actions)).map(([action, config]) => [
+          action,
+          action === 'delete' ? { delete_searchable_snapshot: true, ...object(config) } : config,
+        ]),
+      );
+      return [phase, { ...p, actions }];
+    }),
+  );
+  return { ...policy, phases };
+}
+
 function backingName(ds: string, generation: number): string {
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '.');
   return `.ds-${ds}-${day}-${String(generation).padStart(6, '0')}`;
@@ -307,7 +324,7 @@ export function routeAdmin(es: EsDouble, method: string, parts: string[], body: 
       }
       const p = s.policies.get(third);
       if (!p) return send(res, 404, error('resource_not_found_exception', `Lifecycle policy not found: ${third}`, 404));
-      return send(res, 200, { [third]: { version: p.version, modified_date: new Date().toISOString(), policy: p.policy, in_use_by: {} } });
+      return send(res, 200, { [third]: { version: p.version, modified_date: new Date().toISOString(), policy: policyAsAnswered(p.policy), in_use_by: {} } });
     }
     if (first === '_ingest' && second === 'pipeline' && third) {
       if (method === 'PUT') {

@@ -129,8 +129,13 @@ describe('bootstrap', () => {
       assert.match(r.stdout, new RegExp(`ok\\s+dead-letter exchange "${n.deadLetterExchange}" \\(fanout, durable\\): verified`));
       assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange/);
       assert.doesNotMatch(r.stderr, /delete_exchange/);
-      // --check changed nothing: the exchange is still fanout
-      await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
+      // --check changed nothing: the exchange still exists (checkExchange never creates one) and is still fanout
+      await withChannel((ch) => ch.checkExchange(n.exchange));
+      await assert.rejects(
+        withChannel((ch) => ch.assertExchange(n.exchange, 'direct', { durable: true })),
+        /PRECONDITION_FAILED/,
+        'a direct declaration is refused: the exchange is not direct',
+      );
     } finally {
       await deleteTopology(n);
     }

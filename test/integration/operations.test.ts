@@ -252,7 +252,10 @@ describe('operations', () => {
       const published = await metricValue(gen.url, 'logship_shipper_events_published_total');
       assert.ok(read < 100_000, `generation stopped early: ${read} of 100000 generated`);
       assert.equal(published, read, 'what was generated is still confirmed and counted');
-      assert.equal(await metricValue(gen.url, 'logship_shipper_events_read_total'), read, 'and nothing more is generated');
+      // a generation that kept running in the background would add more than the next request's events
+      const next = await fetch(`${gen.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"count":10}' });
+      assert.equal(next.status, 200, await next.text());
+      assert.equal(await metricValue(gen.url, 'logship_shipper_events_read_total'), read + 10, 'and nothing more is generated for the aborted request');
     } finally {
       gen.p.child.kill('SIGTERM');
       assert.equal((await gen.p.exited).code, 0);

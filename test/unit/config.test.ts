@@ -210,6 +210,53 @@ describe('configuration', () => {
     );
   });
 
+  it('never repeats a password from a long config file with a syntax error before it', () => {
+    const secret = 'hunter2-long-file-secret';
+    // V8 shortens its quote of a long text with ..." and the old filter only knew the short form
+    const padding = 'x'.repeat(300);
+    const file = tmpFile(`{\n  "amqpUrl": "amqp://127.0.0.1",\n  "exchange": "${padding}",\n  "esPassword": ${secret},\n  "queue": "${padding}"\n}\n`);
+    assert.throws(
+      () => loadCommandLine('bootstrap', ['--config', file], {}),
+      (err: unknown) => {
+        assert.ok(err instanceof LogshipError);
+        assert.equal(err.exitCode, 2);
+        const text = `${err.message} ${err.hint ?? ''}`;
+        assert.match(text, /not valid JSON/);
+        for (const piece of [secret, 'hunter', 'assword":', padding.slice(0, 20)]) assert.ok(!text.includes(piece), `${piece} in: ${text}`);
+        return true;
+      },
+    );
+    const positioned = tmpFile(`{\n  "esPassword": "${secret}",\n}`);
+    expectInvalid(() => loadCommandLine('bootstrap', ['--config', positioned], {}), /not valid JSON: .*at line 3 column 1/);
+  });
+
+  it('--retention needs a unit (d or h) and at least 1h: a bare 30 would be 30 ms and delete every index at once', () => {
+    const DAY = 86_400_000;
+    assert.equal(loadCommandLine('bootstrap', ['--retention', '30d'], {}).config.retention, 30 * DAY);
+    assert.equal(loadCommandLine('bootstrap', ['--retention', '12h'], {}).config.retention, 12 * 3_600_000);
+    assert.equal(loadCommandLine('bootstrap', ['--retention', '0'], {}).config.retention, 0, '0 still means keep');
+    assert.equal(loadCommandLine('bootstrap', [], {}).config.retention, 0);
+    for (const bad of ['30', '1', '30m', '30s', '500ms', '59m', '0.5h', 'soon', '-1d']) {
+      expectInvalid(() => loadCommandLine('bootstrap', [`--retention=${bad}`], {}), /--retention.*d \(days\) or h \(hours\), of at least 1h/);
+    }
+    expectInvalid(() => loadCommandLine('bootstrap', [], { LOGSHIP_RETENTION: '30' }), /LOGSHIP_RETENTION/);
+    expectInvalid(() => loadCommandLine('bootstrap', ['--config', tmpFile(JSON.stringify({ retention: 30 }))], {}), /"retention" in config file/);
+    assert.equal(loadCommandLine('bootstrap', ['--config', tmpFile(JSON.stringify({ retention: 0 }))], {}).config.retention, 0);
+  });
+
+  it('a bad LOGSHIP_INDEX shared by every service stops only the commands that use --index, and not with --data-stream', () => {
+    const env = { LOGSHIP_INDEX: 'Logs-x' };
+    for (const command of ['ship', 'generate', 'dlq', 'monitor'] as const) {
+      assert.equal(loadCommandLine(command, [], env).config.index, 'Logs-x', `${command} does not use --index`);
+    }
+    assert.equal(loadCommandLine('ship', ['--help'], env).help, true);
+    for (const command of ['bootstrap', 'index', 'status'] as const) {
+      expectInvalid(() => loadCommandLine(command, [], env), /LOGSHIP_INDEX \(--index\): .*lowercase.*value was "Logs-x"/);
+      assert.equal(loadCommandLine(command, [], { ...env, LOGSHIP_DATA_STREAM: 'logs-app-default' }).config.dataStream, 'logs-app-default');
+    }
+    expectInvalid(() => loadCommandLine('index', ['--index', 'a,b'], {}), /--index \(LOGSHIP_INDEX\)/);
+  });
+
   it('names the config file key and file of a bad value from the file', () => {
     const file = tmpFile(JSON.stringify({ batch_size: 'lots' }));
     expectInvalid(

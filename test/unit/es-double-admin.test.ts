@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, errors } from '@elastic/elasticsearch';
-import { type EsLayout, ilmPolicyRequest, indexTemplateRequest, mappingsComponentRequest, settingsComponentRequest } from '@logship/common/elasticsearch';
+import {
+  type EsLayout,
+  checkElasticsearch,
+  declareElasticsearch,
+  ilmPolicyRequest,
+  indexTemplateRequest,
+  mappingsComponentRequest,
+  settingsComponentRequest,
+} from '@logship/common/elasticsearch';
 import { adminState } from '../helpers/es-double-admin.js';
 import { EsDouble } from '../helpers/es-double.js';
 
@@ -43,11 +51,35 @@ describe('Elasticsearch double: admin endpoints', () => {
     await declare(layout);
     await declare(layout); // idempotent
     const got = await client.ilm.getLifecycle({ name: 'a1-policy' });
-    assert.deepEqual(got['a1-policy']?.policy.phases.delete, { min_age: '30d', actions: { delete: {} } });
+    // like Elasticsearch, the double answers the delete action with its default
+    assert.deepEqual(got['a1-policy']?.policy.phases.delete, { min_age: '30d', actions: { delete: { delete_searchable_snapshot: true } } });
     const c = await client.cluster.getComponentTemplate({ name: 'a1-mappings' });
     assert.equal(c.component_templates[0]?.name, 'a1-mappings');
     const t = await client.indices.getIndexTemplate({ name: 'a1' });
     assert.deepEqual(t.index_templates[0]?.index_template.data_stream, {});
+  });
+
+  it('bootstrap --check finds the ILM policy ok although Elasticsearch answers the delete action with delete_searchable_snapshot: true', async () => {
+    const layout = {
+      templateName: 'chk1',
+      index: 'chk1-%{+yyyy.MM.dd}',
+      dataStream: 'logs-chk1-default',
+      ilmPolicy: 'chk1-policy',
+      retention: 30 * DAY,
+      pipeline: '',
+    };
+    await declareElasticsearch(client, layout, { esNode: 'http://double' }, () => {});
+    const checks = await checkElasticsearch(client, layout, { esNode: 'http://double' });
+    assert.deepEqual(
+      checks.filter((c) => c.state !== 'ok'),
+      [],
+    );
+    // a setting logship sets still counts: another retention is a mismatch
+    const other = await checkElasticsearch(client, { ...layout, retention: 7 * DAY }, { esNode: 'http://double' });
+    assert.equal(other.find((c) => c.what.includes('ILM policy'))?.state, 'mismatch');
+    // and so does a phase logship does not set (a delete phase when logship keeps everything)
+    const keep = await checkElasticsearch(client, { ...layout, retention: 0 }, { esNode: 'http://double' });
+    assert.equal(keep.find((c) => c.what.includes('ILM policy'))?.state, 'mismatch');
   });
 
   it('refuses an unknown field in a policy phase, an action in the wrong phase and a rollover without conditions', async () => {

@@ -1,7 +1,16 @@
 /** --index patterns: Joda date tokens, Elasticsearch's index name rules, refusal at startup. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DATE_TOKENS, ErrorCodes, LogshipError, createIndexNamer, loadCommandLine, validateIndexPattern } from '@logship/common';
+import {
+  DATE_TOKENS,
+  ErrorCodes,
+  LogshipError,
+  OPTIONS,
+  createDataStreamNamer,
+  createIndexNamer,
+  loadCommandLine,
+  validateIndexPattern,
+} from '@logship/common';
 import fc from 'fast-check';
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -295,5 +304,28 @@ describe('index name properties (fast-check)', () => {
       }),
       { seed, numRuns: 300 },
     );
+  });
+  it('--data-stream: a "data_stream" inside a nested object keeps the document text (integers past 2^53 intact)', () => {
+    const namer = createDataStreamNamer('logs-app-default');
+    const fields = '"data_stream":{"type":"logs","dataset":"app","namespace":"default"}';
+    const big = '12345678901234567890123';
+    const nested = { index: '', source: `{"n":${big},"labels":{"data_stream":"mine"},"m":"a \\"data_stream\\": b"}` };
+    namer.perDocument?.(nested);
+    assert.equal(nested.source, `{"n":${big},"labels":{"data_stream":"mine"},"m":"a \\"data_stream\\": b",${fields}}`);
+    // a top-level one is replaced in place, the rest of the text untouched
+    const top = { index: '', source: `{"n":${big},"data_stream":{"type":"x","a":[1,{"b":2}]} , "z":[${big}]}` };
+    namer.perDocument?.(top);
+    assert.equal(top.source, `{"n":${big},"data_stream":{"type":"logs","dataset":"app","namespace":"default"}, "z":[${big}]}`);
+    const last = { index: '', source: `{"data_stream":"x","n":${big},"data\\u005fstream" : null }` };
+    namer.perDocument?.(last);
+    assert.deepEqual(Object.keys(JSON.parse(last.source)), ['data_stream', 'n']);
+    assert.ok(last.source.includes(big) && !last.source.includes('null'), last.source);
+    const empty = { index: '', source: '{ }' };
+    namer.perDocument?.(empty);
+    assert.equal(empty.source, `{${fields}}`);
+  });
+  it('the help text of --index names every supported date token', () => {
+    const words = new Set(OPTIONS.index.doc.split(/[\s():,;]+/));
+    for (const token of Object.keys(DATE_TOKENS)) assert.ok(words.has(token), `--index help does not name "${token}": ${OPTIONS.index.doc}`);
   });
 });

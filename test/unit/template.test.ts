@@ -1,9 +1,13 @@
 /** The request bodies bootstrap sends, built with the client's request types (requests.ts). */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { Client } from '@elastic/elasticsearch';
 import {
   ROLLOVER,
   type EsLayout,
+  declareElasticsearch,
   ilmPolicyRequest,
   indexTemplateRequest,
   lifecycleProblem,
@@ -11,7 +15,7 @@ import {
   pipelineRequest,
   settingsComponentRequest,
 } from '@logship/common/elasticsearch';
-import { formatEsDuration, parseDuration } from '@logship/common';
+import { LogshipError, formatEsDuration, parseDuration } from '@logship/common';
 
 const DAY = 86_400_000;
 const daily: EsLayout = { templateName: 'lt', index: 'logs-%{+yyyy.MM.dd}', dataStream: '', ilmPolicy: '', retention: 0 };
@@ -73,6 +77,36 @@ describe('Elasticsearch request bodies', () => {
     assert.equal(formatEsDuration(36 * 3_600_000), '36h');
     assert.equal(formatEsDuration(90_000), '90s');
     assert.equal(formatEsDuration(1500), '1500ms');
+  });
+
+  it('a 4xx refusal from Elasticsearch never repeats --es-password or --es-api-key, nor the node URL password', async () => {
+    const password = 'pw-hunter2-secret';
+    const keySecret = 'apikey-secret-part';
+    const apiKey = Buffer.from(`key-id:${keySecret}`).toString('base64');
+    const esNode = `http://elastic:${password}@127.0.0.1`;
+    // a proxy or a security realm that quotes the credentials it refused
+    const server = http.createServer((_req, res) => {
+      const reason = `action refused for [elastic] with password [${password}], api key [${apiKey}] = [key-id:${keySecret}] at ${esNode}`;
+      res.writeHead(403, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+      res.end(JSON.stringify({ error: { root_cause: [{ type: 'security_exception', reason }], type: 'security_exception', reason }, status: 403 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new Client({ node: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRetries: 0 });
+    try {
+      await assert.rejects(
+        declareElasticsearch(client, { ...daily, templateName: 'sx' }, { esNode, esPassword: password, esApiKey: apiKey }, () => {}),
+        (err: unknown) => {
+          assert.ok(err instanceof LogshipError);
+          assert.match(err.message, /Elasticsearch refused component template "sx-mappings" \(HTTP 403\)/);
+          assert.match(err.message, /security_exception/);
+          for (const secret of [password, apiKey, keySecret]) assert.ok(!err.message.includes(secret), `${secret} in: ${err.message}`);
+          return true;
+        },
+      );
+    } finally {
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('pipeline check request', () => {

@@ -41,7 +41,6 @@ interface DateToken {
   /** longest output, for the 255-byte rule */
   width: number;
   hourly?: boolean;
-  doc: string;
   render(d: Date): string;
 }
 
@@ -51,26 +50,27 @@ interface DateToken {
  * week-based year. The week-based year is x, to use with w.
  */
 export const DATE_TOKENS: Readonly<Record<string, DateToken>> = {
-  yyyy: { width: 4, doc: 'year, 4 digits (2026)', render: (d) => pad(d.getUTCFullYear(), 4) },
-  YYYY: { width: 4, doc: 'year, 4 digits (Joda year of era: same as yyyy)', render: (d) => pad(d.getUTCFullYear(), 4) },
-  yy: { width: 2, doc: 'year, 2 digits (26)', render: (d) => pad(d.getUTCFullYear() % 100, 2) },
-  YY: { width: 2, doc: 'year, 2 digits (same as yy)', render: (d) => pad(d.getUTCFullYear() % 100, 2) },
-  xxxx: { width: 4, doc: 'ISO week-based year, 4 digits (use with ww)', render: (d) => pad(isoWeek(d).weekYear, 4) },
-  xx: { width: 2, doc: 'ISO week-based year, 2 digits', render: (d) => pad(isoWeek(d).weekYear % 100, 2) },
-  MM: { width: 2, doc: 'month, 01-12', render: (d) => pad(d.getUTCMonth() + 1, 2) },
-  M: { width: 2, doc: 'month, 1-12', render: (d) => String(d.getUTCMonth() + 1) },
-  ww: { width: 2, doc: 'ISO week of the week-based year, 01-53', render: (d) => pad(isoWeek(d).week, 2) },
-  w: { width: 2, doc: 'ISO week, 1-53', render: (d) => String(isoWeek(d).week) },
-  dd: { width: 2, doc: 'day of month, 01-31', render: (d) => pad(d.getUTCDate(), 2) },
-  d: { width: 2, doc: 'day of month, 1-31', render: (d) => String(d.getUTCDate()) },
-  DDD: { width: 3, doc: 'day of year, 001-366', render: (d) => pad(dayOfYear(d), 3) },
-  D: { width: 3, doc: 'day of year, 1-366', render: (d) => String(dayOfYear(d)) },
-  e: { width: 1, doc: 'day of week, 1 (Monday) - 7 (Sunday)', render: (d) => String(d.getUTCDay() || 7) },
-  HH: { width: 2, hourly: true, doc: 'hour, 00-23', render: (d) => pad(d.getUTCHours(), 2) },
-  H: { width: 2, hourly: true, doc: 'hour, 0-23', render: (d) => String(d.getUTCHours()) },
+  yyyy: { width: 4, render: (d) => pad(d.getUTCFullYear(), 4) }, // year, 4 digits (2026)
+  YYYY: { width: 4, render: (d) => pad(d.getUTCFullYear(), 4) }, // year, 4 digits (Joda year of era: same as yyyy)
+  yy: { width: 2, render: (d) => pad(d.getUTCFullYear() % 100, 2) }, // year, 2 digits (26)
+  YY: { width: 2, render: (d) => pad(d.getUTCFullYear() % 100, 2) }, // year, 2 digits (same as yy)
+  xxxx: { width: 4, render: (d) => pad(isoWeek(d).weekYear, 4) }, // ISO week-based year, 4 digits (use with ww)
+  xx: { width: 2, render: (d) => pad(isoWeek(d).weekYear % 100, 2) }, // ISO week-based year, 2 digits
+  MM: { width: 2, render: (d) => pad(d.getUTCMonth() + 1, 2) }, // month, 01-12
+  M: { width: 2, render: (d) => String(d.getUTCMonth() + 1) }, // month, 1-12
+  ww: { width: 2, render: (d) => pad(isoWeek(d).week, 2) }, // ISO week of the week-based year, 01-53
+  w: { width: 2, render: (d) => String(isoWeek(d).week) }, // ISO week, 1-53
+  dd: { width: 2, render: (d) => pad(d.getUTCDate(), 2) }, // day of month, 01-31
+  d: { width: 2, render: (d) => String(d.getUTCDate()) }, // day of month, 1-31
+  DDD: { width: 3, render: (d) => pad(dayOfYear(d), 3) }, // day of year, 001-366
+  D: { width: 3, render: (d) => String(dayOfYear(d)) }, // day of year, 1-366
+  e: { width: 1, render: (d) => String(d.getUTCDay() || 7) }, // day of week, 1 (Monday) - 7 (Sunday)
+  HH: { width: 2, hourly: true, render: (d) => pad(d.getUTCHours(), 2) }, // hour, 00-23
+  H: { width: 2, hourly: true, render: (d) => String(d.getUTCHours()) }, // hour, 0-23
 };
 
-const TOKEN_LIST = Object.keys(DATE_TOKENS).join(' ');
+/** The supported tokens, for messages and the help text of --index. */
+export const TOKEN_LIST = Object.keys(DATE_TOKENS).join(' ');
 
 /** Characters Elasticsearch refuses in index names (plus whitespace and control characters, which no one means). */
 const FORBIDDEN = /[\\/*?"<>|,#:\s\p{Cc}]/u;
@@ -182,6 +182,42 @@ export interface IndexNamer {
   readonly perDocument?: (doc: { index: string; source: string }) => void;
 }
 
+const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * Where the values of the top-level `key` of a JSON object text are (start,
+ * end), without parsing the rest; a key spelled with escapes counts, a key
+ * of a nested object does not.
+ */
+function topLevelValueSpans(text: string, key: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let depth = 0;
+  let valueStart = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth !== 1 || valueStart >= 0) continue;
+      let j = i + 1;
+      while (j < text.length && JSON_SPACE.has(text[j]!)) j++;
+      if (text[j] !== ':') continue;
+      const raw = text.slice(start, i + 1);
+      if ((raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)) !== key) continue;
+      valueStart = j + 1;
+      i = j;
+      continue;
+    }
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    if (valueStart >= 0 && ((c === ',' && depth === 1) || depth === 0)) {
+      spans.push([valueStart, i]);
+      valueStart = -1;
+    }
+  }
+  return spans;
+}
+
 /**
  * A data stream's namer: every document goes to the stream and carries
  * data_stream.type/dataset/namespace (Elasticsearch maps them as
@@ -199,15 +235,22 @@ export function createDataStreamNamer(name: string): IndexNamer {
     wildcard: name,
     dynamic: false,
     perDocument(doc) {
-      // sources are one JSON object; only one that may already hold the key is parsed
+      // sources are one JSON object, edited as text: a parse and reserialization would round integers past 2^53
       const text = doc.source.trim();
-      if (!text.includes('"data_stream"') && text.startsWith('{') && text.endsWith('}')) {
+      if (!text.startsWith('{') || !text.endsWith('}')) {
+        const obj = JSON.parse(doc.source) as Record<string, unknown>;
+        obj.data_stream = fields;
+        doc.source = JSON.stringify(obj);
+        return;
+      }
+      const spans = text.includes('data_stream') || text.includes('\\u') ? topLevelValueSpans(text, 'data_stream') : [];
+      if (spans.length === 0) {
         doc.source = /^\{\s*\}$/.test(text) ? `{"data_stream":${json}}` : `${text.slice(0, -1)},"data_stream":${json}}`;
         return;
       }
-      const obj = JSON.parse(doc.source) as Record<string, unknown>;
-      obj.data_stream = fields;
-      doc.source = JSON.stringify(obj);
+      let out = text;
+      for (const [start, end] of spans.reverse()) out = `${out.slice(0, start)}${json}${out.slice(end)}`;
+      doc.source = out;
     },
   };
 }

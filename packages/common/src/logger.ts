@@ -120,6 +120,42 @@ export function scrubSecrets(text: string, urls: string[]): string {
   return out;
 }
 
+/** The settings whose secrets may come back in an error text (a URL with a password, a password, an API key). */
+export interface SecretSettings {
+  amqpUrl?: string;
+  esNode?: string;
+  esPassword?: string;
+  esApiKey?: string;
+}
+
+/**
+ * scrubSecrets for the settings of a command: the URLs masked, and every
+ * spelling of --es-password and --es-api-key (raw, percent-encoded, and the
+ * id and key inside a base64 API key) replaced by ***. Use it on any error
+ * text that came from Elasticsearch or RabbitMQ before printing or serving it.
+ */
+export function scrubConfigSecrets(text: string, settings: SecretSettings): string {
+  let out = scrubSecrets(text, [settings.amqpUrl ?? '', settings.esNode ?? ''].filter(Boolean));
+  const secrets = new Set<string>();
+  for (const value of [settings.esPassword, settings.esApiKey]) {
+    if (!value) continue;
+    secrets.add(value);
+    secrets.add(encodeURIComponent(value));
+  }
+  if (settings.esApiKey) {
+    // an API key is base64 of id:key: the key is the secret (the id is not, and Elasticsearch names it)
+    const decoded = Buffer.from(settings.esApiKey, 'base64').toString('utf8');
+    if (/^[\x20-\x7e]+:[\x20-\x7e]+$/.test(decoded)) {
+      secrets.add(decoded);
+      secrets.add(decoded.slice(decoded.indexOf(':') + 1));
+    }
+  }
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret.length >= MIN_SCRUB_LENGTH) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
 /** the password as the URL parser spells it (percent-encoded), or '' */
 function parsedPassword(url: string): string {
   try {
@@ -129,7 +165,8 @@ function parsedPassword(url: string): string {
   }
 }
 
-function safeDecode(s: string): string {
+/** decodeURIComponent, or the text unchanged when it is not valid percent-encoding */
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {

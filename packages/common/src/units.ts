@@ -44,6 +44,25 @@ export function parseDuration(value: unknown): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+const RETENTION_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
+/** The shortest --retention: a policy deleting sooner would delete indices still being written. */
+export const MIN_RETENTION_MS = 3_600_000;
+
+/**
+ * Milliseconds of a --retention: "30d", "12h" or "0" (keep). A unit is required:
+ * a bare 30 read as milliseconds would delete every index at once. NaN when
+ * invalid or shorter than MIN_RETENTION_MS.
+ */
+export function parseRetention(value: unknown): number {
+  if (value === 0 || (typeof value === 'string' && /^\s*0\s*$/.test(value))) return 0;
+  if (typeof value !== 'string') return Number.NaN;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value);
+  const unit = m ? RETENTION_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) return Number.NaN;
+  const ms = Math.round(Number(m[1]) * unit);
+  return ms >= MIN_RETENTION_MS ? ms : Number.NaN;
+}
+
 export function formatBytes(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
   if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;

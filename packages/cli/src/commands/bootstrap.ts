@@ -6,7 +6,7 @@ import {
   declareTopology,
   errorMessage,
   maskUrl,
-  scrubSecrets,
+  scrubConfigSecrets,
   ErrorCodes,
   LogshipError,
   type Config,
@@ -42,7 +42,7 @@ async function declare(config: Config, conn: Awaited<ReturnType<typeof connectOn
   }
   const client = createEsClient(config);
   try {
-    await declareElasticsearch(client, config, config.esNode, (what) => out(`  declared ${what} on ${maskUrl(config.esNode)}`));
+    await declareElasticsearch(client, config, config, (what) => out(`  declared ${what} on ${maskUrl(config.esNode)}`));
   } finally {
     await client.close().catch(() => undefined);
   }
@@ -68,7 +68,7 @@ async function check(config: Config, conn: Awaited<ReturnType<typeof connectOnce
   if (!config.skipElasticsearch) {
     const client = createEsClient(config);
     try {
-      for (const r of await checkElasticsearch(client, config, config.esNode)) {
+      for (const r of await checkElasticsearch(client, config, config)) {
         if (r.state === 'ok') out(`  ok       ${r.what}`);
         else {
           out(`  ${r.state === 'missing' ? 'MISSING ' : 'MISMATCH'} ${r.what}${r.problem ? `: ${r.problem}` : ''}`);
@@ -76,7 +76,7 @@ async function check(config: Config, conn: Awaited<ReturnType<typeof connectOnce
         }
       }
     } catch (err) {
-      out(`  MISSING  Elasticsearch index template "${config.templateName}": ${scrubSecrets(errorMessage(err), [config.esNode])}`);
+      out(`  MISSING  Elasticsearch index template "${config.templateName}": ${scrubConfigSecrets(errorMessage(err), config)}`);
       missing.push(`index template "${config.templateName}" (Elasticsearch unreachable)`);
     } finally {
       await client.close().catch(() => undefined);

@@ -9,8 +9,10 @@ import {
   ExitCodes,
   LogshipError,
   createRegistry,
+  errorMessage,
   handleShutdownSignals,
   isObject,
+  scrubConfigSecrets,
   startHttpServer,
   type Config,
   type Logger,
@@ -158,7 +160,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
       const failure = session.failure;
       return {
         status: failure ? 'down' : session.blocked ? 'degraded' : 'ok',
-        amqp: { error: failure?.message ?? null, blocked: session.blocked },
+        amqp: { error: failure ? scrubConfigSecrets(failure.message, config) : null, blocked: session.blocked },
         published: totalPublished,
       };
     },
@@ -179,7 +181,10 @@ async function serve(config: Config, logger: Logger): Promise<number> {
         handle: async (_req, body, signal) => {
           const parsed = parseGenerateBody(body, { level: config.level, format: config.format });
           if (typeof parsed === 'string') return { status: 400, type: 'application/json', body: JSON.stringify({ error: parsed }) };
-          if (session.failure) return { status: 503, type: 'application/json', body: JSON.stringify({ error: session.failure.message }) };
+          if (session.failure) {
+            // the detail is in the log (and on /health); a browser gets no internal error text
+            return { status: 503, type: 'application/json', body: JSON.stringify({ error: 'RabbitMQ is not available: see the generator log' }) };
+          }
           if (inProgress + parsed.count > MAX_EVENTS_IN_PROGRESS) {
             // about the time the events in progress take at a few tens of thousands per second
             const retryAfter = String(Math.max(1, Math.ceil(inProgress / 50_000)));
@@ -199,7 +204,8 @@ async function serve(config: Config, logger: Logger): Promise<number> {
             const status = r.failed > 0 ? 502 : 200;
             return { status, type: 'application/json', body: JSON.stringify({ requested: parsed.count, published: r.published, failed: r.failed }) };
           } catch (err) {
-            return { status: 503, type: 'application/json', body: JSON.stringify({ error: (err as Error).message }) };
+            logger.error({ err: scrubConfigSecrets(errorMessage(err), config) }, 'POST /generate failed');
+            return { status: 503, type: 'application/json', body: JSON.stringify({ error: 'generation failed: see the generator log' }) };
           }
         },
       },

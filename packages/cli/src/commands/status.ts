@@ -1,5 +1,5 @@
 /** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
-import { ExitCodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, type Config } from '@logship/common';
+import { ExitCodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, scrubConfigSecrets, type Config } from '@logship/common';
 import { createEsClient } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
@@ -25,7 +25,7 @@ async function amqpPart(config: Config, report: StatusReport): Promise<void> {
     conn = await connectOnce(config, 'status');
     report.amqp.reachable = true;
   } catch (err) {
-    report.amqp.error = errorMessage(err);
+    report.amqp.error = scrubConfigSecrets(errorMessage(err), config);
     report.queue.error = report.deadLetterQueue.error = 'broker unreachable';
     return;
   }
@@ -35,12 +35,12 @@ async function amqpPart(config: Config, report: StatusReport): Promise<void> {
       report.queue.messagesReady = q.messageCount;
       report.queue.consumers = q.consumerCount;
     } catch (err) {
-      report.queue.error = errorMessage(err);
+      report.queue.error = scrubConfigSecrets(errorMessage(err), config);
     }
     try {
       report.deadLetterQueue.messages = (await requireQueue(conn, config.deadLetterQueue)).messageCount;
     } catch (err) {
-      report.deadLetterQueue.error = errorMessage(err);
+      report.deadLetterQueue.error = scrubConfigSecrets(errorMessage(err), config);
     }
   } finally {
     await conn.close().catch(() => undefined);
@@ -57,7 +57,8 @@ async function esPart(config: Config, report: StatusReport): Promise<void> {
     const count = await client.count({ index: es.indexPattern, ignore_unavailable: true, allow_no_indices: true });
     es.documents = count.count;
   } catch (err) {
-    es.error = errorMessage(err);
+    // the client's text may quote the node URL or Elasticsearch's reason naming a credential
+    es.error = scrubConfigSecrets(errorMessage(err), config);
   } finally {
     await client.close().catch(() => undefined);
   }

@@ -93,12 +93,10 @@ export function mergeTargets(inputs: MergeInput[], reserved: Set<string>, reserv
       const name = rename ? `exported_${clean.name}` : clean.name;
       const names = seriesNames(name, clean.type);
       const existing = families.get(name);
-      if (existing && existing.type !== clean.type) {
-        if (SCALAR.has(existing.type) && SCALAR.has(clean.type)) existing.type = 'untyped';
-        else {
-          dropped.push({ instance, reason: 'type_conflict', family: name, why: `${name} is a ${existing.type} on another target, a ${clean.type} here` });
-          continue;
-        }
+      const retype = existing !== undefined && existing.type !== clean.type;
+      if (retype && !(SCALAR.has(existing.type) && SCALAR.has(clean.type))) {
+        dropped.push({ instance, reason: 'type_conflict', family: name, why: `${name} is a ${existing.type} on another target, a ${clean.type} here` });
+        continue;
       }
       // a sample name another family owns (e.g. a gauge h_count next to a histogram h)
       const taken = names.find((n) => {
@@ -109,6 +107,8 @@ export function mergeTargets(inputs: MergeInput[], reserved: Set<string>, reserv
         dropped.push({ instance, reason: 'name_conflict', family: name, why: `${taken} is already exported by another family` });
         continue;
       }
+      // only a family that is kept changes the type of the merged one
+      if (existing && retype) existing.type = 'untyped';
       let m = existing;
       if (!m) {
         m = { name, help: clean.help, type: clean.type, samples: [] };

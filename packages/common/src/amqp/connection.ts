@@ -5,7 +5,7 @@
 import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
 import os from 'node:os';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
-import { maskUrl, scrubSecrets, splitUrl, splitUrlList, type Logger } from '../logger.js';
+import { maskUrl, safeDecode, scrubSecrets, splitUrl, splitUrlList, type Logger } from '../logger.js';
 import { readTls } from '../tls.js';
 
 /** The options a connection needs: URL and TLS files. */
@@ -42,14 +42,6 @@ export function vhostAndUser(url: string): { vhost: string; user: string } {
     // not a URL: the message still names the user
   }
   return { vhost, user: user === undefined && password === undefined ? 'guest' : safeDecode(user ?? '') };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /**

@@ -119,8 +119,7 @@ export async function declareTopology(conn: ChannelFactory, t: TopologySettings,
 
 export interface CheckResult {
   step: TopologyStep;
-  /** true: exists with the expected settings; 'unverifiable': bindings; false: see `state` */
-  ok: boolean | 'unverifiable';
+  /** ok: exists with the expected settings; exists-unverified: exists, settings not readable; unverifiable: bindings */
   state: 'ok' | 'missing' | 'mismatch' | 'error' | 'unverifiable' | 'exists-unverified';
   problem?: string;
   hint?: string;
@@ -139,25 +138,25 @@ export async function checkTopology(conn: ChannelFactory, t: TopologySettings): 
   const results: CheckResult[] = [];
   for (const step of topologySteps(t)) {
     if (!step.check) {
-      results.push({ step, ok: 'unverifiable', state: 'unverifiable' });
+      results.push({ step, state: 'unverifiable' });
       continue;
     }
     try {
       await withChannel(conn, step.check);
     } catch (err) {
       const e = translateBrokerError(err, step.object, 'check');
-      results.push({ step, ok: false, state: e.code === ErrorCodes.TOPOLOGY_MISSING ? 'missing' : 'error', problem: e.message, hint: e.hint });
+      results.push({ step, state: e.code === ErrorCodes.TOPOLOGY_MISSING ? 'missing' : 'error', problem: e.message, hint: e.hint });
       continue;
     }
     try {
       await withChannel(conn, (ch) => (step.verify ?? step.declare)(ch));
-      results.push({ step, ok: true, state: 'ok' });
+      results.push({ step, state: 'ok' });
     } catch (err) {
       const e = translateBrokerError(err, step.object, 'check');
       if (e.code === ErrorCodes.ACCESS_REFUSED) {
-        results.push({ step, ok: true, state: 'exists-unverified', problem: 'exists; its settings need the configure permission to be verified' });
+        results.push({ step, state: 'exists-unverified', problem: 'exists; its settings need the configure permission to be verified' });
       } else {
-        results.push({ step, ok: false, state: e.code === ErrorCodes.TOPOLOGY_MISMATCH ? 'mismatch' : 'error', problem: e.message, hint: e.hint });
+        results.push({ step, state: e.code === ErrorCodes.TOPOLOGY_MISMATCH ? 'mismatch' : 'error', problem: e.message, hint: e.hint });
       }
     }
   }

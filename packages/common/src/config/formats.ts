@@ -1,7 +1,8 @@
 /** Custom convict formats shared by the schema. */
 import convict from 'convict';
-import { validateDataStreamName, validateIndexPattern } from '../index-name.js';
-import { parseBytes, parseDuration } from '../units.js';
+import { validateDataStreamName } from '../index-name.js';
+import { splitUrl } from '../logger.js';
+import { parseBytes, parseDuration, parseRetention } from '../units.js';
 
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off'];
@@ -21,9 +22,8 @@ export function parseBooleanWord(value: unknown): unknown {
  * password as host, port or path. Returns the reason, or undefined.
  */
 function ambiguousCredentials(value: string): string | undefined {
-  const rest = value.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, '');
-  const at = rest.lastIndexOf('@');
-  if (at < 0 || !/[/?#\\]/.test(rest.slice(0, at))) return undefined;
+  const { user, password } = splitUrl(value);
+  if (user === undefined || !/[/?#\\]/.test(password === undefined ? user : `${user}:${password}`)) return undefined;
   return (
     'has a / ? # or \\ before its last "@": percent-encode them in the user and password ' +
     '(/ as %2F, ? as %3F, # as %23, @ as %40), or an "@" in the path as %40'
@@ -64,6 +64,15 @@ export function registerFormats(): void {
       }
     },
     coerce: (value: unknown) => parseDuration(value),
+  });
+  convict.addFormat({
+    name: 'retention',
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new Error('must be a duration with a unit, d (days) or h (hours), of at least 1h, such as 30d or 12h; or 0 to keep indices forever');
+      }
+    },
+    coerce: (value: unknown) => parseRetention(value),
   });
   convict.addFormat({
     name: 'positive-int',
@@ -117,10 +126,9 @@ export function registerFormats(): void {
   });
   convict.addFormat({
     name: 'index-pattern',
+    // the pattern itself is checked by the loader, only for the commands that write or count with it
     validate(value: unknown) {
       if (typeof value !== 'string') throw new Error('must be an index name or pattern such as logs-%{+yyyy.MM.dd}');
-      const problem = validateIndexPattern(value);
-      if (problem) throw new Error(problem);
     },
   });
   convict.addFormat({

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import convict from 'convict';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
+import { validateIndexPattern } from '../index-name.js';
 import { maskUrl } from '../logger.js';
 import { parseBooleanWord, registerFormats } from './formats.js';
 import { OPTIONS, envName, flagName, keyFromAnySpelling, optionsFor, type CommandName, type Config, type OptionKey, type OptionSpec } from './schema.js';
@@ -28,10 +29,9 @@ function spec(key: OptionKey): OptionSpec {
   return OPTIONS[key] as OptionSpec;
 }
 
-/** convict's own Boolean reads every string but "false" as true (LOGSHIP_FOLLOW=0 was true): both spellings mean 'bool' */
+/** options read with the 'bool' format (true/false/1/0/yes/no/on/off), never convict's Boolean (LOGSHIP_FOLLOW=0 was true) */
 function isBoolean(key: OptionKey): boolean {
-  const format = spec(key).format;
-  return format === 'bool' || format === Boolean;
+  return spec(key).format === 'bool';
 }
 
 function closest(name: string, candidates: string[]): string | undefined {
@@ -167,6 +167,23 @@ function parseFlags(command: CommandName, argv: string[]): ParsedFlags {
   return { values, positionals: parsed.positionals, config: typeof config === 'string' ? config : undefined, help: parsed.values.help === true };
 }
 
+/**
+ * V8's JSON.parse message without any piece of the file: V8 quotes the text near
+ * the error (`, "…" is not valid JSON`, shortened with `..."` in long files) and
+ * the unexpected token, either of which may be part of a password. Only the words
+ * before the quote are kept, and a position becomes line and column.
+ */
+function jsonSyntaxReason(message: string, text: string): string {
+  // a double quote never belongs to V8's own words: cut there whatever the format
+  const words = (message.split(/,?\s*(?:\.\.\.)?"/)[0] ?? '').replace(/\btoken '[^']*'/, 'token').trim();
+  const position = /\bat position (\d+)/.exec(words);
+  if (!position) return words;
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return words.replace(/\bat position \d+/, `at line ${line} column ${column}`);
+}
+
 function readConfigFile(file: string): { values: Record<string, unknown>; names: Map<OptionKey, string> } {
   let text: string;
   try {
@@ -178,9 +195,7 @@ function readConfigFile(file: string): { values: Record<string, unknown>; names:
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    // V8 quotes a piece of the text ("... is not valid JSON"), which may hold a password
-    const reason = errorMessage(err).replace(/,? *"[\s\S]*" is not valid JSON$/, '');
-    throw invalid(`config file ${file} is not valid JSON: ${reason}`);
+    throw invalid(`config file ${file} is not valid JSON: ${jsonSyntaxReason(errorMessage(err), text)}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw invalid(`config file ${file} must hold a JSON object of options`);
@@ -196,7 +211,8 @@ function readConfigFile(file: string): { values: Record<string, unknown>; names:
         suggestion ? `did you mean "${suggestion}"?` : 'keys are option names such as "amqpUrl" or "batchSize"',
       );
     }
-    values[key] = value;
+    // convict coerces only strings: a bare number would reach --retention as milliseconds
+    values[key] = spec(key).format === 'retention' && typeof value === 'number' ? String(value) : value;
     names.set(key, name);
   }
   return { values, names };
@@ -257,7 +273,7 @@ function buildSchema() {
     const s = spec(key);
     schema[key] = {
       doc: s.doc,
-      format: isBoolean(key) ? 'bool' : s.format,
+      format: s.format,
       default: s.default,
       env: envName(key),
       // convict must never print a value ("value was ..."): the loader shows it masked
@@ -298,8 +314,20 @@ export function loadCommandLine(command: CommandName, argv: string[], env: NodeJ
     });
     throw invalid(`invalid configuration: ${described.join('; ')}`, `see: logship ${command} --help`);
   }
+  const loaded = config.getProperties() as unknown as Config;
+  // one LOGSHIP_INDEX is often shared by every service: only the commands that name indices with it
+  // (and not with --data-stream, which replaces it) refuse a bad one
+  if (optionsFor(command).includes('index') && !loaded.dataStream) {
+    const problem = validateIndexPattern(loaded.index);
+    if (problem) {
+      throw invalid(
+        `invalid configuration: ${describeSource('index', sources.get('index'))}: ${problem}${shownValue('index', sources.get('index'))}`,
+        `see: logship ${command} --help`,
+      );
+    }
+  }
   return {
-    config: config.getProperties() as unknown as Config,
+    config: loaded,
     positionals: flags.positionals,
     help: flags.help,
   };

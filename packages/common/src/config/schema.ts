@@ -5,12 +5,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { TOKEN_LIST } from '../index-name.js';
 
 export type CommandName = 'bootstrap' | 'ship' | 'index' | 'status' | 'monitor' | 'generate' | 'dlq';
 
 export interface OptionSpec {
-  /** convict format name ('bool': true/false/1/0/yes/no/on/off; Boolean means the same) or a list of allowed values */
-  format: string | readonly string[] | BooleanConstructor | StringConstructor;
+  /** convict format name ('bool': true/false/1/0/yes/no/on/off) or a list of allowed values */
+  format: string | readonly string[] | StringConstructor;
   default: unknown;
   doc: string;
   /** commands that accept the flag; every command accepts it from env and file */
@@ -78,7 +79,7 @@ export const OPTIONS = {
   index: {
     format: 'index-pattern',
     default: 'logs-%{+yyyy.MM.dd}',
-    doc: 'index name, lowercase; %{+yyyy.MM.dd} expands from each event @timestamp in UTC (Joda tokens: yyyy YYYY yy MM M dd d HH H ww w xxxx DDD e)',
+    doc: `index name, lowercase; %{+yyyy.MM.dd} expands from each event @timestamp in UTC (Joda tokens: ${TOKEN_LIST})`,
     commands: ES,
     arg: 'PATTERN',
   },
@@ -104,9 +105,9 @@ export const OPTIONS = {
     arg: 'NAME',
   },
   retention: {
-    format: 'duration',
+    format: 'retention',
     default: '0',
-    doc: 'bootstrap: with --ilm-policy, delete indices this long after creation (data streams: after rollover), e.g. 30d; 0: keep',
+    doc: 'bootstrap: with --ilm-policy, delete indices this long after creation (data streams: after rollover): days or hours, at least 1h, e.g. 30d or 12h; 0: keep',
     commands: ['bootstrap'],
     arg: 'DURATION',
   },
