@@ -1,6 +1,7 @@
 /** `logship dlq list|replay` against a real broker: speed, concurrent replays, a broker stop mid-replay. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
 import { AMQP_URL, deleteTopology, drainQueue, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -103,14 +104,39 @@ describe('dlq', () => {
     assert.equal(copies[0]!.properties.headers?.['x-logship-error-reason'], undefined, 'error headers are dropped');
   });
 
+  it('dlq replay keeps the content encoding of a letter dead-lettered as received: a gzip body is replayed as gzip, not as text', async () => {
+    const n = await topology('dlqgzip');
+    const body = gzipSync('{"message":"compressed"}');
+    await withRawChannel((ch) => {
+      ch.sendToQueue(n.deadLetterQueue, body, {
+        persistent: true,
+        contentType: 'application/json',
+        contentEncoding: 'gzip',
+        headers: { 'x-logship-error-type': 'undecodable', 'x-logship-error-reason': 'content_encoding gzip body is corrupt' },
+      });
+    });
+    const r = await runCli(['dlq', 'replay'], { env: n.env });
+    assert.equal(r.code, 0, r.stderr);
+    const [copy] = await drainQueue(n.queue);
+    assert.ok(copy, 'replayed');
+    assert.equal(copy.properties.contentEncoding, 'gzip');
+    assert.equal(copy.properties.contentType, 'application/json');
+    assert.deepEqual(copy.content, body);
+  });
+
   it('two concurrent dlq replays hand every letter to exactly one replayer: each replayed exactly once', async () => {
     const n = await topology('dlqtwo');
-    const total = 2000;
+    // enough letters that the two runs overlap (each takes some), so a replayer that grabbed all would be seen
+    const total = 5000;
     await fillDeadLetters(n, total);
-    const [a, b] = await Promise.all([runCli(['dlq', 'replay'], { env: n.env }), runCli(['dlq', 'replay'], { env: n.env })]);
+    const [a, b] = await Promise.all([
+      runCli(['dlq', 'replay'], { env: n.env, timeoutMs: 60_000 }),
+      runCli(['dlq', 'replay'], { env: n.env, timeoutMs: 60_000 }),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const count = (out: string) => Number(/replayed (\d+) message/.exec(out)?.[1]);
+    assert.ok(count(a.stdout) > 0 && count(b.stdout) > 0, `both replayers replayed letters, they ran at once:\n${a.stdout}${b.stdout}`);
     assert.equal(count(a.stdout) + count(b.stdout), total, `${a.stdout}${b.stdout}`);
     const copies = await drainQueue(n.queue);
     assert.equal(copies.length, total, 'exactly one copy per letter');

@@ -5,6 +5,7 @@ import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { drained } from '../helpers/file-state.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('faults', () => {
@@ -198,7 +199,16 @@ describe('consumer cancelled by the broker', () => {
       await bootstrap(env);
       await waitFor('the indexer consuming again', async () => (await queueDepth(n.queue)).consumerCount === 1, 30_000);
       assert.equal((await ship(env, numberedLines(300).replace(/line/g, 'again'))).code, 0);
-      await waitFor('300 more documents', async () => (await es.count(n.indexWildcard)) === before + 300, 30_000);
+      const again = async () => (await es.all(n.indexWildcard)).filter((d) => /again/.test(String(d.source.message)));
+      await waitFor(
+        'the 300 new lines indexed and every delivery settled',
+        async () => (await again()).length >= 300 && (await drained(n.queue, p.url)),
+        30_000,
+      );
+      const docs = await again();
+      assert.equal(docs.length, 300, 'each new line indexed exactly once');
+      assert.equal(new Set(docs.map((d) => d.source.message)).size, 300, 'all 300 distinct lines');
+      assert.ok((await es.count(n.indexWildcard)) >= before + 300);
       const res = await stopProcess(p);
       assert.equal(res.code, 0, res.stderr);
       assert.equal((await queueDepth(n.queue)).messageCount, 0, 'every delivery of the new consumer was acked');

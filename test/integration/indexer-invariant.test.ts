@@ -19,6 +19,7 @@ import amqp from 'amqplib';
 import { AMQP_URL, deleteTopology, drainQueue, queueDepth, randomNames } from '../helpers/amqp.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { drained } from '../helpers/file-state.js';
 import { waitFor } from '../helpers/wait.js';
 import { seeded } from '../helpers/es-query.js';
 
@@ -182,6 +183,8 @@ describe('indexer invariant under hostile input', { skip: process.env.LOGSHIP_TE
         200,
       );
       const tookMs = Date.now() - published;
+      // the counts are final only once nothing is ready and the indexer holds no delivery (none is requeued later)
+      await waitFor(`the queue empty and every delivery settled (seed ${SEED})`, () => drained(n.queue, p.url), SETTLE_WITHIN_MS, 200);
 
       const health = (await (await fetch(`${p.url}/health`)).json()) as { status: string; inflight: { unackedDeliveries: number } };
       assert.notEqual(health.status, 'down', `the indexer is still up (seed ${SEED})`);
@@ -218,6 +221,12 @@ describe('indexer invariant under hostile input', { skip: process.env.LOGSHIP_TE
           `a dead letter says ${want}; reasons: ${reasons.join(' | ').slice(0, 2000)}`,
         );
       }
+      // poison dead-lettered as received keeps what a replay needs to decode it
+      const byReason = (re: RegExp) => letters.find((l) => re.test(String(l.properties.headers?.['x-logship-error-reason'])));
+      const br = byReason(/unknown content_encoding "br"/);
+      assert.equal(br?.properties.contentEncoding, 'br', 'the unknown encoding kept on its dead letter');
+      assert.equal(br?.properties.contentType, 'application/json', 'and its content type');
+      assert.equal(byReason(/content_encoding gzip body is corrupt/)?.properties.contentEncoding, 'gzip', 'corrupt gzip keeps its encoding');
       console.log(
         `indexer invariant: ${mix.length} messages, ${total} events: ${docs.length} indexed, ${letters.length} dead-lettered in ${tookMs} ms; indexer peak RSS ${peakRss.toFixed(0)} MB`,
       );

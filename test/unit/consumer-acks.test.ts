@@ -19,6 +19,8 @@ class FakeChannel extends EventEmitter {
   readonly unacked = new Set<number>();
   readonly errors: string[] = [];
   readonly frames: Array<{ tag: number; multiple: boolean; kind: 'ack' | 'nack' }> = [];
+  /** how the broker settled each tag: the frame that removed it (an ack or a nack, with its requeue flag) */
+  readonly settledAs = new Map<number, { kind: 'ack' | 'nack'; requeue?: boolean }>();
   private onMessage: OnMessage | null = null;
   private tag = 0;
   async prefetch() {}
@@ -34,18 +36,22 @@ class FakeChannel extends EventEmitter {
     this.onMessage!({ fields: { deliveryTag }, properties: {}, content: Buffer.alloc(0) });
     return deliveryTag;
   }
-  private settle(msg: { fields: { deliveryTag: number } }, multiple: boolean, kind: 'ack' | 'nack') {
+  private settle(msg: { fields: { deliveryTag: number } }, multiple: boolean, kind: 'ack' | 'nack', requeue?: boolean) {
     const tag = msg.fields.deliveryTag;
     this.frames.push({ tag, multiple, kind });
     if (!this.unacked.has(tag)) this.errors.push(`PRECONDITION_FAILED - unknown delivery tag ${tag}`);
-    if (multiple) for (const t of [...this.unacked]) if (t <= tag) this.unacked.delete(t);
-    this.unacked.delete(tag);
+    const as = kind === 'ack' ? { kind } : { kind, requeue };
+    const covered = multiple ? [...this.unacked].filter((t) => t <= tag) : this.unacked.has(tag) ? [tag] : [];
+    for (const t of covered) {
+      this.unacked.delete(t);
+      this.settledAs.set(t, as);
+    }
   }
   ack(msg: { fields: { deliveryTag: number } }, multiple = false) {
     this.settle(msg, multiple, 'ack');
   }
-  nack(msg: { fields: { deliveryTag: number } }, multiple = false) {
-    this.settle(msg, multiple, 'nack');
+  nack(msg: { fields: { deliveryTag: number } }, multiple = false, requeue = true) {
+    this.settle(msg, multiple, 'nack', requeue);
   }
 }
 
@@ -134,6 +140,10 @@ describe('prompt acks', () => {
           await tick();
           assert.deepEqual(ch.errors, []);
           assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
+          // each as it was settled: a nacked delivery is nacked with requeue, never acked (not by a multiple ack either)
+          for (let i = 0; i < order.length; i++) {
+            assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
+          }
           // one frame per delivery at most (coalesced acks may cover several)
           assert.ok(ch.frames.length <= order.length);
           await consumer.close();

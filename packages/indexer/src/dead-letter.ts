@@ -25,7 +25,47 @@ export const DLQ_HEADERS = {
   eventId: 'x-logship-event-id',
   failedAt: 'x-logship-failed-at',
   routingKey: 'x-logship-routing-key',
+  /** set on a dead letter whose body was cut short: the original body's size in bytes */
+  truncated: 'x-logship-truncated',
 } as const;
+
+/**
+ * The largest body a dead letter carries: 16 MiB. RabbitMQ refuses messages
+ * over max_message_size (128 MB by default on 3.x, often set lower) by closing
+ * the channel, so a letter that large could never be published and its
+ * delivery would be retried forever. A longer body is cut to this size, with
+ * its original size in x-logship-truncated; 16 MiB keeps enough to see what
+ * the event was.
+ */
+export const MAX_DEAD_LETTER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What a dead letter is cut to when the broker refused it for its size even
+ * under MAX_DEAD_LETTER_BYTES (a max_message_size set lower): 64 KiB.
+ */
+export const REFUSED_DEAD_LETTER_BYTES = 64 * 1024;
+
+/** AMQP properties of a dead letter, from the delivery it comes from. */
+export interface DeadLetterProperties {
+  /** the body's content type (the delivery's, for poison; application/json for a rejected document) */
+  contentType?: string | undefined;
+  /** the body's content encoding, when it is the body as received (gzip, deflate, unknown) */
+  contentEncoding?: string | undefined;
+  /** the body was cut short: the original size in bytes */
+  truncatedFrom?: number | undefined;
+}
+
+/**
+ * Whether a publish failed because the broker refuses a message that large
+ * (max_message_size: "PRECONDITION_FAILED - message size N is larger than
+ * configured max size M"): publishing it again can never succeed.
+ */
+export function isSizeRefusal(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (/message size \d+ is larger than|larger than configured max size/i.test(errorMessage(e))) return true;
+  }
+  return false;
+}
 
 const MAX_REASON = 2000;
 
@@ -49,7 +89,7 @@ export class DeadLetterPublisher {
     private readonly routingKey: string,
     private readonly logger: Logger,
     /** named in the error when a dead letter is returned */
-    private readonly queue = 'the dead-letter queue',
+    private readonly queue: string,
   ) {}
 
   private getChannel(): Promise<OpenChannel> {
@@ -106,7 +146,7 @@ export class DeadLetterPublisher {
    * Resolves once the broker confirmed the dead letter and routed it to a
    * queue; rejects with a LogshipError otherwise (the caller retries).
    */
-  async publish(body: Buffer, why: DeadLetterReason, contentType = 'application/json'): Promise<void> {
+  async publish(body: Buffer, why: DeadLetterReason, props: DeadLetterProperties = {}): Promise<void> {
     let open: OpenChannel;
     try {
       open = await this.getChannel();
@@ -122,6 +162,7 @@ export class DeadLetterPublisher {
     if (why.status !== undefined) headers[DLQ_HEADERS.status] = why.status;
     if (why.index !== undefined) headers[DLQ_HEADERS.index] = why.index;
     if (why.eventId !== undefined) headers[DLQ_HEADERS.eventId] = why.eventId;
+    if (props.truncatedFrom !== undefined) headers[DLQ_HEADERS.truncated] = props.truncatedFrom;
     const id = `${this.idPrefix}-${++this.sequence}`;
     await new Promise<void>((resolve, reject) => {
       try {
@@ -132,7 +173,8 @@ export class DeadLetterPublisher {
           {
             persistent: true,
             mandatory: true,
-            contentType,
+            contentType: props.contentType ?? 'application/json',
+            ...(props.contentEncoding ? { contentEncoding: props.contentEncoding } : {}),
             headers,
             correlationId: id,
             ...(why.eventId ? { messageId: why.eventId } : {}),

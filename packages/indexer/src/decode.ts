@@ -39,6 +39,10 @@ export interface Poison {
   reason: string;
   /** the undecodable bytes (a line of an NDJSON body, the inflated body, or the body as received) */
   body: Buffer;
+  /** the delivery's content type, kept on the dead letter so a replay decodes it the same way */
+  contentType?: string | undefined;
+  /** the delivery's content encoding, set only when `body` is the body as received (still encoded) */
+  contentEncoding?: string | undefined;
 }
 
 export interface Decoded {
@@ -244,13 +248,28 @@ function decodeUnguarded(msg: MessageLike, namer: IndexNamer): Decoded {
  * dead-letters it and goes on.
  */
 export function decodeDelivery(msg: MessageLike, namer: IndexNamer): Decoded {
+  let out: Decoded;
   try {
-    const out = decodeUnguarded(msg, namer);
+    out = decodeUnguarded(msg, namer);
     // data stream fields, index names from event fields: inside the guard, so a failure is poison too
     if (namer.perDocument) for (const d of out.docs) namer.perDocument(d);
-    return out;
   } catch (err) {
     const body = Buffer.isBuffer(msg.content) ? msg.content : Buffer.alloc(0);
-    return { docs: [], poison: [{ reason: `the message cannot be decoded: ${errorMessage(err)}`, body }] };
+    out = { docs: [], poison: [{ reason: `the message cannot be decoded: ${errorMessage(err)}`, body }] };
+  }
+  keepProperties(out.poison, msg);
+  return out;
+}
+
+/**
+ * The properties a replay needs to decode poison as the delivery was: its
+ * content type always, its content encoding only on poison that is the body
+ * as received (an inflated body or a line of one is no longer encoded).
+ */
+function keepProperties(poison: Poison[], msg: MessageLike): void {
+  const { contentType, contentEncoding } = msg.properties;
+  for (const p of poison) {
+    if (typeof contentType === 'string' && contentType !== '') p.contentType = contentType;
+    if (typeof contentEncoding === 'string' && contentEncoding !== '' && p.body === msg.content) p.contentEncoding = contentEncoding;
   }
 }

@@ -8,7 +8,7 @@ import { requireQueue, type ChannelModel, type Message } from '@logship/common';
 import { DLQ_HEADERS } from './dead-letter.js';
 import { translateAmqpFailure } from './dlq-replay.js';
 
-export { REPLAY_WINDOW, replayDeadLetters, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
+export { replayDeadLetters, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
 
 export interface DeadLetterView {
   eventId: string | null;
@@ -77,13 +77,15 @@ export function viewDeadLetter(m: Message, previewBytes = 120): DeadLetterView {
  * AMQP message id, else a hash of the body (the same line dead-lettered twice
  * counts once).
  */
-export function letterKey(m: Message): string {
+function letterKey(m: Message): string {
   const id = str(header(m, DLQ_HEADERS.eventId)) ?? str(m.properties.messageId);
   return id !== null && id !== '' ? `id:${id}` : `sha1:${createHash('sha1').update(m.content).digest('hex')}`;
 }
 
 /** At most this many letters are read to count distinct events (all held unacked at once). */
-export const DISTINCT_SCAN_LIMIT = 10_000;
+const DISTINCT_SCAN_LIMIT = 10_000;
+/** basic.qos prefetch-count is a 16-bit field: no more letters can be held unacked by one consumer */
+const MAX_PREFETCH = 65_535;
 /** A read stops when no letter arrived for this long (another client holds the rest). */
 const LIST_IDLE_MS = 500;
 
@@ -99,13 +101,22 @@ export interface DeadLetterListing {
 }
 
 /**
- * Reads up to max(limit, DISTINCT_SCAN_LIMIT) dead letters with a consumer
- * that never acks, then gives them all back (nack with requeue; closing the
- * channel would do the same). Nothing is removed.
+ * Reads up to max(limit, DISTINCT_SCAN_LIMIT) dead letters (at most
+ * MAX_PREFETCH) with a consumer that never acks, then gives them all back by
+ * closing the channel: the broker requeues what a closed channel held
+ * unacked. Nothing is removed.
+ *
+ * Closing rather than nack-with-requeue: on a quorum queue every return
+ * counts against x-delivery-limit (the letter is dropped or dead-lettered
+ * past it). Measured on RabbitMQ 3.10 with a quorum queue: a close raises
+ * x-delivery-count by 1 per listing, nack(requeue) then close by 2, so a
+ * listing costs each letter it read one count and no more. No way to read a
+ * quorum queue message without counting was found on 3.10 (classic queues
+ * count nothing; they only set redelivered).
  */
 export async function listDeadLetters(conn: ChannelModel, s: DlqSettings, limit: number): Promise<DeadLetterListing> {
   const { messageCount } = await requireQueue(conn, s.deadLetterQueue);
-  const scan = Math.min(messageCount, Math.max(limit, DISTINCT_SCAN_LIMIT));
+  const scan = Math.min(messageCount, Math.max(limit, DISTINCT_SCAN_LIMIT), MAX_PREFETCH);
   const letters: DeadLetterView[] = [];
   const keys = new Set<string>();
   if (scan === 0) return { total: messageCount, scanned: 0, distinctEvents: 0, letters };
@@ -141,8 +152,8 @@ export async function listDeadLetters(conn: ChannelModel, s: DlqSettings, limit:
           )
           .then(arm, reject);
       });
-      ch.nackAll(true);
     } finally {
+      // gives every letter read back (see above): no nack, no ack
       await ch.close().catch(() => undefined);
     }
   } catch (err) {

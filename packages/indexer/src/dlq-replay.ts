@@ -30,7 +30,7 @@ import { DLQ_HEADERS } from './dead-letter.js';
 import type { DlqSettings } from './dlq-admin.js';
 
 /** Unconfirmed copies at most (and letters held unacked): enough for thousands of letters/s. */
-export const REPLAY_WINDOW = 2000;
+const REPLAY_WINDOW = 2000;
 /** With nothing in flight and no delivery for this long, the queue is checked: empty means done. */
 const IDLE_MS = 300;
 /** Idle this long (letters ready but never delivered to us, e.g. a single-active-consumer queue): stop. */
@@ -164,6 +164,8 @@ class ReplayRun {
           persistent: true,
           mandatory: true,
           contentType: m.properties.contentType ?? 'application/json',
+          // poison dead-lettered as received (gzip, deflate): without it the copy would be indexed as text
+          ...(m.properties.contentEncoding ? { contentEncoding: m.properties.contentEncoding } : {}),
           ...(m.properties.messageId ? { messageId: m.properties.messageId } : {}),
           ...(m.properties.timestamp ? { timestamp: m.properties.timestamp } : {}),
           appId: 'logship',

@@ -7,9 +7,16 @@
  * acked when all of its events are settled; past the retry budget it is
  * nacked with requeue, never acked or dropped.
  */
-import { backoffDelay, errorMessage, isLogshipError, type IndexerMetrics, type Logger } from '@logship/common';
+import { ErrorCodes, LogshipError, backoffDelay, errorMessage, isLogshipError, type IndexerMetrics, type Logger } from '@logship/common';
 import type { Delivery } from './consumer.js';
-import type { DeadLetterPublisher, DeadLetterReason } from './dead-letter.js';
+import {
+  type DeadLetterProperties,
+  type DeadLetterPublisher,
+  type DeadLetterReason,
+  MAX_DEAD_LETTER_BYTES,
+  REFUSED_DEAD_LETTER_BYTES,
+  isSizeRefusal,
+} from './dead-letter.js';
 import type { Decoded, Document } from './decode.js';
 import { bulkItemBytes } from './outputs/bulk.js';
 import type { ItemOutcome, Output } from './outputs/output.js';
@@ -44,6 +51,15 @@ interface Item {
 
 /** while dead-letter publishing keeps failing, its warning is repeated at most this often */
 const DEAD_LETTER_LOG_EVERY_MS = 30_000;
+
+/** the least time a dead-letter publish is given for its confirm (see withinBudget) */
+const DEAD_LETTER_MIN_WAIT_MS = 5_000;
+
+/** the body cut to `max` bytes, with its original size in the properties, or as it is if it fits */
+function truncated(body: Buffer, props: DeadLetterProperties, max: number): { body: Buffer; props: DeadLetterProperties } {
+  if (body.length <= max) return { body, props };
+  return { body: body.subarray(0, max), props: { ...props, truncatedFrom: body.length } };
+}
 
 export class BatchProcessor {
   private queue: Item[] = [];
@@ -115,7 +131,8 @@ export class BatchProcessor {
       this.queuedBytes += bytes;
     }
     for (const p of decoded.poison) {
-      void this.deadLetter(delivery, p.body, { type: 'undecodable', reason: p.reason }, 'application/octet-stream', now);
+      const props = { contentType: p.contentType ?? 'application/octet-stream', contentEncoding: p.contentEncoding };
+      this.startDeadLetter(delivery, p.body, { type: 'undecodable', reason: p.reason }, props, now);
     }
     if (this.queue.length === 0) return;
     if (this.deadline === Infinity) {
@@ -238,11 +255,11 @@ export class BatchProcessor {
         case 'reject':
           // published (and retried) on its own: the batch loop does not wait for the broker
           rejected++;
-          void this.deadLetter(
+          this.startDeadLetter(
             it.delivery,
             Buffer.from(it.doc.source),
             { type: outcome.type, reason: outcome.reason, status: outcome.status, index: it.doc.index, eventId: it.doc.id },
-            'application/json',
+            { contentType: 'application/json' },
             it.firstTry,
           );
           break;
@@ -278,26 +295,42 @@ export class BatchProcessor {
     this.o.logger.warn({ events: keep.length, delayMs: delay, reason: this.lastError }, 'bulk items failed; retrying them');
   }
 
+  /** deadLetter() in the background: it handles its own failures, so a rejection here is a bug, logged, never unhandled */
+  private startDeadLetter(delivery: Delivery, body: Buffer, why: DeadLetterReason, props: DeadLetterProperties, firstTry: number): void {
+    this.deadLetter(delivery, body, why, props, firstTry).catch((err: unknown) => {
+      this.o.logger.error({ err: errorMessage(err), eventId: why.eventId }, 'dead-lettering failed unexpectedly; the delivery stays unacked');
+    });
+  }
+
   /**
    * Publishes one dead letter, confirmed and routed, then settles its event.
-   * A failure (returned: no dead-letter queue bound; nacked; channel closed)
-   * leaves the delivery unacked and is retried with backoff; past the retry
-   * budget the delivery is nacked with requeue, so it comes back later.
+   * A failure (returned: no dead-letter queue bound; nacked; channel closed;
+   * no confirm within the remaining retry budget) leaves the delivery unacked
+   * and is retried with backoff; past the retry budget the delivery is nacked
+   * with requeue, so it comes back later. A body the broker could never take
+   * is cut short (MAX_DEAD_LETTER_BYTES, or smaller once the broker refused
+   * it for its size) with its original size in a header.
    */
-  private async deadLetter(delivery: Delivery, body: Buffer, why: DeadLetterReason, contentType: string, firstTry: number): Promise<void> {
+  private async deadLetter(delivery: Delivery, body: Buffer, why: DeadLetterReason, props: DeadLetterProperties, firstTry: number): Promise<void> {
     let waiting = false;
     let published = false;
+    let letter = truncated(body, props, MAX_DEAD_LETTER_BYTES);
     try {
       for (let attempt = 0; ; attempt++) {
         if (delivery.settled || this.stopped || !this.o.settler.isLive(delivery)) return this.forget(delivery);
         try {
-          await this.o.deadLetters.publish(body, why, contentType);
+          await this.withinBudget(this.o.deadLetters.publish(letter.body, why, letter.props), firstTry);
         } catch (err) {
           if (!waiting) {
             waiting = true;
             this.deadLetterWaiting++;
           }
           this.deadLetterFailed(err);
+          if (isSizeRefusal(err) && letter.body.length > REFUSED_DEAD_LETTER_BYTES) {
+            // never retried as it is: the broker would refuse it again, forever
+            letter = truncated(body, props, REFUSED_DEAD_LETTER_BYTES);
+            continue;
+          }
           if (Date.now() - firstTry >= this.o.retryTimeoutMs) return this.requeue(delivery, 'dead-letter publish kept failing');
           const delay = backoffDelay(attempt, { initialMs: this.o.retryBackoffMs, maxMs: this.o.retryMaxBackoffMs });
           await this.pause(delay);
@@ -305,7 +338,10 @@ export class BatchProcessor {
         }
         published = true;
         this.o.metrics.eventsDeadLettered.inc();
-        this.o.logger.warn({ eventId: why.eventId, status: why.status, type: why.type, reason: why.reason }, 'event dead-lettered');
+        this.o.logger.warn(
+          { eventId: why.eventId, status: why.status, type: why.type, reason: why.reason, truncatedFrom: letter.props.truncatedFrom },
+          'event dead-lettered',
+        );
         this.settleOne(delivery);
         return;
       }
@@ -319,6 +355,28 @@ export class BatchProcessor {
         }
       }
     }
+  }
+
+  /**
+   * A publish raced against what is left of the retry budget: a broker that
+   * never confirms (flow control, a stuck channel) must not hold the delivery
+   * past it. At least min(budget, DEAD_LETTER_MIN_WAIT_MS) is waited, so an
+   * event that spent its budget in bulk retries still gets a fair try. A
+   * confirm that comes later is ignored (the delivery is requeued by then and
+   * may be dead-lettered a second time: at least once).
+   */
+  private withinBudget(publish: Promise<void>, firstTry: number): Promise<void> {
+    const left = firstTry + this.o.retryTimeoutMs - Date.now();
+    const wait = Math.max(left, Math.min(this.o.retryTimeoutMs, DEAD_LETTER_MIN_WAIT_MS));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LogshipError(ErrorCodes.NOT_CONFIRMED, `the broker did not confirm a dead letter within ${wait} ms (the retry budget)`)),
+        wait,
+      );
+    });
+    publish.catch(() => undefined); // a late failure after the race is lost must not be unhandled
+    return Promise.race([publish, expired]).finally(() => clearTimeout(timer));
   }
 
   /** a backoff that stop() cuts short */

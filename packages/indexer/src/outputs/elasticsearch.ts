@@ -12,7 +12,7 @@ type BulkResponse = { errors?: boolean; items?: Array<Record<string, { status?: 
  * refuses any request body over http.max_content_length (100mb by default)
  * with an empty 413, so this event can never be written as it is.
  */
-export function tooLargeOutcome(bodyBytes: number): ItemOutcome {
+function tooLargeOutcome(bodyBytes: number): ItemOutcome {
   return {
     kind: 'reject',
     status: 413,
