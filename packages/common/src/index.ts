@@ -13,5 +13,7 @@ export * from './http/server.js';
 export * from './config/schema.js';
 export * from './config/load.js';
 export * from './amqp/connection.js';
+export * from './amqp/amqp-connection.js';
+export * from './amqp/node-list.js';
 export * from './amqp/broker-errors.js';
 export * from './amqp/topology.js';

@@ -1,5 +1,5 @@
 /** `logship monitor --targets URL,URL --port P`: one endpoint and a dashboard for many workers. */
-import { ErrorCodes, LogshipError, connectRecovering, errorMessage, handleShutdownSignals, startHttpServer } from '@logship/common';
+import { AmqpConnection, ErrorCodes, LogshipError, errorMessage, handleShutdownSignals, startHttpServer } from '@logship/common';
 import type { CommandContext } from '../main.js';
 import { dashboardPage } from '../monitor/dashboard.js';
 import { parseTarget, type Target } from '../monitor/scrape.js';
@@ -31,10 +31,11 @@ export function parseTargets(list: string): Target[] {
 export async function runMonitor({ config, positionals, logger }: CommandContext): Promise<number> {
   if (positionals.length > 0) throw new LogshipError(ErrorCodes.USAGE, `monitor takes no arguments (got "${positionals.join(' ')}")`);
   const targets = parseTargets(config.targets);
-  // queue figures are best effort: the dashboard works without the broker
-  const conn = await connectRecovering(config, { role: 'monitor', logger, initialMaxRetries: 1 }).catch((err: unknown) => {
-    logger.warn({ err: errorMessage(err) }, 'cannot reach RabbitMQ: queue figures unavailable until it answers');
-    return null;
+  // queue figures are best effort: the dashboard works without the broker, and
+  // the connection keeps trying every node until one answers
+  const conn = new AmqpConnection(config, { role: 'monitor', logger, initialMaxRetries: Number.POSITIVE_INFINITY });
+  conn.waitForConnect().catch((err: unknown) => {
+    if (err instanceof LogshipError) logger.warn({ err: err.message, hint: err.hint }, 'RabbitMQ refused the monitor: queue figures unavailable');
   });
   const monitor = new Monitor({
     targets,

@@ -1,12 +1,15 @@
 /**
- * AMQP connections. Long-running commands use amqplib's built-in recovery
- * (reconnect with backoff); one-shot commands connect once and fail fast.
+ * AMQP connections to one broker or to any node of a cluster (--amqp-url is a
+ * comma-separated list). One-shot commands connect once, trying each node,
+ * and fail fast; long-running commands use AmqpConnection (amqp-connection.ts),
+ * which moves to the next node that answers when it loses the one in use.
  */
-import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
+import amqp, { type ChannelModel } from 'amqplib';
 import os from 'node:os';
 import { ErrorCodes, LogshipError, errorMessage } from '../errors.js';
-import { maskUrl, safeDecode, scrubSecrets, splitUrl, splitUrlList, type Logger } from '../logger.js';
+import { maskUrl, safeDecode, scrubSecrets, splitUrl, splitUrlList } from '../logger.js';
 import { readTls } from '../tls.js';
+import { amqpNodes, shuffled } from './node-list.js';
 
 /** The options a connection needs: URL and TLS files. */
 export interface AmqpSettings {
@@ -16,12 +19,16 @@ export interface AmqpSettings {
   amqpKey: string;
 }
 
-function socketOptions(s: AmqpSettings, role: string) {
+/** A node that does not answer a TCP connect within this is skipped (a black-holed host would otherwise hang the attempt for minutes). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** amqplib's socket options for every node: client properties, TLS files, connect timeout. */
+export function socketOptions(s: AmqpSettings, role: string) {
   const tls = readTls('amqp', { ca: s.amqpCa, cert: s.amqpCert, key: s.amqpKey });
-  return { ...clientProperties(role), ...(tls ?? {}) };
+  return { ...clientProperties(role), ...(tls ?? {}), timeout: CONNECT_TIMEOUT_MS };
 }
 
-export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, RecoveringChannelModel } from 'amqplib';
+export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 
 function clientProperties(role: string) {
   return { clientProperties: { connection_name: `logship-${role}@${os.hostname()}:${process.pid}`, product: 'logship' } };
@@ -70,61 +77,47 @@ export function describeConnectError(url: string, err: unknown): LogshipError {
   return fail(`cannot connect to RabbitMQ at ${where}: ${msg}`, 'is the broker running and reachable? check --amqp-url (LOGSHIP_AMQP_URL)');
 }
 
-/** One connection, no recovery: for bootstrap, status and other one-shot commands. */
-export async function connectOnce(settings: AmqpSettings, role: string): Promise<ChannelModel> {
-  const url = settings.amqpUrl;
-  const options = socketOptions(settings, role);
-  try {
-    const conn = await amqp.connect(url, options);
-    conn.on('error', () => {
-      /* reported through close */
-    });
-    return conn;
-  } catch (err) {
-    throw describeConnectError(url, err);
-  }
-}
-
-export interface RecoveringOptions {
-  role: string;
-  logger: Logger;
-  /** retries before the first connection succeeds; then reconnects forever */
-  initialMaxRetries?: number;
+/** A login or vhost refusal: a configuration error, the same on every node of a cluster. */
+export function isConfigRefusal(err: unknown): boolean {
+  return /ACCESS_REFUSED|403|NOT_ALLOWED|530|Expected ConnectionOpenOk; got <ConnectionClose/.test(errorMessage(err));
 }
 
 /**
- * A connection that reconnects by itself (amqplib recovery). Channels must be
- * re-created on every 'connect' event; callers own that.
+ * Several nodes failed: one message naming each (masked) with its reason; the
+ * hint is the one for the first node's failure.
  */
-export async function connectRecovering(settings: AmqpSettings, options: RecoveringOptions): Promise<RecoveringChannelModel> {
-  const { logger } = options;
-  const url = settings.amqpUrl;
-  const conn = await amqp.connect(url, {
-    ...socketOptions(settings, options.role),
-    recovery: {
-      initialDelay: 200,
-      maxDelay: 10_000,
-      initialMaxRetries: options.initialMaxRetries ?? 4,
-      maxRetries: Infinity,
-      waitForConnect: false,
-    },
+export function describeClusterConnectError(failures: Array<{ url: string; err: unknown }>, all: string[]): LogshipError {
+  const first = failures[0];
+  if (!first) return new LogshipError(ErrorCodes.AMQP_CONNECT, 'no RabbitMQ node to connect to', { hint: 'set --amqp-url (LOGSHIP_AMQP_URL)' });
+  if (failures.length === 1) return describeConnectError(first.url, first.err);
+  const refusal = failures.find((f) => isConfigRefusal(f.err));
+  const lead = describeConnectError((refusal ?? first).url, (refusal ?? first).err);
+  const each = failures.map((f) => `${maskUrl(f.url)}: ${scrubSecrets(errorMessage(f.err), all)}`).join('; ');
+  return new LogshipError(ErrorCodes.AMQP_CONNECT, `cannot connect to any of the ${failures.length} RabbitMQ nodes in --amqp-url (${each})`, {
+    hint: lead.hint ?? 'are the brokers running and reachable? check --amqp-url (LOGSHIP_AMQP_URL)',
+    cause: (refusal ?? first).err,
   });
-  const where = maskUrl(url);
-  const reason = (err: unknown) => scrubSecrets(errorMessage(err), [url]);
-  conn.on('error', (err: Error) => logger.warn({ err: reason(err) }, 'AMQP connection error'));
-  conn.on('disconnect', (err: Error) => logger.warn({ err: reason(err), url: where }, 'AMQP connection lost; reconnecting'));
-  conn.on('reconnect-scheduled', (info: { attempt: number; delay: number; error: Error }) =>
-    logger.info({ attempt: info.attempt, delayMs: info.delay, err: reason(info.error) }, 'AMQP reconnect scheduled'),
-  );
-  let connects = 0;
-  conn.on('connect', () => {
-    if (connects++ === 0) logger.debug({ url: where }, 'AMQP connected');
-    else logger.info({ url: where }, 'AMQP reconnected');
-  });
-  try {
-    await conn.waitForConnect();
-  } catch (err) {
-    throw describeConnectError(url, err);
+}
+
+/**
+ * One connection, no recovery: for bootstrap, status and other one-shot
+ * commands. With a node list, the nodes are tried in a shuffled order and the
+ * first that answers is used.
+ */
+export async function connectOnce(settings: AmqpSettings, role: string): Promise<ChannelModel> {
+  const nodes = amqpNodes(settings.amqpUrl);
+  const options = socketOptions(settings, role);
+  const failures: Array<{ url: string; err: unknown }> = [];
+  for (const url of nodes.length > 1 ? shuffled(nodes) : nodes) {
+    try {
+      const conn = await amqp.connect(url, options);
+      conn.on('error', () => {
+        /* reported through close */
+      });
+      return conn;
+    } catch (err) {
+      failures.push({ url, err });
+    }
   }
-  return conn;
+  throw describeClusterConnectError(failures, nodes);
 }
