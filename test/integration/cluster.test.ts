@@ -2,13 +2,16 @@
  * logship on a private three-node RabbitMQ cluster (issue 11): quorum queues
  * declared through one node have a member on each, the pipeline works through
  * any node, and losing the node that holds a queue's leader loses and
- * duplicates nothing. The cluster starts once for the file (~20 s); node
- * failover of the clients themselves (a URL list) is tested elsewhere, later.
+ * duplicates nothing; with the node list in --amqp-url, neither does losing
+ * the node a shipper or an indexer is connected to, a rolling restart, or two
+ * nodes of three down for a while. The cluster starts once for the file
+ * (~20 s); every test but the last leaves all three nodes running.
  */
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { deleteTopology, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
-import { startCli } from '../helpers/cli.js';
+import { startCli, type RunningCli } from '../helpers/cli.js';
 import { startEs, type EsTarget } from '../helpers/es.js';
 import { bootstrap, metricValue, numberedLines, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
 import { PrivateCluster } from '../helpers/rabbit-cluster.js';
@@ -16,6 +19,43 @@ import { rabbitAvailable } from '../helpers/rabbit-node.js';
 import { waitFor } from '../helpers/wait.js';
 
 const line = (i: number) => `line ${i} lorem ipsum dolor sit amet`;
+
+/** numberedLines(total), written at `perSecond` lines a second: shipping stays under way for total/perSecond seconds */
+function pacedLines(total: number, perSecond: number): Readable {
+  let i = 0;
+  const chunk = Math.max(1, Math.round(perSecond / 20));
+  return new Readable({
+    read() {
+      if (i >= total) {
+        this.push(null);
+        return;
+      }
+      setTimeout(() => {
+        let out = '';
+        for (let k = 0; k < chunk && i < total; k++, i++) out += `${line(i)}\n`;
+        this.push(out);
+      }, 50);
+    },
+  });
+}
+
+/** the URL of a process's /metrics and /health, from its "serving" log line */
+async function servedUrl(p: RunningCli): Promise<string> {
+  return waitFor(
+    'the process to serve /health',
+    () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(p.stderr());
+      if (m) return m[1];
+      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}:\n${p.stderr()}`);
+      return undefined;
+    },
+    30_000,
+  );
+}
+
+async function health(url: string): Promise<{ status: string; amqp: { node: string | null } }> {
+  return (await fetch(`${url}/health`)).json() as Promise<{ status: string; amqp: { node: string | null } }>;
+}
 
 describe('RabbitMQ cluster of three private nodes', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, () => {
   let es: EsTarget;
@@ -89,6 +129,145 @@ describe('RabbitMQ cluster of three private nodes', { skip: !rabbitAvailable() &
       assert.equal((await stopProcess(indexer)).code, 0);
     } finally {
       if (indexer) await stopProcess(indexer);
+      await deleteTopology(n, liveUrl());
+    }
+  });
+
+  /** node index of the RabbitMQ node a process is connected to, from its /health (masked URL; the port tells) */
+  async function nodeOf(url: string): Promise<number> {
+    return waitFor(
+      'the process to name its node',
+      async () => {
+        const node = (await health(url)).amqp.node;
+        const i = node ? cluster.nodes.findIndex((x) => node.includes(`:${x.port}/`)) : -1;
+        return i >= 0 ? i : undefined;
+      },
+      30_000,
+      100,
+    );
+  }
+
+  /** restarts every node that is down and waits until the cluster lists all three */
+  async function healCluster(): Promise<void> {
+    for (let i = 0; i < cluster.nodes.length; i++) if (!cluster.node(i).running) await cluster.start(i);
+    await cluster.waitForAllRunning(90_000);
+  }
+
+  const listEnv = (n: Names) => ({ ...n.env, LOGSHIP_AMQP_URL: cluster.urlList, LOGSHIP_ES_NODE: es.url });
+
+  it('kill -9 of the node the shipper is connected to, then of the node the indexer is connected to, each while work is under way: every line indexed exactly once, ship exits 0, failovers counted', async () => {
+    const n = names('clfail', 0);
+    let indexer: IndexerProcess | undefined;
+    let shipper: RunningCli | undefined;
+    try {
+      await bootstrap(listEnv(n), ['--queue-type', 'quorum']);
+      const total = 20_000;
+      // phase 1: the shipper's node dies while it publishes (no indexer yet: the queue keeps a backlog)
+      shipper = startCli(['ship', '--metrics-port', '0', '--max-inflight', '200'], {
+        env: { ...listEnv(n), LOGSHIP_LOG_LEVEL: 'info' },
+        input: pacedLines(total, 4000),
+        timeoutMs: 180_000,
+      });
+      const shipUrl = await servedUrl(shipper);
+      const shipNode = await nodeOf(shipUrl);
+      await waitFor('shipping under way', async () => (await metricValue(shipUrl, 'logship_shipper_events_published_total')) > 3000, 60_000, 50);
+      await cluster.kill(shipNode);
+      await waitFor('the shipper on another node', async () => (await nodeOf(shipUrl)) !== shipNode, 60_000, 100);
+      assert.equal(await metricValue(shipUrl, 'logship_amqp_failovers_total'), 1);
+      const shipped = await shipper.exited;
+      assert.equal(shipped.code, 0, shipped.stderr);
+      assert.match(shipped.stderr, new RegExp(`read ${total}, published ${total}, skipped 0, failed 0`));
+      await healCluster();
+
+      // phase 2: the indexer's node dies while it works through the backlog
+      indexer = await startIndexer(listEnv(n), ['--prefetch', '50', '--batch-size', '50']);
+      const indexNode = await nodeOf(indexer.url);
+      await waitFor('indexing under way', async () => (await es.count(n.indexWildcard)) > 2000, 60_000, 50);
+      assert.ok((await es.count(n.indexWildcard)) < total, 'the indexer is still working when its node dies');
+      await cluster.kill(indexNode);
+      await waitFor('the indexer on another node', async () => (await nodeOf(indexer!.url)) !== indexNode, 60_000, 100);
+      await assertIndexedOnce(n, total);
+      await waitFor('every delivery acked', async () => (await queueDepth(n.queue, liveUrl())).messageCount === 0, 60_000, 250);
+      assert.equal(await metricValue(indexer.url, 'logship_amqp_failovers_total'), 1);
+      assert.equal((await stopProcess(indexer)).code, 0);
+    } finally {
+      shipper?.child.kill('SIGKILL');
+      if (indexer) await stopProcess(indexer);
+      await healCluster();
+      await deleteTopology(n, liveUrl());
+    }
+  });
+
+  it('a rolling restart of all three nodes, one at a time, while shipping and indexing: every line indexed exactly once, ship exits 0', async () => {
+    const n = names('clroll', 0);
+    let indexer: IndexerProcess | undefined;
+    let shipper: RunningCli | undefined;
+    try {
+      await bootstrap(listEnv(n), ['--queue-type', 'quorum']);
+      indexer = await startIndexer(listEnv(n));
+      // long enough to outlast three restarts (each ~5-10 s); the last lines go out once all are back
+      const total = 60_000;
+      shipper = startCli(['ship', '--max-inflight', '200'], { env: listEnv(n), input: pacedLines(total, 1000), timeoutMs: 240_000 });
+      for (let i = 0; i < cluster.nodes.length; i++) {
+        assert.equal(shipper.child.exitCode, null, `still shipping when node ${i + 1} restarts`);
+        await cluster.stop(i);
+        await cluster.start(i);
+        await cluster.waitForAllRunning(90_000);
+      }
+      const shipped = await shipper.exited;
+      assert.equal(shipped.code, 0, shipped.stderr);
+      assert.match(shipped.stderr, new RegExp(`read ${total}, published ${total}, skipped 0, failed 0`));
+      await assertIndexedOnce(n, total);
+      await waitFor('every delivery acked', async () => (await queueDepth(n.queue, liveUrl())).messageCount === 0, 60_000, 250);
+      assert.equal((await stopProcess(indexer)).code, 0);
+    } finally {
+      shipper?.child.kill('SIGKILL');
+      if (indexer) await stopProcess(indexer);
+      await healCluster();
+      await deleteTopology(n, liveUrl());
+    }
+  });
+
+  it('two of three nodes down (no majority): the shipper counts nothing as shipped, pauses its input and reports degraded; once a node is back it finishes, every line indexed once', async () => {
+    const n = names('clminor', 0);
+    let indexer: IndexerProcess | undefined;
+    let shipper: RunningCli | undefined;
+    try {
+      await bootstrap(listEnv(n), ['--queue-type', 'quorum']);
+      indexer = await startIndexer(listEnv(n));
+      const total = 30_000;
+      shipper = startCli(['ship', '--metrics-port', '0', '--max-inflight', '100'], {
+        env: { ...listEnv(n), LOGSHIP_LOG_LEVEL: 'info' },
+        input: pacedLines(total, 2000),
+        timeoutMs: 240_000,
+      });
+      const shipUrl = await servedUrl(shipper);
+      await waitFor('shipping under way', async () => (await metricValue(shipUrl, 'logship_shipper_events_published_total')) > 2000, 60_000, 50);
+      // the shipper's node survives: it stays connected to a node that cannot reach a majority
+      const survivor = await nodeOf(shipUrl);
+      const down = [0, 1, 2].filter((i) => i !== survivor);
+      await Promise.all(down.map((i) => cluster.kill(i)));
+      await waitFor('the shipper reports degraded', async () => (await health(shipUrl)).status === 'degraded', 60_000, 250);
+      const published = await metricValue(shipUrl, 'logship_shipper_events_published_total');
+      const read = await metricValue(shipUrl, 'logship_shipper_events_read_total');
+      // while degraded nothing more is counted as shipped, and the input is paused once the window is full
+      await waitFor('the confirm window to fill', async () => (await metricValue(shipUrl, 'logship_shipper_inflight_events')) >= 100, 30_000, 100);
+      assert.equal((await health(shipUrl)).status, 'degraded');
+      assert.equal(await metricValue(shipUrl, 'logship_shipper_events_published_total'), published, 'no confirm without a majority');
+      const readLater = await metricValue(shipUrl, 'logship_shipper_events_read_total');
+      assert.ok(readLater - published <= 100 + 64, `input paused at the window: read ${readLater}, published ${published} (read ${read} when degraded)`);
+      assert.equal(shipper.child.exitCode, null, 'the shipper waits');
+
+      await cluster.start(down[0]!);
+      const shipped = await shipper.exited;
+      assert.equal(shipped.code, 0, shipped.stderr);
+      assert.match(shipped.stderr, new RegExp(`read ${total}, published ${total}, skipped 0, failed 0`));
+      await assertIndexedOnce(n, total);
+      assert.equal((await stopProcess(indexer)).code, 0);
+    } finally {
+      shipper?.child.kill('SIGKILL');
+      if (indexer) await stopProcess(indexer);
+      await healCluster();
       await deleteTopology(n, liveUrl());
     }
   });

@@ -64,6 +64,8 @@ export class ShipSession<M = undefined> {
   private error: LogshipError | null = null;
   /** events handed to the encoder: read - skipped - submitted never reached the publisher */
   private submitted = 0;
+  /** when the broker last settled a message, or publishing started after an idle window */
+  private lastProgressAt = Date.now();
 
   constructor(private readonly options: SessionOptions<M>) {
     this.metrics = createShipperMetrics(options.registry);
@@ -73,6 +75,19 @@ export class ShipSession<M = undefined> {
   /** The error that stops this run (unroutable, refused, not confirmed), if any. */
   get failure(): LogshipError | null {
     return this.error ?? this.publisher?.failure ?? null;
+  }
+
+  /** the RabbitMQ node in use (password masked), null while none is connected */
+  get amqpNode(): string | null {
+    return this.conn?.node ?? null;
+  }
+
+  /**
+   * How long messages have waited without the broker settling any (0 when none
+   * wait): a cluster without a majority for the queue, or a lost connection.
+   */
+  get unconfirmedForMs(): number {
+    return this.inflight > 0 ? Date.now() - this.lastProgressAt : 0;
   }
 
   get blocked(): boolean {
@@ -85,7 +100,7 @@ export class ShipSession<M = undefined> {
 
   async open(): Promise<void> {
     const { config, logger } = this.options;
-    const conn = await connectRecovering(config, { role: 'shipper', logger });
+    const conn = await connectRecovering(config, { role: 'shipper', logger, registry: this.options.registry });
     this.conn = conn;
     const publisher = new Publisher<M[]>(conn, {
       exchange: config.exchange,
@@ -109,6 +124,7 @@ export class ShipSession<M = undefined> {
 
   private onSettled(msg: OutgoingMessage<M[]>, outcome: Outcome, error?: Error): void {
     this.metrics.inflight.dec(msg.events);
+    this.lastProgressAt = Date.now();
     if (outcome === 'confirmed') {
       this.summary.published += msg.events;
       this.metrics.eventsPublished.inc(msg.events);
@@ -200,6 +216,7 @@ export class ShipSession<M = undefined> {
 
   private send(msg: OutgoingMessage<M[]> | undefined): void {
     if (!msg || this.publisher?.failure) return;
+    if (this.inflight === 0) this.lastProgressAt = Date.now();
     this.metrics.inflight.inc(msg.events);
     this.publisher!.send(msg);
   }

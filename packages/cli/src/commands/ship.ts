@@ -18,7 +18,7 @@ import type { CommandContext } from '../main.js';
 export const DEFAULT_FOLLOW_METRICS_PORT = 9199;
 
 interface Runner {
-  session: Pick<ShipSession<unknown>, 'summary' | 'failure' | 'blocked' | 'inflight'>;
+  session: Pick<ShipSession<unknown>, 'summary' | 'failure' | 'blocked' | 'inflight' | 'amqpNode' | 'unconfirmedForMs'>;
   run(): Promise<unknown>;
   stop(): void;
 }
@@ -90,14 +90,21 @@ export async function runShip({ config, positionals, logger }: CommandContext): 
   }
 }
 
+/** Messages unconfirmed this long make /health degraded: the queue's cluster has no majority, or no node answers. */
+export const UNCONFIRMED_DEGRADED_MS = 5000;
+
 /**
- * down: publishing failed; degraded: the broker blocks us, an input cannot be
+ * down: publishing failed; degraded: no RabbitMQ node is connected, the broker
+ * has confirmed nothing for UNCONFIRMED_DEGRADED_MS while messages wait (input
+ * is paused once the window is full), the broker blocks us, an input cannot be
  * read, or checkpoints cannot be written (shipping goes on, writes are retried
  * every second; a crash meanwhile re-ships from the last written checkpoint).
  */
 function shipHealth(shipper: Runner): Health {
   const s = shipper.session;
   const failure = s.failure;
+  const unconfirmedForMs = s.unconfirmedForMs;
+  const stalled = unconfirmedForMs >= UNCONFIRMED_DEGRADED_MS;
   let filesDegraded = false;
   let files = {};
   if (shipper instanceof FileShipper) {
@@ -106,8 +113,8 @@ function shipHealth(shipper: Runner): Health {
     files = { filesActive: shipper.filesActive, bytesRead: shipper.bytesRead, inputProblems: Object.fromEntries(shipper.inputProblems), checkpoints };
   }
   return {
-    status: failure ? 'down' : s.blocked || filesDegraded ? 'degraded' : 'ok',
-    amqp: { blocked: s.blocked, error: failure?.message ?? null },
+    status: failure ? 'down' : s.blocked || stalled || s.amqpNode === null || filesDegraded ? 'degraded' : 'ok',
+    amqp: { node: s.amqpNode, blocked: s.blocked, unconfirmedForMs, error: failure?.message ?? null },
     inflight: { unconfirmedEvents: s.inflight },
     summary: s.summary,
     ...files,

@@ -1,11 +1,11 @@
 /** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
-import { ExitCodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, scrubConfigSecrets, type Config } from '@logship/common';
+import { ExitCodes, amqpNodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, scrubConfigSecrets, type Config } from '@logship/common';
 import { createEsClient } from '@logship/common/elasticsearch';
 import type { CommandContext } from '../main.js';
 
 export interface StatusReport {
   ok: boolean;
-  amqp: { url: string; reachable: boolean; error: string | null };
+  amqp: { url: string; reachable: boolean; error: string | null; nodes?: NodeStatus[] };
   queue: { name: string; messagesReady: number | null; consumers: number | null; error: string | null };
   deadLetterQueue: { name: string; messages: number | null; error: string | null };
   elasticsearch: {
@@ -19,7 +19,31 @@ export interface StatusReport {
   } | null;
 }
 
+/** one node of --amqp-url's list (shown only for a list of several) */
+export interface NodeStatus {
+  url: string;
+  reachable: boolean;
+  error: string | null;
+}
+
+/** Every node of a list, each connected to alone: a node that is down is named even while the others serve. */
+async function probeNodes(config: Config): Promise<NodeStatus[]> {
+  return Promise.all(
+    amqpNodes(config.amqpUrl).map(async (url) => {
+      const node: NodeStatus = { url: maskUrl(url), reachable: false, error: null };
+      try {
+        await (await connectOnce({ ...config, amqpUrl: url }, 'status')).close();
+        node.reachable = true;
+      } catch (err) {
+        node.error = scrubConfigSecrets(errorMessage(err), config);
+      }
+      return node;
+    }),
+  );
+}
+
 async function amqpPart(config: Config, report: StatusReport): Promise<void> {
+  if (amqpNodes(config.amqpUrl).length > 1) report.amqp.nodes = await probeNodes(config);
   let conn: Awaited<ReturnType<typeof connectOnce>>;
   try {
     conn = await connectOnce(config, 'status');
@@ -84,8 +108,13 @@ export async function collectStatus(config: Config): Promise<StatusReport> {
   };
   await Promise.all([amqpPart(config, report), report.elasticsearch ? esPart(config, report) : Promise.resolve()]);
   const es = report.elasticsearch;
+  const nodesUp = (report.amqp.nodes ?? []).every((n) => n.reachable);
   report.ok =
-    report.amqp.reachable && !report.queue.error && !report.deadLetterQueue.error && (es === null || (es.reachable && !es.error && es.clusterStatus !== 'red'));
+    report.amqp.reachable &&
+    nodesUp &&
+    !report.queue.error &&
+    !report.deadLetterQueue.error &&
+    (es === null || (es.reachable && !es.error && es.clusterStatus !== 'red'));
   return report;
 }
 
@@ -93,6 +122,11 @@ function human(r: StatusReport): string {
   const v = (x: number | null) => (x === null ? '-' : String(x));
   const rows: Array<[string, string, string]> = [
     ['RabbitMQ', r.amqp.url, r.amqp.reachable ? 'ok' : `DOWN: ${r.amqp.error}`],
+    ...(r.amqp.nodes ?? []).map((n, i, all): [string, string, string] => [
+      `  node ${i + 1} of ${all.length}`,
+      n.url,
+      n.reachable ? 'ok' : `DOWN (the others serve while a majority is up): ${n.error}`,
+    ]),
     [
       `queue ${r.queue.name}`,
       `${v(r.queue.messagesReady)} ready, ${v(r.queue.consumers)} consumers`,

@@ -1,7 +1,7 @@
 /** Custom convict formats shared by the schema. */
 import convict from 'convict';
 import { validateDataStreamName } from '../index-name.js';
-import { splitUrl } from '../logger.js';
+import { maskUrl, splitUrl, splitUrlList } from '../logger.js';
 import { parseBytes, parseDuration, parseRetention } from '../units.js';
 
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
@@ -40,6 +40,29 @@ function validateUrl(value: unknown, schemes: RegExp, expected: string): void {
     // the parser's message would add nothing; the value is shown masked by the loader
     throw new Error(`is not a valid URL; ${expected.replace(/^must be/, 'expected')}`);
   }
+}
+
+/**
+ * A comma-separated list of URLs, the nodes of one cluster (a single URL is a
+ * list of one). Each entry is checked alone; a bad one is named by its position
+ * and its masked form, so the message never holds a password.
+ */
+function validateUrlList(value: unknown, schemes: RegExp, expected: string): void {
+  if (typeof value !== 'string') throw new Error(expected);
+  const urls = splitUrlList(value);
+  if (urls.length === 1) return validateUrl(value.trim(), schemes, expected);
+  const seen = new Set<string>();
+  urls.forEach((raw, i) => {
+    const url = raw.trim();
+    const where = `node ${i + 1} of ${urls.length} (${url ? maskUrl(url) : 'empty'})`;
+    try {
+      validateUrl(url, schemes, expected);
+    } catch (err) {
+      throw new Error(`${where} ${(err as Error).message}; separate the nodes of one cluster with commas`);
+    }
+    if (seen.has(url)) throw new Error(`${where} is listed twice; list each node once`);
+    seen.add(url);
+  });
 }
 
 let registered = false;
@@ -98,11 +121,28 @@ export function registerFormats(): void {
   });
   convict.addFormat({
     name: 'amqp-url',
-    validate: (value: unknown) => validateUrl(value, /^amqps?:\/\/[^/]/, 'must be an amqp:// or amqps:// URL such as amqp://user:pass@host:5672/%2f'),
+    validate: (value: unknown) =>
+      validateUrlList(
+        value,
+        /^amqps?:\/\/[^/]/,
+        'must be an amqp:// or amqps:// URL such as amqp://user:pass@host:5672/%2f, or a comma-separated list of them',
+      ),
   });
   convict.addFormat({
     name: 'http-url',
     validate: (value: unknown) => validateUrl(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:9200'),
+  });
+  convict.addFormat({
+    name: 'http-url-list',
+    validate: (value: unknown) =>
+      validateUrlList(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:9200, or a comma-separated list of them'),
+  });
+  convict.addFormat({
+    name: 'http-url-or-empty',
+    validate(value: unknown) {
+      if (value === '') return;
+      validateUrl(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:5601, or empty');
+    },
   });
   convict.addFormat({
     name: 'bool',
