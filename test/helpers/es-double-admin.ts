@@ -30,10 +30,11 @@ export interface AdminState {
 const states = new WeakMap<EsDouble, AdminState>();
 
 export function adminState(es: EsDouble): AdminState {
-  let s = states.get(es);
+  // the doubles of one cluster share their state
+  let s = states.get(es.cluster);
   if (!s) {
     s = { components: new Map(), policies: new Map(), pipelines: new Map(), dataStreams: new Map(), bulkPipelines: [] };
-    states.set(es, s);
+    states.set(es.cluster, s);
   }
   return s;
 }

@@ -12,11 +12,13 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_MAX_CONTENT_LENGTH, tooDeepAt, tooDeepItem } from './es-limits.js';
+import { invalidIndexName, invalidIndexNameItem } from './es-index-names.js';
 import { routeAdmin } from './es-double-admin.js';
 import { matches, seeded, wildcardToRegex } from './es-query.js';
 import { compileFilterPath, filterPath, type PathNode } from './filter-path.js';
 
 export { DEFAULT_MAX_CONTENT_LENGTH, MAX_NESTING_DEPTH, tooDeepAt } from './es-limits.js';
+export { invalidIndexName } from './es-index-names.js';
 
 export interface StoredDoc {
   id: string;
@@ -87,6 +89,21 @@ export class EsDouble {
   requiredAuthorization: string | null = null;
   /** Authorization headers seen */
   readonly authorizations = new Set<string>();
+  /** the double whose documents, templates and admin state this one shares (itself unless made with one) */
+  readonly cluster: EsDouble;
+
+  /**
+   * `cluster`: another double to share documents, templates, ILM policies,
+   * pipelines and data streams with, like two nodes of one cluster (each
+   * keeps its own server, faults and request records).
+   */
+  constructor(cluster?: EsDouble) {
+    this.cluster = cluster?.cluster ?? this;
+    if (cluster) {
+      this.indices = this.cluster.indices;
+      this.templates = this.cluster.templates;
+    }
+  }
 
   async start(port = 0, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
@@ -301,6 +318,8 @@ export class EsDouble {
 
   /** the answer for one document, or null when its source is not a JSON object (the whole request fails) */
   private item(op: string, index: string, id: string, sourceLine: string): { status: number } | null {
+    // Elasticsearch creates a missing index on a write, and refuses a name it cannot create for that item only
+    if (!this.indices.has(index) && invalidIndexName(index) !== undefined) return invalidIndexNameItem(index, id);
     // Elasticsearch parses a source on its shard: too deep is a 400 item, the rest of the bulk goes on
     const deepAt = tooDeepAt(sourceLine);
     if (deepAt >= 0) return tooDeepItem(index, id, deepAt);

@@ -25,7 +25,11 @@ export async function startIndexer(env: Record<string, string>, extra: string[] 
       return undefined;
     },
     30_000,
-  );
+  ).catch((err: unknown) => {
+    // not serving: no test will stop it
+    p.child.kill('SIGKILL');
+    throw err;
+  });
   return { ...p, url };
 }
 
@@ -63,6 +67,9 @@ export async function startServing(args: string[], env: Record<string, string>):
       return undefined;
     },
     30_000,
-  );
+  ).catch((err: unknown) => {
+    p.child.kill('SIGKILL');
+    throw err;
+  });
   return { p, url };
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AmqpConnection, connectOnce, connectRecovering, createLogger, createRegistry } from '@logship/common';
 import { AMQP_URL } from '../helpers/amqp.js';
+import { runCli } from '../helpers/cli.js';
 import { freePort, PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,7 +43,7 @@ describe('AMQP node list: connect and fail over', { skip: !rabbitAvailable() && 
     } finally {
       await conn.close();
     }
-    const once = await connectOnce(settings(`${dead},${AMQP_URL}`), 'test');
+    const once = await connectOnce(settings(`${dead},${AMQP_URL}`), 'test', { ordered: true });
     await once.close();
   });
 
@@ -111,6 +112,67 @@ describe('AMQP node list: connect and fail over', { skip: !rabbitAvailable() && 
     assert.match(err.message, /refused the login/);
     assert.ok(!err.message.includes('wrongpw999'), err.message);
     assert.ok(Date.now() - started < 5_000, `failed in ${Date.now() - started} ms`);
+  });
+
+  it('a vhost refused by one node is not final (a booting node refuses it too): the next node that has it is used', async () => {
+    await node.ctlAsync(['add_vhost', 'only-on-private']);
+    await node.ctlAsync(['set_permissions', '-p', 'only-on-private', 'guest', '.*', '.*', '.*']);
+    const onShared = AMQP_URL.replace(/\/%2f$/, '/only-on-private');
+    const onPrivate = node.url.replace(/\/%2f$/, '/only-on-private');
+    const conn = await connectRecovering(settings(`${onShared},${onPrivate}`), { role: 'test', logger, ordered: true });
+    try {
+      assert.match(conn.node ?? '', new RegExp(`:${node.port}/only-on-private`));
+    } finally {
+      await conn.close();
+    }
+    // on every node: a configuration error, reported at once with the fix
+    const err = await connectRecovering(settings(onShared), { role: 'test', logger }).then(
+      () => assert.fail('opened a vhost that does not exist'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /refused to open vhost "only-on-private"/);
+  });
+
+  it('close() while every node is down returns at once: no backoff or connect attempt holds it, and channel requests are rejected', async () => {
+    const dead = `amqp://guest:guest@127.0.0.1:${await freePort()}/%2f`;
+    const conn = new AmqpConnection(settings(dead), { role: 'test', logger, initialMaxRetries: Number.POSITIVE_INFINITY });
+    const first = conn.waitForConnect().then(
+      () => 'connected',
+      (e: Error) => e.message,
+    );
+    const channel = conn.createChannel().then(
+      () => 'channel',
+      (e: Error) => e.message,
+    );
+    // a scrape that gives up leaves no waiter behind
+    await assert.rejects(conn.createChannelUnless(AbortSignal.timeout(50)), /no RabbitMQ node connected in time/);
+    await new Promise((r) => setTimeout(r, 1500)); // a few rounds, into the backoff
+    const started = Date.now();
+    await conn.close();
+    assert.ok(Date.now() - started < 1200, `close took ${Date.now() - started} ms`);
+    assert.equal(await first, 'Connection closed');
+    assert.equal(await channel, 'Connection closed');
+    await assert.rejects(conn.waitForConnect(), /Connection closed/);
+  });
+
+  it('status with a node list connects to each node: a node that is down is named (exit 1) while the queue figures come from another', async () => {
+    const dead = `amqp://guest:deadpw4321@127.0.0.1:${await freePort()}/%2f`;
+    const r = await runCli(['status', '--skip-elasticsearch', '--json'], {
+      env: { LOGSHIP_AMQP_URL: `${dead},${AMQP_URL}`, LOGSHIP_QUEUE: `nope-${process.pid}` },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      amqp: { reachable: boolean; nodes: Array<{ url: string; reachable: boolean; error: string | null }> };
+      queue: { error: string };
+    };
+    assert.equal(report.amqp.reachable, true);
+    assert.deepEqual(
+      report.amqp.nodes.map((n) => n.reachable),
+      [false, true],
+    );
+    assert.match(report.amqp.nodes[0]!.error ?? '', /ECONNREFUSED/);
+    assert.match(report.queue.error, /does not exist/, 'the queue was asked of the node that answered');
+    assert.ok(!r.stdout.includes('deadpw4321'), 'the password is masked');
   });
 
   it('spread: each process shuffles the node list, so processes land on different nodes', async () => {

@@ -148,15 +148,21 @@ describe('bootstrap', () => {
       assert.equal(boot.code, 0, boot.stderr);
       const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      for (const q of [n.deadLetterQueue, n.queue]) {
-        assert.match(
-          r.stdout,
-          new RegExp(
-            `MISMATCH (dead-letter )?queue "${q}" \\(durable, classic.*already exists with x-queue-type = quorum, but logship asked for x-queue-type = classic`,
-          ),
-        );
-      }
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `MISMATCH dead-letter queue "${n.deadLetterQueue}" \\(durable, classic.*already exists with x-queue-type = quorum, but logship asked for x-queue-type = classic`,
+        ),
+      );
+      // the broker names the first argument that differs: on the main queue one only quorum queues get
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `MISMATCH queue "${n.queue}" \\(durable, classic.*already exists with x-dead-letter-strategy = at-least-once, but logship asked for x-dead-letter-strategy = \\(not set\\)`,
+        ),
+      );
       assert.match(r.stderr, /--queue-type/);
+      assert.match(r.stderr, /set --queue-type quorum \(logship sets x-dead-letter-strategy only on quorum queues/);
       assert.match(r.stderr, new RegExp(`rabbitmqctl -p "/" delete_queue "${n.deadLetterQueue}"`));
       const ok = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -187,7 +193,7 @@ describe('bootstrap', () => {
     }
   });
 
-  it('bad values exit 2 naming the flag or variable, before connecting: --prefetch 70000 or -1, LOGSHIP_SKIP_ELASTICSEARCH=maybe, --index with a field reference', async () => {
+  it('bad values exit 2 naming the flag or variable, before connecting: --prefetch 70000 or -1, LOGSHIP_SKIP_ELASTICSEARCH=maybe, --index starting with a field reference, field references with --data-stream', async () => {
     for (const args of [
       ['--prefetch', '70000'],
       ['--prefetch', '-1'],
@@ -200,9 +206,32 @@ describe('bootstrap', () => {
     const f = await runCli(['bootstrap'], { env: { LOGSHIP_SKIP_ELASTICSEARCH: 'maybe' } });
     assert.equal(f.code, 2);
     assert.match(f.stderr, /LOGSHIP_SKIP_ELASTICSEARCH \(--skip-elasticsearch\): must be true or false/);
-    const idx = await runCli(['bootstrap', '--index', 'logs-%{foo}']);
+    const idx = await runCli(['bootstrap', '--index', '%{foo}-logs']);
     assert.equal(idx.code, 2);
-    assert.match(idx.stderr, /field references are not supported in --index yet/);
+    assert.match(idx.stderr, /--index \(LOGSHIP_INDEX\): starts with a %\{\.\.\.\} reference; with a field reference the pattern must start with literal text/);
+    const down = { LOGSHIP_AMQP_URL: 'amqp://guest:guest@127.0.0.1:9/%2f' };
+    for (const command of ['bootstrap', 'index']) {
+      const ds = await runCli([command, '--data-stream', 'logs-app-default', '--index', 'logs-%{[service][name]}'], { env: down });
+      assert.equal(ds.code, 2, `${command}: ${ds.stderr}`);
+      assert.match(ds.stderr, /names indices from event fields, which --data-stream logs-app-default cannot do: a data stream has one name/);
+      assert.doesNotMatch(ds.stderr, /ECONNREFUSED|did not answer/);
+    }
+  });
+
+  it('a date-format literal before the first field reference is not literal text: --index %{+0yyyy}-%{[service][name]} or %{+0}%{[a]} exits 2 in bootstrap and index, before connecting', async () => {
+    const down = { LOGSHIP_AMQP_URL: 'amqp://guest:guest@127.0.0.1:9/%2f', LOGSHIP_ES_NODE: 'http://127.0.0.1:9' };
+    for (const command of ['bootstrap', 'index']) {
+      for (const index of ['%{+0yyyy}-%{[service][name]}', '%{+0}%{[a]}']) {
+        const r = await runCli([command, '--index', index], { env: down });
+        assert.equal(r.code, 2, `${command} --index ${index}: ${r.stderr}`);
+        assert.match(
+          r.stderr,
+          /--index \(LOGSHIP_INDEX\): starts with a %\{\.\.\.\} reference; with a field reference the pattern must start with literal text ending in "-", "_" or "\."/,
+        );
+        assert.match(r.stderr, /cover every index of the cluster/);
+        assert.doesNotMatch(r.stderr, /ECONNREFUSED|did not answer/);
+      }
+    }
   });
 
   it('LOGSHIP_SKIP_ELASTICSEARCH=0 means false: the template is declared', async () => {
@@ -254,6 +283,26 @@ describe('unreachable or missing broker objects', () => {
       assert.match(r.stderr, new RegExp(`rabbitmqctl add_vhost "${vhost}"`));
       assert.match(r.stderr, /rabbitmqctl set_permissions/);
       assert.doesNotMatch(r.stderr, /is the broker running/);
+    }
+  });
+
+  it('bootstrap warns that an even --quorum-group-size (2, 4) tolerates no more members down than one fewer', async () => {
+    const down = { LOGSHIP_AMQP_URL: 'amqp://guest:guest@127.0.0.1:9/%2f', LOGSHIP_SKIP_ELASTICSEARCH: 'true' };
+    for (const [size, tolerated, odd] of [
+      ['2', '0', '1 or 3'],
+      ['4', '1', '3 or 5'],
+    ]) {
+      const r = await runCli(['bootstrap', '--queue-type', 'quorum', '--quorum-group-size', size!], { env: down });
+      assert.equal(r.code, 1, 'the broker is down');
+      assert.match(r.stderr, new RegExp(`--quorum-group-size ${size} is even: a quorum queue of ${size} members keeps working with ${tolerated} of them down`));
+      assert.match(r.stderr, new RegExp(`use an odd number, ${odd}`));
+    }
+    for (const args of [
+      ['--queue-type', 'quorum', '--quorum-group-size', '3'],
+      ['--queue-type', 'classic', '--quorum-group-size', '4'],
+    ]) {
+      const quiet = await runCli(['bootstrap', ...args], { env: down });
+      assert.doesNotMatch(quiet.stderr, /is even/, args.join(' '));
     }
   });
 

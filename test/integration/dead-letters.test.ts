@@ -5,11 +5,11 @@
  * dead-lettered with the reason.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { deleteTopology, drainQueue, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
+import { describe, it } from 'node:test';
+import { drainQueue, queueDepth, withChannel } from '../helpers/amqp.js';
 import { DEFAULT_MAX_CONTENT_LENGTH } from '../helpers/es-double.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, metricValue, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { bootstrap, metricValue, ship, stopProcess } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface IndexerHealth {
@@ -22,20 +22,16 @@ async function health(url: string): Promise<IndexerHealth> {
 }
 
 describe('dead letters', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 'fault injection needs the double' : false }, () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  it('a dead letter returned because the dead-letter queue is missing is not lost: delivery unacked, /health degraded, a log line with the fix; after bootstrap it arrives once and is acked', async () => {
-    const n = randomNames('dlmissing');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('a dead letter returned because the dead-letter queue is missing is not lost: delivery unacked, /health degraded, a log line with the fix; after bootstrap it arrives once and is acked', async (t) => {
+    const { n, env } = pipe.topology(t, 'dlmissing');
     await bootstrap(env);
     await withChannel((ch) => ch.deleteQueue(n.deadLetterQueue));
     const double = es.double!;
     double.setFaults({ reject: (src) => String(src.message).includes('POISON') });
-    const p = await startIndexer(env, ['--retry-backoff', '50ms', '--retry-max-backoff', '500ms']);
+    const p = await pipe.startIndexer(t, env, ['--retry-backoff', '50ms', '--retry-max-backoff', '500ms']);
     try {
       const r = await ship(env, 'good 1\nPOISON 2\ngood 3\n');
       assert.equal(r.code, 0, r.stderr);
@@ -74,18 +70,15 @@ describe('dead letters', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 'fault injec
       assert.equal(JSON.parse(rejected.content.toString()).message, 'POISON 2');
     } finally {
       double.clearFaults();
-      await stopProcess(p);
-      await deleteTopology(n);
     }
   });
 
-  it('an event larger than Elasticsearch accepts (413, http.max_content_length) is dead-lettered with the reason; the events around it are indexed', async () => {
-    const n = randomNames('dl413');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('an event larger than Elasticsearch accepts (413, http.max_content_length) is dead-lettered with the reason; the events around it are indexed', async (t) => {
+    const { n, env } = pipe.topology(t, 'dl413');
     await bootstrap(env);
     const double = es.double!;
     double.maxContentLength = 256 * 1024;
-    const p = await startIndexer(env);
+    const p = await pipe.startIndexer(t, env);
     try {
       const r = await ship(env, `small 1\n${'L'.repeat(400 * 1024)}\nsmall 2\n`);
       assert.equal(r.code, 0, r.stderr);
@@ -101,32 +94,24 @@ describe('dead letters', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 'fault injec
       assert.equal((await stopProcess(p)).code, 0);
     } finally {
       double.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
-      await stopProcess(p);
-      await deleteTopology(n);
     }
   });
 
-  it('a document nested deeper than Elasticsearch accepts (1000 levels) is dead-lettered with the reason, like any other 4xx', async () => {
-    const n = randomNames('dldeep');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('a document nested deeper than Elasticsearch accepts (1000 levels) is dead-lettered with the reason, like any other 4xx', async (t) => {
+    const { n, env } = pipe.topology(t, 'dldeep');
     await bootstrap(env);
-    const p = await startIndexer(env);
-    try {
-      const deep = `{"message":"deep","a":${'['.repeat(1000)}${']'.repeat(1000)}}`;
-      await withChannel(async (ch) => {
-        ch.publish(n.exchange, n.routingKey, Buffer.from(deep), { persistent: true, contentType: 'application/json' });
-        ch.publish(n.exchange, n.routingKey, Buffer.from('{"message":"shallow"}'), { persistent: true, contentType: 'application/json' });
-        await ch.close();
-      });
-      await waitFor('the dead letter', async () => (await queueDepth(n.deadLetterQueue)).messageCount === 1, 20_000);
-      await waitFor('the shallow one indexed', async () => (await es.count(n.indexWildcard)) === 1, 20_000);
-      await waitFor('every delivery acked', async () => (await metricValue(p.url, 'logship_indexer_unacked_deliveries')) === 0, 20_000);
-      const [letter] = await drainQueue(n.deadLetterQueue);
-      assert.match(String(letter!.properties.headers!['x-logship-error-reason']), /nest/i);
-      assert.equal((await stopProcess(p)).code, 0);
-    } finally {
-      await stopProcess(p);
-      await deleteTopology(n);
-    }
+    const p = await pipe.startIndexer(t, env);
+    const deep = `{"message":"deep","a":${'['.repeat(1000)}${']'.repeat(1000)}}`;
+    await withChannel(async (ch) => {
+      ch.publish(n.exchange, n.routingKey, Buffer.from(deep), { persistent: true, contentType: 'application/json' });
+      ch.publish(n.exchange, n.routingKey, Buffer.from('{"message":"shallow"}'), { persistent: true, contentType: 'application/json' });
+      await ch.close();
+    });
+    await waitFor('the dead letter', async () => (await queueDepth(n.deadLetterQueue)).messageCount === 1, 20_000);
+    await waitFor('the shallow one indexed', async () => (await es.count(n.indexWildcard)) === 1, 20_000);
+    await waitFor('every delivery acked', async () => (await metricValue(p.url, 'logship_indexer_unacked_deliveries')) === 0, 20_000);
+    const [letter] = await drainQueue(n.deadLetterQueue);
+    assert.match(String(letter!.properties.headers!['x-logship-error-reason']), /nest/i);
+    assert.equal((await stopProcess(p)).code, 0);
   });
 });

@@ -1,13 +1,14 @@
 /** `logship dlq list|replay` against a real broker: speed, concurrent replays, a broker stop mid-replay. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
-import { AMQP_URL, deleteTopology, drainQueue, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
+import { AMQP_URL, drainQueue, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { REAL_ES, startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, metricValue, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { REAL_ES } from '../helpers/es.js';
+import { bootstrap, metricValue, ship } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Puts `count` letters straight into the dead-letter queue, as the indexer would (persistent, confirmed). */
@@ -45,25 +46,18 @@ function assertNoStackTrace(stderr: string): void {
 }
 
 describe('dlq', () => {
-  const cleanup: Names[] = [];
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => {
-    for (const n of cleanup) await deleteTopology(n);
-    await es.close();
-  });
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  async function topology(prefix: string): Promise<Names> {
-    const n = randomNames(prefix);
-    cleanup.push(n);
+  /** a bootstrapped topology without Elasticsearch, deleted after test t */
+  async function topology(t: TestContext, prefix: string): Promise<Names> {
+    const { n } = pipe.topology(t, prefix);
     await bootstrap(n.env, ['--skip-elasticsearch']);
     return n;
   }
 
-  it('dlq list counts distinct events and shows the reason of letters the broker dead-lettered itself', async () => {
-    const n = await topology('dlqlist');
+  it('dlq list counts distinct events and shows the reason of letters the broker dead-lettered itself', async (t) => {
+    const n = await topology(t, 'dlqlist');
     // 30 letters holding 12 distinct events: ids repeat, and 6 letters without any id (2 distinct bodies)
     await fillDeadLetters(n, 24, AMQP_URL, (i) => ({ 'x-logship-event-id': `ev-${i % 10}` }));
     await withRawChannel(async (ch) => {
@@ -88,8 +82,8 @@ describe('dlq', () => {
     assert.equal((await queueDepth(n.deadLetterQueue)).messageCount, 30, 'list removes nothing');
   });
 
-  it('dlq replay uses a confirm window: 5000 letters at well over 1000 letters/s', async () => {
-    const n = await topology('dlqfast');
+  it('dlq replay uses a confirm window: 5000 letters at well over 1000 letters/s', async (t) => {
+    const n = await topology(t, 'dlqfast');
     await fillDeadLetters(n, 5000);
     const r = await runCli(['dlq', 'replay'], { env: n.env, timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
@@ -104,8 +98,8 @@ describe('dlq', () => {
     assert.equal(copies[0]!.properties.headers?.['x-logship-error-reason'], undefined, 'error headers are dropped');
   });
 
-  it('dlq replay keeps the content encoding of a letter dead-lettered as received: a gzip body is replayed as gzip, not as text', async () => {
-    const n = await topology('dlqgzip');
+  it('dlq replay keeps the content encoding of a letter dead-lettered as received: a gzip body is replayed as gzip, not as text', async (t) => {
+    const n = await topology(t, 'dlqgzip');
     const body = gzipSync('{"message":"compressed"}');
     await withRawChannel((ch) => {
       ch.sendToQueue(n.deadLetterQueue, body, {
@@ -124,8 +118,8 @@ describe('dlq', () => {
     assert.deepEqual(copy.content, body);
   });
 
-  it('two concurrent dlq replays hand every letter to exactly one replayer: each replayed exactly once', async () => {
-    const n = await topology('dlqtwo');
+  it('two concurrent dlq replays hand every letter to exactly one replayer: each replayed exactly once', async (t) => {
+    const n = await topology(t, 'dlqtwo');
     // enough letters that the two runs overlap (each takes some), so a replayer that grabbed all would be seen
     const total = 5000;
     await fillDeadLetters(n, total);
@@ -146,13 +140,11 @@ describe('dlq', () => {
 
   it('dlq replay while the indexer still rejects: each letter replayed once, letters failing again are left for the next replay (no loop)', {
     skip: REAL_ES !== undefined && 'needs the Elasticsearch double (rejects on demand)',
-  }, async () => {
-    const n = randomNames('dlqbounce');
-    cleanup.push(n);
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  }, async (t) => {
+    const { n, env } = pipe.topology(t, 'dlqbounce');
     await bootstrap(env);
     es.double!.setFaults({ reject: (src) => String(src.message).endsWith(' BAD') });
-    const idx = await startIndexer(env);
+    const idx = await pipe.startIndexer(t, env);
     try {
       const total = 2000;
       const lines = Array.from({ length: total }, (_, i) => `bounce ${i} BAD`).join('\n');
@@ -173,12 +165,11 @@ describe('dlq', () => {
       assert.deepEqual({ total: listed.total, distinct: listed.distinctEvents }, { total, distinct: total });
     } finally {
       es.double!.clearFaults();
-      await stopProcess(idx);
     }
   });
 
-  it('dlq replay with no queue bound: returned copies put their letters back, exit 1 with the bootstrap hint', async () => {
-    const n = await topology('dlqunbound');
+  it('dlq replay with no queue bound: returned copies put their letters back, exit 1 with the bootstrap hint', async (t) => {
+    const n = await topology(t, 'dlqunbound');
     await fillDeadLetters(n, 50);
     await withRawChannel((ch) => ch.unbindQueue(n.queue, n.exchange, n.routingKey));
     const r = await runCli(['dlq', 'replay'], { env: n.env });

@@ -1,13 +1,12 @@
 /** Operations: metrics and health, status, the monitor, the generator. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
+import { describe, it } from 'node:test';
+import { queueDepth } from '../helpers/amqp.js';
 import { runCli } from '../helpers/cli.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, metricValue, numberedLines, ship, startIndexer, startServing, stopProcess } from '../helpers/pipeline.js';
+import { bootstrap, metricValue, numberedLines, ship } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 const DESIGN_METRICS = {
@@ -35,113 +34,95 @@ async function text(url: string): Promise<string> {
 }
 
 describe('operations', () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  it('metric names of docs/DESIGN.md are present and move with traffic', async () => {
-    const n = randomNames('metrics');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-metrics-'));
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: path.join(dir, 'state') };
+  it('metric names of docs/DESIGN.md are present and move with traffic', async (t) => {
+    const dir = pipe.tmpDir(t, 'metrics');
+    const { env } = pipe.topology(t, 'metrics', { LOGSHIP_STATE_DIR: path.join(dir, 'state') });
     await bootstrap(env);
     const file = path.join(dir, 'app.log');
     fs.writeFileSync(file, numberedLines(120));
-    const idx = await startIndexer(env, ['--batch-size', '50']);
-    const shipper = await startServing(['ship', '--follow', file, '--metrics-port', '0'], env);
-    try {
-      await waitFor('120 indexed', async () => (await metricValue(idx.url, 'logship_indexer_events_indexed_total')) === 120, 20_000);
-      const shipMetrics = await text(`${shipper.url}/metrics`);
-      const idxMetrics = await text(`${idx.url}/metrics`);
-      for (const name of DESIGN_METRICS.shipper) assert.match(shipMetrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
-      for (const name of DESIGN_METRICS.indexer) assert.match(idxMetrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
-      assert.match(idxMetrics, /^process_resident_memory_bytes /m, 'default process metrics');
-      assert.equal(await metricValue(shipper.url, 'logship_shipper_events_read_total'), 120);
-      assert.equal(await metricValue(shipper.url, 'logship_shipper_events_published_total'), 120);
-      assert.equal(await metricValue(shipper.url, 'logship_shipper_inflight_events'), 0);
-      assert.equal(await metricValue(idx.url, 'logship_indexer_events_in_total'), 120);
-      assert.ok((await metricValue(idx.url, 'logship_indexer_batch_events_count')) >= 3, 'batches observed');
-      assert.ok((await metricValue(idx.url, 'logship_indexer_bulk_duration_seconds_count')) >= 3, 'bulk durations observed');
-      fs.appendFileSync(file, numberedLines(30).replace(/line/g, 'more'));
-      await waitFor('counters move', async () => (await metricValue(idx.url, 'logship_indexer_events_indexed_total')) === 150, 20_000);
-      assert.equal(await metricValue(shipper.url, 'logship_shipper_events_published_total'), 150);
-      const health = (await (await fetch(`${idx.url}/health`)).json()) as Record<string, Record<string, unknown>> & { status: string };
-      assert.equal(health.status, 'ok');
-      assert.equal(health.amqp!.connected, true);
-      assert.equal(health.output!.reachable, true);
-      assert.ok(health.output!.lastSuccessfulBulk);
-      assert.equal(health.inflight!.unackedDeliveries, 0);
-    } finally {
-      shipper.p.child.kill('SIGTERM');
-      await shipper.p.exited;
-      await stopProcess(idx);
-      await deleteTopology(n);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const idx = await pipe.startIndexer(t, env, ['--batch-size', '50']);
+    const shipper = await pipe.startServing(t, ['ship', '--follow', file, '--metrics-port', '0'], env);
+    await waitFor('120 indexed', async () => (await metricValue(idx.url, 'logship_indexer_events_indexed_total')) === 120, 20_000);
+    const shipMetrics = await text(`${shipper.url}/metrics`);
+    const idxMetrics = await text(`${idx.url}/metrics`);
+    for (const name of DESIGN_METRICS.shipper) assert.match(shipMetrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    for (const name of DESIGN_METRICS.indexer) assert.match(idxMetrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    assert.match(idxMetrics, /^process_resident_memory_bytes /m, 'default process metrics');
+    assert.equal(await metricValue(shipper.url, 'logship_shipper_events_read_total'), 120);
+    assert.equal(await metricValue(shipper.url, 'logship_shipper_events_published_total'), 120);
+    assert.equal(await metricValue(shipper.url, 'logship_shipper_inflight_events'), 0);
+    assert.equal(await metricValue(idx.url, 'logship_indexer_events_in_total'), 120);
+    assert.ok((await metricValue(idx.url, 'logship_indexer_batch_events_count')) >= 3, 'batches observed');
+    assert.ok((await metricValue(idx.url, 'logship_indexer_bulk_duration_seconds_count')) >= 3, 'bulk durations observed');
+    fs.appendFileSync(file, numberedLines(30).replace(/line/g, 'more'));
+    await waitFor('counters move', async () => (await metricValue(idx.url, 'logship_indexer_events_indexed_total')) === 150, 20_000);
+    assert.equal(await metricValue(shipper.url, 'logship_shipper_events_published_total'), 150);
+    const health = (await (await fetch(`${idx.url}/health`)).json()) as Record<string, Record<string, unknown>> & { status: string };
+    assert.equal(health.status, 'ok');
+    assert.equal(health.amqp!.connected, true);
+    assert.equal(health.output!.reachable, true);
+    assert.ok(health.output!.lastSuccessfulBulk);
+    assert.equal(health.inflight!.unackedDeliveries, 0);
   });
 
-  it('monitor with two indexers: instance labels, totals equal the sum, queue figures, up 0 after kill -9', async () => {
-    const n = randomNames('monitor');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('monitor with two indexers: instance labels, totals equal the sum, queue figures, up 0 after kill -9', async (t) => {
+    const { n, env } = pipe.topology(t, 'monitor');
     await bootstrap(env);
-    const a = await startIndexer(env, ['--prefetch', '50', '--batch-size', '50']);
-    const b = await startIndexer(env, ['--prefetch', '50', '--batch-size', '50']);
-    const mon = await startServing(['monitor', '--targets', `${a.url},${b.url}`, '--port', '0', '--scrape-interval', '500ms', '--scrape-timeout', '2s'], env);
-    try {
-      await waitFor('2 consumers', async () => (await queueDepth(n.queue)).consumerCount === 2);
-      assert.equal((await ship(env, numberedLines(2000))).code, 0);
-      await waitFor('2000 indexed', async () => (await es.count(n.indexWildcard)) === 2000, 30_000);
-      const ia = new URL(a.url).host;
-      const ib = new URL(b.url).host;
-      const metrics = await text(`${mon.url}/metrics`);
-      const value = (name: string, instance?: string) => {
-        const re = new RegExp(`^${name}\\{${instance ? `instance="${instance}"` : ''}[^}]*\\} (\\S+)$|^${name} (\\S+)$`, 'm');
-        const m = re.exec(metrics);
-        return m ? Number(m[1] ?? m[2]) : Number.NaN;
-      };
-      const va = value('logship_indexer_events_indexed_total', ia);
-      const vb = value('logship_indexer_events_indexed_total', ib);
-      assert.ok(va > 0 && vb > 0, `both instances present and working: ${va}, ${vb}`);
-      assert.equal(value('logship_cluster_indexer_events_indexed_total'), va + vb, 'cluster total is the sum');
-      assert.equal(va + vb, 2000);
-      assert.equal(value('up', ia), 1);
-      assert.equal(value('up', ib), 1);
-      assert.match(metrics, new RegExp(`^logship_queue_messages_ready\\{queue="${n.queue.replace(/\./g, '\\.')}"\\} 0$`, 'm'));
-      assert.match(metrics, new RegExp(`^logship_queue_consumers\\{queue="${n.queue.replace(/\./g, '\\.')}"\\} 2$`, 'm'));
-      assert.match(metrics, /^logship_dead_letter_messages\{queue="[^"]+"\} 0$/m);
-      assert.match(metrics, new RegExp(`^process_resident_memory_bytes\\{instance="${ia}"\\} `, 'm'), 'process metrics re-exposed per instance');
+    const a = await pipe.startIndexer(t, env, ['--prefetch', '50', '--batch-size', '50']);
+    const b = await pipe.startIndexer(t, env, ['--prefetch', '50', '--batch-size', '50']);
+    const mon = await pipe.startServing(
+      t,
+      ['monitor', '--targets', `${a.url},${b.url}`, '--port', '0', '--scrape-interval', '500ms', '--scrape-timeout', '2s'],
+      env,
+    );
+    await waitFor('2 consumers', async () => (await queueDepth(n.queue)).consumerCount === 2);
+    assert.equal((await ship(env, numberedLines(2000))).code, 0);
+    await waitFor('2000 indexed', async () => (await es.count(n.indexWildcard)) === 2000, 30_000);
+    const ia = new URL(a.url).host;
+    const ib = new URL(b.url).host;
+    const metrics = await text(`${mon.url}/metrics`);
+    const value = (name: string, instance?: string) => {
+      const re = new RegExp(`^${name}\\{${instance ? `instance="${instance}"` : ''}[^}]*\\} (\\S+)$|^${name} (\\S+)$`, 'm');
+      const m = re.exec(metrics);
+      return m ? Number(m[1] ?? m[2]) : Number.NaN;
+    };
+    const va = value('logship_indexer_events_indexed_total', ia);
+    const vb = value('logship_indexer_events_indexed_total', ib);
+    assert.ok(va > 0 && vb > 0, `both instances present and working: ${va}, ${vb}`);
+    assert.equal(value('logship_cluster_indexer_events_indexed_total'), va + vb, 'cluster total is the sum');
+    assert.equal(va + vb, 2000);
+    assert.equal(value('up', ia), 1);
+    assert.equal(value('up', ib), 1);
+    assert.match(metrics, new RegExp(`^logship_queue_messages_ready\\{queue="${n.queue.replace(/\./g, '\\.')}"\\} 0$`, 'm'));
+    assert.match(metrics, new RegExp(`^logship_queue_consumers\\{queue="${n.queue.replace(/\./g, '\\.')}"\\} 2$`, 'm'));
+    assert.match(metrics, /^logship_dead_letter_messages\{queue="[^"]+"\} 0$/m);
+    assert.match(metrics, new RegExp(`^process_resident_memory_bytes\\{instance="${ia}"\\} `, 'm'), 'process metrics re-exposed per instance');
 
-      b.child.kill('SIGKILL');
-      await b.exited;
-      const after = await text(`${mon.url}/metrics`);
-      assert.match(after, new RegExp(`^up\\{instance="${ib}"\\} 0$`, 'm'), 'up 0 for the dead target');
-      assert.match(after, new RegExp(`^up\\{instance="${ia}"\\} 1$`, 'm'));
-      await waitFor(
-        'health reports each target',
-        async () => {
-          const h = (await (await fetch(`${mon.url}/health`)).json()) as { status: string; targets: Array<{ instance: string; up: boolean }> };
-          return h.status === 'degraded' && h.targets.find((t) => t.instance === ib)?.up === false && h.targets.find((t) => t.instance === ia)?.up === true;
-        },
-        10_000,
-      );
-      const state = (await (await fetch(`${mon.url}/api/state`)).json()) as { instances: Array<{ instance: string; share: number }> };
-      assert.equal(state.instances.length, 2);
-    } finally {
-      mon.p.child.kill('SIGTERM');
-      await mon.p.exited;
-      await stopProcess(a);
-      await stopProcess(b);
-      await deleteTopology(n);
-    }
+    b.child.kill('SIGKILL');
+    await b.exited;
+    const after = await text(`${mon.url}/metrics`);
+    assert.match(after, new RegExp(`^up\\{instance="${ib}"\\} 0$`, 'm'), 'up 0 for the dead target');
+    assert.match(after, new RegExp(`^up\\{instance="${ia}"\\} 1$`, 'm'));
+    await waitFor(
+      'health reports each target',
+      async () => {
+        const h = (await (await fetch(`${mon.url}/health`)).json()) as { status: string; targets: Array<{ instance: string; up: boolean }> };
+        return h.status === 'degraded' && h.targets.find((t) => t.instance === ib)?.up === false && h.targets.find((t) => t.instance === ia)?.up === true;
+      },
+      10_000,
+    );
+    const state = (await (await fetch(`${mon.url}/api/state`)).json()) as { instances: Array<{ instance: string; share: number }> };
+    assert.equal(state.instances.length, 2);
   });
 
-  it('generator: POST /generate of 500 events ends with 500 documents; bad bodies get 400', async () => {
-    const n = randomNames('gen');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('generator: POST /generate of 500 events ends with 500 documents; bad bodies get 400', async (t) => {
+    const { n, env } = pipe.topology(t, 'gen');
     await bootstrap(env);
-    const idx = await startIndexer(env);
-    const gen = await startServing(['generate', '--serve', '--port', '0'], env);
+    await pipe.startIndexer(t, env);
+    const gen = await pipe.startServing(t, ['generate', '--serve', '--port', '0'], env);
     try {
       const post = (body: string) => fetch(`${gen.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       const r = await post(JSON.stringify({ count: 500, level: 'info' }));
@@ -173,16 +154,13 @@ describe('operations', () => {
     } finally {
       gen.p.child.kill('SIGTERM');
       assert.equal((await gen.p.exited).code, 0);
-      await stopProcess(idx);
-      await deleteTopology(n);
     }
   });
 
-  it('generator bounds the work in progress: 20 parallel POSTs of 100000 get 429 with Retry-After beyond the bound', async () => {
-    const n = randomNames('genbusy');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('generator bounds the work in progress: 20 parallel POSTs of 100000 get 429 with Retry-After beyond the bound', async (t) => {
+    const { n, env } = pipe.topology(t, 'genbusy');
     await bootstrap(env);
-    const gen = await startServing(['generate', '--serve', '--port', '0'], env);
+    const gen = await pipe.startServing(t, ['generate', '--serve', '--port', '0'], env);
     let maxInProgress = 0;
     let polling = true;
     const poller = (async () => {
@@ -218,15 +196,13 @@ describe('operations', () => {
       await poller.catch(() => undefined);
       gen.p.child.kill('SIGTERM');
       assert.equal((await gen.p.exited).code, 0);
-      await deleteTopology(n);
     }
   });
 
-  it('generator drops the work of a client that went away: generation stops well before the count', async () => {
-    const n = randomNames('genabort');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('generator drops the work of a client that went away: generation stops well before the count', async (t) => {
+    const { env } = pipe.topology(t, 'genabort');
     await bootstrap(env);
-    const gen = await startServing(['generate', '--serve', '--port', '0'], env);
+    const gen = await pipe.startServing(t, ['generate', '--serve', '--port', '0'], env);
     try {
       const ac = new AbortController();
       const req = fetch(`${gen.url}/generate`, {
@@ -259,7 +235,6 @@ describe('operations', () => {
     } finally {
       gen.p.child.kill('SIGTERM');
       assert.equal((await gen.p.exited).code, 0);
-      await deleteTopology(n);
     }
   });
 
@@ -279,36 +254,31 @@ describe('operations', () => {
     assert.ok(Date.now() - started >= 400, '--rate paces the output');
   });
 
-  it('status: table and --json; exits non-zero when Elasticsearch is down', async () => {
-    const n = randomNames('status');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('status: table and --json; exits non-zero when Elasticsearch is down', async (t) => {
+    const { n, env } = pipe.topology(t, 'status');
     await bootstrap(env);
-    try {
-      assert.equal((await ship(env, numberedLines(7))).code, 0);
-      const table = await runCli(['status'], { env });
-      assert.equal(table.code, 0, table.stdout + table.stderr);
-      assert.match(table.stdout, new RegExp(`queue ${n.queue.replace(/\./g, '\\.')}\\s+7 ready, 0 consumers`));
-      assert.match(table.stdout, /status: ok/);
-      const json = await runCli(['status', '--json'], { env });
-      const report = JSON.parse(json.stdout) as {
-        ok: boolean;
-        queue: { messagesReady: number; consumers: number };
-        deadLetterQueue: { messages: number };
-        elasticsearch: { clusterStatus: string; documents: number };
-      };
-      assert.equal(report.ok, true);
-      assert.equal(report.queue.messagesReady, 7);
-      assert.equal(report.deadLetterQueue.messages, 0);
-      assert.equal(report.elasticsearch.clusterStatus, 'green');
-      assert.equal(report.elasticsearch.documents, 0);
-      const down = await runCli(['status', '--es-node', 'http://127.0.0.1:9'], { env });
-      assert.equal(down.code, 1);
-      assert.match(down.stdout, /Elasticsearch .*DOWN/);
-      const noQueue = await runCli(['status', '--queue', 'no.such.queue', '--skip-elasticsearch'], { env });
-      assert.equal(noQueue.code, 1);
-      assert.match(noQueue.stdout, /queue "no.such.queue" does not exist/);
-    } finally {
-      await deleteTopology(n);
-    }
+    assert.equal((await ship(env, numberedLines(7))).code, 0);
+    const table = await runCli(['status'], { env });
+    assert.equal(table.code, 0, table.stdout + table.stderr);
+    assert.match(table.stdout, new RegExp(`queue ${n.queue.replace(/\./g, '\\.')}\\s+7 ready, 0 consumers`));
+    assert.match(table.stdout, /status: ok/);
+    const json = await runCli(['status', '--json'], { env });
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      queue: { messagesReady: number; consumers: number };
+      deadLetterQueue: { messages: number };
+      elasticsearch: { clusterStatus: string; documents: number };
+    };
+    assert.equal(report.ok, true);
+    assert.equal(report.queue.messagesReady, 7);
+    assert.equal(report.deadLetterQueue.messages, 0);
+    assert.equal(report.elasticsearch.clusterStatus, 'green');
+    assert.equal(report.elasticsearch.documents, 0);
+    const down = await runCli(['status', '--es-node', 'http://127.0.0.1:9'], { env });
+    assert.equal(down.code, 1);
+    assert.match(down.stdout, /Elasticsearch .*DOWN/);
+    const noQueue = await runCli(['status', '--queue', 'no.such.queue', '--skip-elasticsearch'], { env });
+    assert.equal(noQueue.code, 1);
+    assert.match(noQueue.stdout, /queue "no.such.queue" does not exist/);
   });
 });

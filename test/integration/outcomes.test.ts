@@ -1,21 +1,17 @@
 /** The bulk outcome table end to end: real broker, indexer process, Elasticsearch double with faults. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { deleteTopology, drainQueue, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, metricValue, ship, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { describe, it } from 'node:test';
+import { drainQueue, queueDepth, withChannel } from '../helpers/amqp.js';
+import { bootstrap, metricValue, ship, stopProcess } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 'fault injection needs the double' : false }, () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  it('a run with 201, 409, 429 and 400 mixed: nothing lost, nothing twice, exactly the 400s dead-lettered', async () => {
-    const n = randomNames('mixed');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('a run with 201, 409, 429 and 400 mixed: nothing lost, nothing twice, exactly the 400s dead-lettered', async (t) => {
+    const { n, env } = pipe.topology(t, 'mixed');
     await bootstrap(env);
     const double = es.double!;
     double.setFaults({ itemRate429: 0.2, reject: (src) => String(src.message).includes('POISON') });
@@ -27,7 +23,7 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
       if (bad) poison.add(i);
       input += `event ${i}${bad ? ' POISON' : ''}\n`;
     }
-    const p = await startIndexer(env, ['--batch-size', '100', '--retry-backoff', '20ms', '--retry-max-backoff', '200ms']);
+    const p = await pipe.startIndexer(t, env, ['--batch-size', '100', '--retry-backoff', '20ms', '--retry-max-backoff', '200ms']);
     try {
       const r = await ship(env, input);
       assert.equal(r.code, 0, r.stderr);
@@ -84,17 +80,14 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
       assert.equal((await queueDepth(n.queue)).messageCount, 0, 'every delivery was acked');
     } finally {
       double.clearFaults();
-      await stopProcess(p);
-      await deleteTopology(n);
     }
   });
 
-  it('Elasticsearch down (503, then refused connections): deliveries stay unacked, /health degraded, all arrive on recovery', async () => {
-    const n = randomNames('esdown');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('Elasticsearch down (503, then refused connections): deliveries stay unacked, /health degraded, all arrive on recovery', async (t) => {
+    const { n, env } = pipe.topology(t, 'esdown');
     await bootstrap(env);
     const double = es.double!;
-    const p = await startIndexer(env, ['--retry-backoff', '50ms', '--retry-max-backoff', '300ms']);
+    const p = await pipe.startIndexer(t, env, ['--retry-backoff', '50ms', '--retry-max-backoff', '300ms']);
     try {
       double.setFaults({ down: '503' });
       assert.equal((await ship(env, Array.from({ length: 300 }, (_, i) => `down ${i}`).join('\n'))).code, 0);
@@ -115,31 +108,23 @@ describe('bulk outcomes end to end', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 
       assert.equal((await queueDepth(n.queue)).messageCount, 0);
     } finally {
       double.clearFaults();
-      await stopProcess(p);
-      await deleteTopology(n);
     }
   });
 
-  it('undecodable messages go to the dead-letter queue with the reason, and are acked', async () => {
-    const n = randomNames('poison');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+  it('undecodable messages go to the dead-letter queue with the reason, and are acked', async (t) => {
+    const { n, env } = pipe.topology(t, 'poison');
     await bootstrap(env);
-    const p = await startIndexer(env);
-    try {
-      await withChannel(async (ch) => {
-        ch.publish(n.exchange, n.routingKey, Buffer.from('{"truncated": '), { persistent: true, contentType: 'application/json' });
-        await ch.close();
-      });
-      await waitFor('the dead letter', async () => (await queueDepth(n.deadLetterQueue)).messageCount === 1, 20_000);
-      const [letter] = await drainQueue(n.deadLetterQueue);
-      assert.equal(letter!.content.toString(), '{"truncated": ');
-      assert.equal(letter!.properties.headers!['x-logship-error-type'], 'undecodable');
-      assert.match(String(letter!.properties.headers!['x-logship-error-reason']), /invalid JSON/);
-      assert.equal((await stopProcess(p)).code, 0);
-      assert.equal((await queueDepth(n.queue)).messageCount, 0);
-    } finally {
-      await stopProcess(p);
-      await deleteTopology(n);
-    }
+    const p = await pipe.startIndexer(t, env);
+    await withChannel(async (ch) => {
+      ch.publish(n.exchange, n.routingKey, Buffer.from('{"truncated": '), { persistent: true, contentType: 'application/json' });
+      await ch.close();
+    });
+    await waitFor('the dead letter', async () => (await queueDepth(n.deadLetterQueue)).messageCount === 1, 20_000);
+    const [letter] = await drainQueue(n.deadLetterQueue);
+    assert.equal(letter!.content.toString(), '{"truncated": ');
+    assert.equal(letter!.properties.headers!['x-logship-error-type'], 'undecodable');
+    assert.match(String(letter!.properties.headers!['x-logship-error-reason']), /invalid JSON/);
+    assert.equal((await stopProcess(p)).code, 0);
+    assert.equal((await queueDepth(n.queue)).messageCount, 0);
   });
 });

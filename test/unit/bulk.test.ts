@@ -59,6 +59,20 @@ describe('bulk request builder', () => {
     );
   });
 
+  it('every id, plain or needing escapes, comes back unchanged from its action line', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary' }), fc.stringMatching(/^[0-9a-f]{32}$/)), { maxLength: 20 }), (ids) => {
+        const docs = ids.map((id) => ({ id, index: 'logs-1', source: '{}' }));
+        const lines = buildBulkBody(docs).split('\n');
+        assert.deepEqual(
+          ids.map((_id, i) => (JSON.parse(lines[2 * i]!) as { create: { _id: string } }).create._id),
+          ids,
+        );
+      }),
+      { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined },
+    );
+  });
+
   it('index names only expand digits from the timestamp, so they stay inside the pattern', () => {
     const namer = createIndexNamer('logs-%{+yyyy.MM.dd}-%{+HH}');
     assert.equal(namer.nameFor(Date.UTC(2026, 10, 21, 7)), 'logs-2026.11.21-07');

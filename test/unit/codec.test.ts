@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEventTimestamp } from '@logship/common';
-import { EventFactory, MAX_JSON_DEPTH, decodeLine } from '@logship/shipper';
+import { EventFactory, MAX_JSON_DEPTH, eventFromLine } from '@logship/shipper';
 
 const ctx = { id: 'abc', hostName: 'web-01', inputType: 'stdin', truncated: false };
 const fileCtx = { ...ctx, inputType: 'file', filePath: '/var/log/app.log', offset: 42 };
 
 /** the event of one json line, as a plain object */
 function json(line: unknown, c: typeof ctx | typeof fileCtx = ctx): Record<string, unknown> {
-  return decodeLine(typeof line === 'string' ? line : JSON.stringify(line), 'json', c) as Record<string, unknown>;
+  return eventFromLine(typeof line === 'string' ? line : JSON.stringify(line), 'json', c) as Record<string, unknown>;
 }
 
 const isNow = (iso: unknown) => typeof iso === 'string' && Math.abs(Date.parse(iso) - Date.now()) < 60_000;
 
 describe('codec', () => {
   it('plain: the line is the message, in the ECS shape of docs/DESIGN.md', () => {
-    const ev = decodeLine('hello', 'plain', ctx);
+    const ev = eventFromLine('hello', 'plain', ctx);
     assert.equal(ev.message, 'hello');
     assert.deepEqual(ev.event, { id: 'abc' });
     assert.deepEqual(ev.host, { name: 'web-01' });
@@ -27,7 +27,7 @@ describe('codec', () => {
   });
 
   it('json: fields are kept, logship fields win, a valid @timestamp is kept', () => {
-    const ev = decodeLine('{"message":"m","level":"warn","@timestamp":"2026-01-02T03:04:05Z","event":{"id":"spoof","kind":"x"}}', 'json', ctx);
+    const ev = eventFromLine('{"message":"m","level":"warn","@timestamp":"2026-01-02T03:04:05Z","event":{"id":"spoof","kind":"x"}}', 'json', ctx);
     assert.equal(ev.message, 'm');
     assert.equal(ev.level, 'warn');
     assert.equal(ev['@timestamp'], '2026-01-02T03:04:05.000Z');
@@ -36,14 +36,14 @@ describe('codec', () => {
 
   it('json: a malformed line keeps the raw line and gets _jsonparsefailure', () => {
     for (const bad of ['{"a":', 'not json', '[1,2]', '42', 'null']) {
-      const ev = decodeLine(bad, 'json', ctx);
+      const ev = eventFromLine(bad, 'json', ctx);
       assert.equal(ev.message, bad);
       assert.deepEqual(ev.tags, ['_jsonparsefailure'], bad);
     }
   });
 
   it('a truncated line is tagged _truncated (and is not parsed as JSON)', () => {
-    const ev = decodeLine('{"a":1}', 'json', { ...ctx, truncated: true });
+    const ev = eventFromLine('{"a":1}', 'json', { ...ctx, truncated: true });
     assert.deepEqual(ev.tags, ['_truncated', '_jsonparsefailure']);
   });
 });
@@ -51,7 +51,7 @@ describe('codec', () => {
 describe('json codec: a line nested too deep', () => {
   it('a line nested 5000 deep is shipped as its raw text, tagged _jsonparsefailure and _jsontoodeep, never thrown', () => {
     for (const line of [`${'['.repeat(5000)}${']'.repeat(5000)}`, `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, `{"x":${'['.repeat(100_000)}`]) {
-      const ev = decodeLine(line, 'json', ctx);
+      const ev = eventFromLine(line, 'json', ctx);
       assert.equal(ev.message, line);
       assert.deepEqual(ev.tags, ['_jsonparsefailure', '_jsontoodeep']);
     }

@@ -182,6 +182,32 @@ describe('configuration', () => {
     assert.equal(loadCommandLine('index', ['--amqp-url', 'amqp://shipper:p@ss@host/%2f'], {}).config.amqpUrl, 'amqp://shipper:p@ss@host/%2f');
   });
 
+  it('--amqp-url takes a comma-separated node list; a bad node is named by position, masked, and a list written wrong is refused', () => {
+    const list = 'amqp://a:pw1,x@h1:5672/%2f,amqps://b:pw2@h2:5671/%2f, amqp://h3';
+    assert.equal(loadCommandLine('ship', ['--amqp-url', list], {}).config.amqpUrl, list);
+    expectInvalid(
+      () => loadCommandLine('ship', ['--amqp-url', 'amqp://a:secret99@h1,http://b:secret98@h2'], {}),
+      /node 2 of 2 \(http:\/\/b:\*\*\*@h2\/?\) must be an amqp/,
+    );
+    expectInvalid(() => loadCommandLine('ship', ['--amqp-url', 'amqp://h1:5672,amqp://h1:5672/'], {}), /node 2 of 2 .* is listed twice/);
+    // without a scheme per node, or with a trailing comma, the rest would silently become a host or the vhost
+    expectInvalid(
+      () => loadCommandLine('ship', ['--amqp-url', 'amqp://u:secret97@h1:5672,h2:5672'], {}),
+      /comma in its host or path: write every node with its scheme/,
+    );
+    expectInvalid(() => loadCommandLine('ship', ['--amqp-url', 'amqp://u:secret96@h1/%2f,'], {}), /without a trailing comma/);
+    expectInvalid(() => loadCommandLine('index', ['--es-node', 'http://es1,es2:9200'], {}), /write every node with its scheme/);
+    for (const args of [
+      ['--amqp-url', 'amqp://a:secret99@h1,http://b:secret98@h2'],
+      ['--amqp-url', 'amqp://u:secret97@h1:5672,h2:5672'],
+    ]) {
+      assert.throws(
+        () => loadCommandLine('ship', args, {}),
+        (err: unknown) => err instanceof LogshipError && !/secret9/.test(`${err.message} ${err.hint}`),
+      );
+    }
+  });
+
   it('configuration errors never print a password: URLs that parse or not, sensitive options, JSON errors', () => {
     const secret = 'hunter2secret';
     const cases: [string[], Record<string, string>][] = [

@@ -1,11 +1,27 @@
-/** docker/: the compose file, Dockerfile and Prometheus/Grafana files, checked against the real config schema. */
+/**
+ * docker/: the compose files, Dockerfile, RabbitMQ cluster config and Prometheus/Grafana files,
+ * checked against the real config schema, the RabbitMQ config schema and the compose keys.
+ * There is no Docker engine here: everything is parsed, nothing is started.
+ */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { OPTIONS, envName, loadCommandLine, type CommandName } from '@logship/common';
+import { lifecycleProblem } from '@logship/common/elasticsearch';
 import { ROOT } from '../helpers/cli.js';
+import {
+  COMPOSE_CONDITIONS,
+  COMPOSE_DEPENDS_ON_KEYS,
+  COMPOSE_HEALTHCHECK_KEYS,
+  COMPOSE_RESTART,
+  COMPOSE_SERVICE_KEYS,
+  mergeCompose,
+  rabbitSchema,
+  readRabbitConf,
+  type ComposeFile,
+} from '../helpers/docker-files.js';
 
 const DOCKER = path.join(ROOT, 'docker');
 const compose = parse(fs.readFileSync(path.join(DOCKER, 'compose.yaml'), 'utf8'), { merge: true }) as {
@@ -157,6 +173,198 @@ describe('docker/compose.yaml', () => {
       datasources: Array<{ url: string }>;
     };
     assert.equal(ds.datasources[0]!.url, 'http://prometheus:9090');
+  });
+});
+
+const CLUSTER_TEXT = fs.readFileSync(path.join(DOCKER, 'compose.cluster.yaml'), 'utf8');
+const clusterOverride = parse(CLUSTER_TEXT, { merge: true }) as ComposeFile;
+/** `docker compose -f compose.yaml -f compose.cluster.yaml` */
+const cluster = mergeCompose(compose as unknown as ComposeFile, clusterOverride);
+const CLUSTER_VARS = { ...COMPOSE_VARS, RABBITMQ_ERLANG_COOKIE: 'c00kie-for-the-test' };
+const NODE_CONF = path.join(DOCKER, 'rabbitmq', 'cluster.conf');
+const NODE_CONF_MOUNT = './rabbitmq/cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro';
+
+function logshipServicesOf(file: ComposeFile) {
+  return Object.entries(file.services).filter(([, s]) => (s.image === 'logship:local' || s.build) && Array.isArray(s.command));
+}
+
+function envOf(service: { environment?: Record<string, string> }, vars: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), vars)]));
+}
+
+function rabbitNodes(file: ComposeFile) {
+  return Object.entries(file.services).filter(([, s]) => /^rabbitmq:/.test(String(s.image)));
+}
+
+describe('docker/compose.yaml: Elasticsearch options and the Kibana profile', () => {
+  it('daily indices (exactly once) with an ILM policy deleting them after RETENTION', () => {
+    const env = envOf(compose.services.bootstrap!, COMPOSE_VARS);
+    const config = loadCommandLine('bootstrap', [], env).config;
+    assert.equal(config.dataStream, '');
+    assert.equal(config.ilmPolicy, 'logship');
+    assert.equal(config.retention, 30 * 24 * 3600 * 1000);
+    assert.equal(lifecycleProblem(config), undefined, 'bootstrap accepts the pair');
+    assert.equal(
+      loadCommandLine('bootstrap', [], envOf(compose.services.bootstrap!, { ...COMPOSE_VARS, RETENTION: '12h' })).config.retention,
+      12 * 3600 * 1000,
+    );
+    assert.match(fs.readFileSync(path.join(DOCKER, '.env.example'), 'utf8'), /^RETENTION=30d$/m);
+  });
+
+  it('RETENTION=0 is refused by bootstrap (the ILM policy is always set), and docker/.env.example says 0 is not allowed', () => {
+    const config = loadCommandLine('bootstrap', [], envOf(compose.services.bootstrap!, { ...COMPOSE_VARS, RETENTION: '0' })).config;
+    assert.equal(config.ilmPolicy, 'logship');
+    assert.match(lifecycleProblem(config) ?? 'accepted', /--ilm-policy with daily indices needs --retention/);
+    const example = fs.readFileSync(path.join(DOCKER, '.env.example'), 'utf8');
+    const comment = example
+      .slice(0, example.indexOf('\nRETENTION='))
+      .split('\n')
+      .filter((l) => l.startsWith('#'))
+      .slice(-3)
+      .join(' ');
+    assert.match(comment, /0 is not allowed here/);
+  });
+
+  it('kibana-setup runs bootstrap --kibana-url against the kibana service once it is healthy, in the kibana profile', () => {
+    const setup = compose.services['kibana-setup']!;
+    assert.deepEqual(setup.profiles, ['kibana']);
+    const [command, ...args] = setup.command!;
+    assert.equal(command, 'bootstrap');
+    const config = loadCommandLine('bootstrap', args, envOf(setup, COMPOSE_VARS)).config;
+    const kibanaUrl = new URL(config.kibanaUrl);
+    const kibana = compose.services[kibanaUrl.hostname];
+    assert.ok(kibana, `--kibana-url names the service ${kibanaUrl.hostname}`);
+    assert.deepEqual(kibana.profiles, ['kibana']);
+    const containerPorts = ((kibana.ports as string[] | undefined) ?? []).map((p) => p.split(':').pop());
+    assert.ok(containerPorts.includes(kibanaUrl.port), `Kibana listens on ${kibanaUrl.port}`);
+    const hc = kibana.healthcheck as { test: string[] };
+    assert.match(hc.test.join(' '), new RegExp(`localhost:${kibanaUrl.port}/api/status`));
+    assert.deepEqual(setup.depends_on, { bootstrap: { condition: 'service_completed_successfully' }, kibana: { condition: 'service_healthy' } });
+    assert.notEqual(setup.restart, 'no', 'Kibana may still be warming up: it is tried again');
+  });
+
+  it('every service uses only Compose Specification keys, conditions and restart policies', () => {
+    for (const [file, parsed] of [
+      ['compose.yaml', compose as unknown as ComposeFile],
+      ['compose.cluster.yaml', clusterOverride],
+    ] as const) {
+      for (const [name, service] of Object.entries(parsed.services)) {
+        for (const key of Object.keys(service)) assert.ok(COMPOSE_SERVICE_KEYS.has(key), `${file}: ${name}.${key} is not a Compose key`);
+        for (const key of Object.keys((service.healthcheck as object | undefined) ?? {})) {
+          assert.ok(COMPOSE_HEALTHCHECK_KEYS.has(key), `${file}: ${name}.healthcheck.${key}`);
+        }
+        const deps: unknown = service.depends_on ?? {};
+        // the short form lists service names; the long form gives each a condition
+        const long = Array.isArray(deps) ? [] : Object.entries(deps as Record<string, Record<string, unknown>>);
+        for (const dep of Array.isArray(deps) ? deps : [])
+          assert.ok(typeof dep === 'string' && dep in parsed.services, `${file}: ${name} depends on ${String(dep)}`);
+        for (const [dep, spec] of long) {
+          for (const key of Object.keys(spec)) assert.ok(COMPOSE_DEPENDS_ON_KEYS.has(key), `${file}: ${name}.depends_on.${dep}.${key}`);
+          assert.ok(COMPOSE_CONDITIONS.has(String(spec.condition)), `${file}: ${name} waits for ${dep} to be ${String(spec.condition)}`);
+          assert.ok(dep in cluster.services, `${file}: ${name} depends on an unknown service ${dep}`);
+        }
+        if (service.restart !== undefined) assert.match(String(service.restart), COMPOSE_RESTART, `${file}: ${name}.restart`);
+      }
+      for (const key of Object.keys(parsed)) assert.ok(['name', 'services', 'volumes'].includes(key) || key.startsWith('x-'), `${file}: top-level ${key}`);
+    }
+  });
+});
+
+describe('docker/compose.cluster.yaml (docker compose -f compose.yaml -f compose.cluster.yaml)', () => {
+  it('three RabbitMQ nodes: one image, one Erlang cookie, the cluster config, their own data; nodes 2 and 3 join node 1', () => {
+    const nodes = rabbitNodes(cluster);
+    assert.deepEqual(
+      nodes.map(([name]) => name),
+      ['rabbitmq', 'rabbitmq-2', 'rabbitmq-3'],
+    );
+    assert.equal(new Set(nodes.map(([, s]) => s.image)).size, 1, 'one RabbitMQ version');
+    const dataVolumes = new Set<string>();
+    for (const [name, node] of nodes) {
+      const env = envOf(node, CLUSTER_VARS);
+      assert.equal(env.RABBITMQ_ERLANG_COOKIE, CLUSTER_VARS.RABBITMQ_ERLANG_COOKIE, `${name} shares the cookie`);
+      assert.equal(env.RABBITMQ_DEFAULT_PASS, COMPOSE_VARS.RABBITMQ_PASSWORD);
+      assert.equal(node.hostname, name, 'the node name is rabbit@<hostname>: the service name, which the others resolve');
+      assert.ok(node.volumes!.includes(NODE_CONF_MOUNT), `${name} mounts the cluster config`);
+      const data = node.volumes!.find((v) => v.endsWith(':/var/lib/rabbitmq'));
+      assert.ok(data, `${name} keeps its data in a volume`);
+      dataVolumes.add(data.split(':')[0]!);
+      assert.ok((node.healthcheck as { test: string[] }).test.includes('ping'), `${name} healthcheck`);
+      if (name !== 'rabbitmq') assert.deepEqual(node.depends_on, { rabbitmq: { condition: 'service_started' } }, `${name} starts after the first node`);
+    }
+    assert.equal(dataVolumes.size, 3);
+    for (const v of dataVolumes) assert.ok(v in (cluster.volumes ?? {}), `volume ${v} is declared`);
+    assert.throws(() => envOf(nodes[1]![1], COMPOSE_VARS), /RABBITMQ_ERLANG_COOKIE is missing: set RABBITMQ_ERLANG_COOKIE in docker\/\.env/);
+    assert.match(fs.readFileSync(path.join(DOCKER, '.env.example'), 'utf8'), /^RABBITMQ_ERLANG_COOKIE=$/m, 'the example leaves the cookie to be chosen');
+  });
+
+  const schema = rabbitSchema();
+  it('after a crash or a reboot the nodes come back by themselves: restart unless-stopped, and nodes 2 and 3 do not wait for node 1 to be healthy (it waits for its peers)', () => {
+    for (const [name, node] of rabbitNodes(cluster)) {
+      assert.equal(node.restart, 'unless-stopped', `${name}: the Docker daemon starts it again`);
+      for (const [dep, cond] of Object.entries((node.depends_on as Record<string, { condition: string }> | undefined) ?? {})) {
+        if (dep.startsWith('rabbitmq')) assert.notEqual(cond.condition, 'service_healthy', `${name} must not wait for ${dep} to be healthy`);
+      }
+    }
+  });
+
+  it('the cluster config: classic config peer discovery of every node by its name, with real rabbitmq.conf keys', {
+    skip: !schema && 'RabbitMQ (rabbit.schema) not installed',
+  }, () => {
+    const conf = readRabbitConf(NODE_CONF);
+    for (const { key, value, line } of conf) {
+      const mapping = schema!.mappings.find((m) => m.pattern.test(key));
+      assert.ok(mapping, `cluster.conf:${line}: ${key} is not a key of ${schema!.file}`);
+      if (mapping.values) assert.ok(mapping.values.includes(value), `cluster.conf:${line}: ${key} = ${value}, not one of ${mapping.values.join(', ')}`);
+    }
+    const get = (key: string) => conf.filter((c) => c.key === key).map((c) => c.value);
+    assert.deepEqual(get('cluster_formation.peer_discovery_backend'), ['classic_config']);
+    assert.ok(schema!.backends.includes('classic_config'), 'a peer discovery backend RabbitMQ knows');
+    const listed = conf.filter((c) => c.key.startsWith('cluster_formation.classic_config.nodes.')).map((c) => c.value);
+    assert.deepEqual(
+      listed,
+      rabbitNodes(cluster).map(([, s]) => `rabbit@${String(s.hostname)}`),
+    );
+    assert.deepEqual(get('cluster_partition_handling'), ['pause_minority']);
+  });
+
+  it('every logship service gets the three nodes with the broker user, and the queues are quorum queues', () => {
+    const nodes = rabbitNodes(cluster).map(([name]) => name);
+    const services = logshipServicesOf(cluster);
+    assert.deepEqual(services.map(([name]) => name).sort(), ['bootstrap', 'generator', 'indexer', 'kibana-setup', 'monitor']);
+    for (const [name, service] of services) {
+      const env = envOf(service, CLUSTER_VARS);
+      for (const key of Object.keys(env)) assert.ok(KNOWN_ENV.has(key), `${name}: ${key} is not an option of the config schema`);
+      const [command, ...args] = service.command!;
+      const config = loadCommandLine(command as CommandName, args, env).config;
+      const urls = config.amqpUrl.split(',').map((u) => new URL(u));
+      assert.deepEqual(
+        urls.map((u) => u.host),
+        nodes.map((n) => `${n}:5672`),
+        `${name} lists every node`,
+      );
+      for (const u of urls) assert.deepEqual([decodeURIComponent(u.username), decodeURIComponent(u.password)], ['logship', COMPOSE_VARS.RABBITMQ_PASSWORD]);
+      assert.equal(config.queueType, 'quorum', `${name}: LOGSHIP_QUEUE_TYPE`);
+      assert.equal(config.esNode, 'http://elasticsearch:9200', `${name} keeps the base settings`);
+    }
+    assert.deepEqual(cluster.services.bootstrap!.depends_on, {
+      rabbitmq: { condition: 'service_healthy' },
+      elasticsearch: { condition: 'service_healthy' },
+      'rabbitmq-2': { condition: 'service_healthy' },
+      'rabbitmq-3': { condition: 'service_healthy' },
+    });
+    assert.deepEqual(cluster.services.bootstrap!.command, ['bootstrap']);
+    assert.deepEqual(cluster.services['kibana-setup']!.profiles, ['kibana'], 'still only with --profile kibana');
+  });
+
+  it('publishes ports on 127.0.0.1 only (the first node only), and no guest login', () => {
+    for (const [name, service] of Object.entries(cluster.services)) {
+      for (const p of (service.ports as unknown[] | undefined) ?? []) assert.match(String(p), /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${String(p)}`);
+    }
+    assert.equal(rabbitNodes(cluster).filter(([, s]) => s.ports).length, 1);
+    assert.deepEqual(
+      CLUSTER_TEXT.split('\n').filter((l) => !l.trim().startsWith('#') && /guest/i.test(l)),
+      [],
+    );
   });
 });
 

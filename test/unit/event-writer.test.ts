@@ -1,5 +1,5 @@
 /**
- * The byte-level fast path (EventWriter, LineSink, slab-backed MessageEncoder)
+ * The byte-level fast path (EventWriter, LineSplitter, slab-backed MessageEncoder)
  * must produce exactly what the string path (EventFactory.make) produces.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { eventId } from '@logship/common';
-import { EventFactory, EventWriter, LineClamp, LineSink, MessageEncoder } from '@logship/shipper';
+import { EventFactory, EventWriter, LineClamp, LineSplitter, MessageEncoder } from '@logship/shipper';
 
 const scope = { hostName: 'web-01 "eu"', inputType: 'stdin', scope: 'run-1' };
 const factory = new EventFactory({ ...scope, codec: 'plain' });
@@ -100,33 +100,33 @@ describe('event writer (plain events from bytes)', () => {
   });
 });
 
-/** splits `input` cut into chunks of `size` through LineClamp + LineSink */
-async function sinkLines(input: Buffer, size: number, maxLineBytes = 1024, onLine?: () => Promise<void> | undefined): Promise<string[]> {
+/** splits `input` cut into chunks of `size` through LineClamp + LineSplitter */
+async function splitLines(input: Buffer, size: number, maxLineBytes = 1024, onLine?: () => Promise<void> | undefined): Promise<string[]> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
   const got: string[] = [];
   const clamp = new LineClamp(maxLineBytes);
-  const sink = new LineSink((buf, start, end, index) => {
+  const splitter = new LineSplitter((buf, start, end, index) => {
     assert.equal(index, got.length);
     got.push(buf.toString('utf8', start, end));
     return onLine?.();
   });
-  await pipeline(Readable.from(chunks), clamp, sink);
+  await pipeline(Readable.from(chunks), clamp, splitter);
   return got;
 }
 
-describe('line sink (lines from bytes)', () => {
+describe('line splitter (lines from bytes)', () => {
   it('splits like the string path whatever the chunking: CR stripped, empty lines kept, last line without newline', async () => {
     const input = Buffer.from('a\r\nbb\n\nccc\r\n\u00e9t\u00e9 \u{1F600}\nlast');
     for (const size of [1, 2, 3, 5, 64]) {
-      assert.deepEqual(await sinkLines(input, size), ['a', 'bb', '', 'ccc', 'été 😀', 'last'], `chunks of ${size}`);
+      assert.deepEqual(await splitLines(input, size), ['a', 'bb', '', 'ccc', 'été 😀', 'last'], `chunks of ${size}`);
     }
-    assert.deepEqual(await sinkLines(Buffer.from('one\ntwo\n'), 3), ['one', 'two'], 'no empty line after a final newline');
+    assert.deepEqual(await splitLines(Buffer.from('one\ntwo\n'), 3), ['one', 'two'], 'no empty line after a final newline');
   });
 
   it('waits for the promise onLine returns before the next line (backpressure)', async () => {
     let pending = 0;
-    const got = await sinkLines(Buffer.from('1\n2\n3\n4\n5'), 4, 1024, () => {
+    const got = await splitLines(Buffer.from('1\n2\n3\n4\n5'), 4, 1024, () => {
       assert.equal(pending, 0, 'the previous wait finished');
       pending++;
       return new Promise<void>((r) =>
@@ -141,13 +141,13 @@ describe('line sink (lines from bytes)', () => {
 
   it('stops at once when destroyed from onLine', async () => {
     const got: string[] = [];
-    const sink = new LineSink((buf, s, e) => {
+    const splitter = new LineSplitter((buf, s, e) => {
       got.push(buf.toString('utf8', s, e));
-      if (got.length === 2) sink.destroy();
+      if (got.length === 2) splitter.destroy();
       return undefined;
     });
     // how the pipeline settles after a destroy without error is up to node; no line may follow
-    await pipeline(Readable.from([Buffer.from('a\nb\nc\nd\n')]), sink).catch(() => undefined);
+    await pipeline(Readable.from([Buffer.from('a\nb\nc\nd\n')]), splitter).catch(() => undefined);
     assert.deepEqual(got, ['a', 'b']);
   });
 });

@@ -11,6 +11,7 @@ import {
   loadCommandLine,
   validateIndexPattern,
 } from '@logship/common';
+import { indexTemplateRequest } from '@logship/common/elasticsearch';
 import fc from 'fast-check';
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -141,9 +142,11 @@ describe('index name patterns', () => {
     refusedAtStartup('logs-%{+}', /date format is empty/);
   });
 
-  it('refuses a field reference such as %{foo} at startup instead of keeping it literal', () => {
-    refusedAtStartup('logs-%{foo}', /field references are not supported in --index yet/);
-    refusedAtStartup('logs-%{[host][name]}-%{+yyyy}', /%\{\[host\]\[name\]\}: field references/);
+  it('accepts a field reference after literal text (test/unit/index-fields.test.ts); refuses one first, a bad one, or an unclosed %{', () => {
+    assert.equal(validateIndexPattern('logs-%{foo}'), undefined);
+    assert.equal(validateIndexPattern('logs-%{[host][name]}-%{+yyyy}'), undefined);
+    refusedAtStartup('%{[host][name]}-%{+yyyy}', /must start with literal text/);
+    refusedAtStartup('logs-%{[host]name}', /%\{\[host\]name\}: unexpected "name" after the field name/);
     refusedAtStartup('logs-%{+yyyy', /without a closing "}"/);
   });
 
@@ -273,8 +276,12 @@ describe('index name properties (fast-check)', () => {
         }
         const namer = createIndexNamer(pattern);
         for (const t of times) {
-          const name = namer.nameFor(t);
+          // field references expand per document: from fields a document may hold, or their fallbacks
+          const doc = { index: namer.nameFor(t), source: '{"a":"Hostile/../*, #:_All","x":{"y":null},"yMd":"-+."}' };
+          namer.perDocument?.(doc);
+          const name = doc.index;
           assert.equal(esRefuses(name), undefined, `${JSON.stringify(pattern)} -> ${JSON.stringify(name)}`);
+          assert.doesNotMatch(name, /\p{Cc}/u, 'no placeholder or control character left');
           assert.match(name, wildcardRegExp(namer.wildcard));
         }
       }),
@@ -282,7 +289,7 @@ describe('index name properties (fast-check)', () => {
     );
   });
 
-  it('a valid pattern made invalid (uppercase, forbidden character, bad start, unknown token, field reference, too long) is refused', () => {
+  it('a valid pattern made invalid (uppercase, forbidden character, bad start, unknown token, field reference first or with a bad fallback, too long) is refused', () => {
     const breakIt = fc.constantFrom(
       (p: string) => `${p}X`,
       (p: string) => `${p}/`,
@@ -292,7 +299,9 @@ describe('index name properties (fast-check)', () => {
       (p: string) => `-${p}`,
       (p: string) => `${p}%{+yyyy.MMM}`,
       (p: string) => `${p}%{+q}`,
-      (p: string) => `${p}%{host}`,
+      (p: string) => `%{host}${p}`,
+      (p: string) => `%{+0}%{host}${p}`,
+      (p: string) => `${p}%{[host]:Bad}`,
       (p: string) => `${p}%{+yyyy`,
       (p: string) => `${p}${'x'.repeat(256)}`,
     );
@@ -301,6 +310,28 @@ describe('index name properties (fast-check)', () => {
         const broken = mutate(pattern);
         assert.notEqual(validateIndexPattern(broken), undefined, broken);
         assert.throws(() => createIndexNamer(broken), LogshipError);
+      }),
+      { seed, numRuns: 300 },
+    );
+  });
+  it('a pattern with a field reference is refused unless the literal text before its first %{ is non-empty and ends in "-", "_" or "." (text inside %{+...} does not count)', () => {
+    const word = fc.tuple(fc.constantFrom('a', 'l', '0'), fc.string({ unit: fc.constantFrom(...'ab0-_.'.split('')), maxLength: 6 })).map(([a, b]) => a + b);
+    const prefix = fc.oneof(fc.constant(''), word);
+    const dates = fc.constantFrom('', '%{+0yyyy}-', '%{+yyyy.MM}_', '%{+0}', '%{+dd}', '%{+0yyyy}-x-');
+    const ref = fc.constantFrom('%{[a]}', '%{service.name:x}', '%{[a][b]}-%{+HH}');
+    fc.assert(
+      fc.property(prefix, dates, ref, fc.constantFrom('', '-z', '-%{[c]}'), (p, d, r, tail) => {
+        const pattern = p + d + r + tail;
+        const problem = validateIndexPattern(pattern);
+        if (/[-_.]$/.test(p)) {
+          assert.equal(problem, undefined, pattern);
+          const [templatePattern] = indexTemplateRequest({ templateName: 't', index: pattern, dataStream: '', ilmPolicy: '', retention: 0 })
+            .index_patterns as string[];
+          assert.ok(templatePattern!.startsWith(`${p}*`), `${pattern}: ${templatePattern}`);
+        } else {
+          assert.match(problem ?? 'accepted', /must start with literal text ending in "-", "_" or "\."/, pattern);
+          assert.throws(() => createIndexNamer(pattern), LogshipError);
+        }
       }),
       { seed, numRuns: 300 },
     );

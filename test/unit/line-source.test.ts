@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { LineClamp, LineSink, utf8Boundary } from '@logship/shipper';
+import { LineClamp, LineSplitter, utf8Boundary } from '@logship/shipper';
 
 interface Line {
   index: number;
@@ -12,17 +12,17 @@ interface Line {
   terminated: boolean;
 }
 
-/** lines as the inputs see them: LineClamp (recording every line) in front of LineSink */
+/** lines as the inputs see them: LineClamp (recording every line) in front of LineSplitter */
 async function lines(input: Buffer | Buffer[], maxLineBytes = 64): Promise<Line[]> {
   const chunks = Array.isArray(input) ? input : [input];
   const out: Line[] = [];
   const clamp = new LineClamp(maxLineBytes, true);
-  const sink = new LineSink((buf, start, end, index) => {
+  const splitter = new LineSplitter((buf, start, end, index) => {
     const meta = clamp.takeMeta(index)!;
     out.push({ index, text: buf.toString('utf8', start, end), truncated: meta.truncated, bytes: meta.bytes, terminated: meta.terminated });
     return undefined;
   });
-  await pipeline(Readable.from(chunks), clamp, sink);
+  await pipeline(Readable.from(chunks), clamp, splitter);
   return out;
 }
 

@@ -1,11 +1,11 @@
 /**
- * Properties of the line splitter (LineClamp in front of LineSink, as every
+ * Properties of the line splitter (LineClamp in front of LineSplitter, as every
  * input uses it) on random bytes cut at random chunk boundaries: CR, LF, NUL,
  * invalid UTF-8, lines of any size.
  *
  *   - on valid UTF-8 it agrees with split2 (the design card's line splitter):
  *     the same lines, empty ones included, a trailing \r removed, a last line
- *     without newline handed over when it is not empty (LineSink also removes
+ *     without newline handed over when it is not empty (LineSplitter also removes
  *     a \r at the very end, which split2 keeps);
  *   - on any bytes and chunking, with any --max-line-bytes: one line per
  *     newline (plus the last one), each with its length in the input;
@@ -20,7 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { LineClamp, LineSink } from '@logship/shipper';
+import { LineClamp, LineSplitter } from '@logship/shipper';
 import fc from 'fast-check';
 import split2 from 'split2';
 
@@ -47,16 +47,16 @@ function chunk(buf: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-async function viaSink(chunks: Buffer[], maxLineBytes: number): Promise<Line[]> {
+async function viaSplitter(chunks: Buffer[], maxLineBytes: number): Promise<Line[]> {
   const out: Line[] = [];
   const clamp = new LineClamp(maxLineBytes, true);
-  const sink = new LineSink((buf, start, end, index) => {
+  const splitter = new LineSplitter((buf, start, end, index) => {
     const meta = clamp.takeMeta(index);
     assert.ok(meta, `metadata of line ${index}`);
     out.push({ bytes: Buffer.from(buf.subarray(start, end)), inputBytes: meta.bytes, truncated: meta.truncated, terminated: meta.terminated });
     return undefined;
   });
-  await pipeline(Readable.from(chunks, { objectMode: false }), clamp, sink);
+  await pipeline(Readable.from(chunks, { objectMode: false }), clamp, splitter);
   return out;
 }
 
@@ -103,9 +103,9 @@ describe('line splitter (property)', () => {
       fc.asyncProperty(validUtf8, cuts, async (input, at) => {
         const chunks = chunk(input, at);
         assert.equal(Buffer.concat(chunks).length, input.length);
-        const got = (await viaSink(chunks, 1024 * 1024)).map((l) => l.bytes.toString('utf8'));
+        const got = (await viaSplitter(chunks, 1024 * 1024)).map((l) => l.bytes.toString('utf8'));
         const want = await viaSplit2(chunks);
-        // LineSink removes a \r at the very end too (a last line without newline); split2 keeps it
+        // LineSplitter removes a \r at the very end too (a last line without newline); split2 keeps it
         if (input.length > 0 && input[input.length - 1] !== 0x0a && want.length > 0) want[want.length - 1] = want[want.length - 1]!.replace(/\r$/, '');
         assert.deepEqual(got, want);
       }),
@@ -116,7 +116,7 @@ describe('line splitter (property)', () => {
   it('any bytes, any chunking, any limit: one line per newline, truncated exactly when longer, never a split character', async () => {
     await fc.assert(
       fc.asyncProperty(anyBytes, cuts, fc.integer({ min: 1, max: 64 }), async (input, at, max) => {
-        const got = await viaSink(chunk(input, at), max);
+        const got = await viaSplitter(chunk(input, at), max);
         const raw: Buffer[] = [];
         let start = 0;
         for (let nl = input.indexOf(0x0a); nl !== -1; nl = input.indexOf(0x0a, start)) {

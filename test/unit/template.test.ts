@@ -7,6 +7,7 @@ import { Client } from '@elastic/elasticsearch';
 import {
   ROLLOVER,
   type EsLayout,
+  checkElasticsearch,
   declareElasticsearch,
   ilmPolicyRequest,
   indexTemplateRequest,
@@ -16,6 +17,7 @@ import {
   settingsComponentRequest,
 } from '@logship/common/elasticsearch';
 import { LogshipError, formatEsDuration, parseDuration } from '@logship/common';
+import { EsDouble } from '../helpers/es-double.js';
 
 const DAY = 86_400_000;
 const daily: EsLayout = { templateName: 'lt', index: 'logs-%{+yyyy.MM.dd}', dataStream: '', ilmPolicy: '', retention: 0 };
@@ -106,6 +108,31 @@ describe('Elasticsearch request bodies', () => {
     } finally {
       await client.close();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('--index with field references: the template covers every expansion (a * per field), and bootstrap --check verifies it', async () => {
+    const byService: EsLayout = { ...daily, templateName: 'fx', index: 'logs-%{[service][name]:other}-%{+yyyy.MM.dd}' };
+    assert.deepEqual(indexTemplateRequest(byService).index_patterns, ['logs-*-*']);
+    assert.deepEqual(indexTemplateRequest({ ...byService, index: 'app.%{host}%{[service][name]}' }).index_patterns, ['app.**']);
+    const es = new EsDouble();
+    const client = new Client({ node: await es.start(), maxRetries: 0 });
+    try {
+      const steps: string[] = [];
+      await declareElasticsearch(client, byService, { esNode: es.url }, (s) => steps.push(s));
+      assert.match(steps.at(-1) ?? '', /index template "fx" \(indices logs-\*-\*\)/);
+      const checks = await checkElasticsearch(client, { ...byService, pipeline: '' }, { esNode: es.url });
+      assert.deepEqual(
+        checks.map((c) => c.state),
+        ['ok', 'ok', 'ok'],
+        JSON.stringify(checks),
+      );
+      // the same template checked against another pattern is a mismatch naming both
+      const other = await checkElasticsearch(client, { ...byService, index: 'logs-%{+yyyy.MM.dd}', pipeline: '' }, { esNode: es.url });
+      assert.match(other.at(-1)?.problem ?? '', /index_patterns are \["logs-\*-\*"\], expected \["logs-\*"\]/);
+    } finally {
+      await client.close();
+      await es.stop();
     }
   });
 

@@ -23,12 +23,21 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
       'rollover; with daily indices it only deletes, --retention after the index was created.\n' +
       'Run it before the first shipper:\n' +
       'messages published while no queue is bound are lost by the broker.\n' +
+      'With --queue-type quorum both queues get x-quorum-initial-group-size (--quorum-group-size), and the\n' +
+      'main queue x-delivery-limit (--delivery-limit: a message given back more often is dead-lettered by\n' +
+      'the broker, x-death reason delivery_limit) and at-least-once dead-lettering (x-dead-letter-strategy,\n' +
+      'with the x-overflow reject-publish it needs); --check verifies them, and reports the current members\n' +
+      'of a quorum queue as unknown (not visible over AMQP: rabbitmq-queues quorum_status QUEUE).\n' +
       'With --check nothing is declared: exit 1 names what is missing or declared differently. An existing\n' +
       'exchange or queue is verified (type, durability, x-queue-type, dead-letter exchange) by declaring it\n' +
       'again with the expected settings, which the broker refuses when they differ (needs the configure\n' +
       'permission; without it the object is reported as existing, unverified). Bindings cannot be\n' +
       'verified over AMQP 0-9-1 without side effects and are reported as such. The ILM policy, component\n' +
-      'and index templates are verified, and --check says whether the --pipeline exists.',
+      'and index templates are verified, and --check says whether the --pipeline exists.\n' +
+      'With --kibana-url, last: a Kibana data view of the --index wildcard or the --data-stream, time\n' +
+      'field @timestamp, id derived from the space and the pattern ("created", or "exists" next time);\n' +
+      '--check verifies it. Kibana down or refusing is exit 1, like Elasticsearch; bootstrap is safe\n' +
+      'to run again. --es-node may list the nodes of one cluster: http://es1:9200,http://es2:9200.',
   },
   ship: {
     name: 'ship',
@@ -51,7 +60,12 @@ export const COMMAND_INFO: Record<string, CommandInfo> = {
       'Any number of workers may share the queue. A delivery is acked only after every event in it was\n' +
       'written (201), found already written (409), or dead-lettered with its reason (other 4xx). 429, 5xx\n' +
       'and connection errors are retried with backoff, only for the failed items. SIGTERM/SIGINT: stop\n' +
-      'consuming, flush, settle every delivery, exit 0. Serves /metrics and /health on --metrics-port.',
+      'consuming, flush, settle every delivery, exit 0. Serves /metrics and /health on --metrics-port.\n' +
+      "Indices can be named from event fields: --index 'logship-%{[service][name]:other}-%{+yyyy.MM.dd}'\n" +
+      'writes each event to the index of its service.name, lowercased and reduced to a-z 0-9 _ -, or\n' +
+      'to logship-other-... when the field is missing; bootstrap with the same --index covers logship-*-*.\n' +
+      'The text before the first %{ must end in -, _ or . (logship-). Avoid logs-: logs-*-* are the\n' +
+      "data streams of Elastic Agent, Fleet and Beats 8, which logship's template would take over.",
   },
   status: {
     name: 'status',

@@ -1,26 +1,8 @@
 /** Dispatch of `logship <command>`: configuration, errors, exit codes. */
 import { createRequire } from 'node:module';
-import {
-  ErrorCodes,
-  ExitCodes,
-  LogshipError,
-  createLogger,
-  errorMessage,
-  isLogshipError,
-  loadCommandLine,
-  type CommandName,
-  type Config,
-  type Logger,
-} from '@logship/common';
+import { ErrorCodes, ExitCodes, LogshipError, createLogger, errorMessage, isLogshipError, loadCommandLine, type CommandName } from '@logship/common';
+import type { CommandRunner } from './context.js';
 import { COMMAND_INFO, commandHelp, globalHelp } from './help.js';
-
-export interface CommandContext {
-  config: Config;
-  positionals: string[];
-  logger: Logger;
-}
-
-type CommandRunner = (ctx: CommandContext) => Promise<number>;
 
 // loaded on use: `ship` does not pay for the Elasticsearch client, nor `index` for the monitor
 const COMMANDS: Partial<Record<CommandName, () => Promise<CommandRunner>>> = {

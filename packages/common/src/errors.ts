@@ -24,6 +24,8 @@ export const ErrorCodes = {
   ES_UNAVAILABLE: 'LOGSHIP_ES_UNAVAILABLE',
   /** Elasticsearch refused the index template. */
   ES_TEMPLATE: 'LOGSHIP_ES_TEMPLATE',
+  /** Kibana could not be reached, refused the login, or refused the data view. */
+  KIBANA: 'LOGSHIP_KIBANA',
   /** An input could not be opened or read. */
   INPUT: 'LOGSHIP_INPUT',
   /** An output (file, stdout) could not be written. */

@@ -2,10 +2,20 @@
  * Index names from a pattern such as "logs-%{+yyyy.MM.dd}", expanded from an
  * event's @timestamp in UTC. Inside %{+...} the Joda date tokens Logstash users
  * write are understood (DATE_TOKENS); they only produce digits, so event data
- * never steers a document outside the configured pattern. A pattern that
- * Elasticsearch would refuse, for any timestamp, is refused at startup.
+ * never steers a document outside the configured pattern. Field references
+ * (`%{[service][name]}`, index-fields.ts) expand to the field's value made
+ * safe, or a fallback. A pattern that Elasticsearch would refuse, for any
+ * timestamp and any field value, is refused at startup; so is a pattern with
+ * a field reference whose literal text before the first %{ is empty or does
+ * not end in "-", "_" or "." (fieldPrefixProblem: its template would cover indices
+ * that are not logship's).
  */
 import { ErrorCodes, LogshipError } from './errors.js';
+import { createDataStreamNamer } from './data-stream-name.js';
+import { FIELD_VALUE_MAX, type FieldRef, expandFieldRef, parseFieldRef } from './index-fields.js';
+
+export { createDataStreamNamer, validateDataStreamName } from './data-stream-name.js';
+export { FIELD_FALLBACK, FIELD_VALUE_MAX, fieldValue, parseFieldRef, sanitiseFieldValue } from './index-fields.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -75,7 +85,16 @@ export const TOKEN_LIST = Object.keys(DATE_TOKENS).join(' ');
 /** Characters Elasticsearch refuses in index names (plus whitespace and control characters, which no one means). */
 const FORBIDDEN = /[\\/*?"<>|,#:\s\p{Cc}]/u;
 
-type Piece = string | DateToken;
+/** a field reference inside a parsed pattern */
+interface FieldPiece {
+  field: FieldRef;
+}
+
+type Piece = string | DateToken | FieldPiece;
+
+function isField(p: Piece): p is FieldPiece {
+  return typeof p === 'object' && 'field' in p;
+}
 
 interface Parsed {
   pieces: Piece[];
@@ -109,10 +128,13 @@ function parsePattern(pattern: string): Parsed {
     if (close < 0) return { ...parsed, problem: `has a "%{" (at position ${open + 1}) without a closing "}"` };
     const inner = pattern.slice(open + 2, close);
     if (!inner.startsWith('+')) {
-      return {
-        ...parsed,
-        problem: `holds %{${inner}}: field references are not supported in --index yet; ` + 'only dates from the event @timestamp, such as %{+yyyy.MM.dd}',
-      };
+      const field = parseFieldRef(inner);
+      if (typeof field === 'string') return { ...parsed, problem: `holds %{${inner}}: ${field}` };
+      parsed.pieces.push({ field });
+      parsed.wildcard += '*';
+      parsed.lowercased += `%{${inner}}`;
+      i = close + 1;
+      continue;
     }
     const problem = parseDateFormat(inner.slice(1), parsed.pieces);
     if (problem) return { ...parsed, problem: `holds %{${inner}}: ${problem}` };
@@ -152,14 +174,93 @@ function problemOf(pattern: string, parsed: Parsed): string | undefined {
     const shown = /\s|\p{Cc}/u.test(bad) ? `whitespace or a control character (${JSON.stringify(bad)})` : `"${bad}"`;
     return `contains ${shown}, which Elasticsearch forbids in index names (\\ / * ? " < > | , # : and spaces)`;
   }
-  // dates only produce digits: the longest name is the literals with every token at full width
-  const longest = pieces.map((p) => (typeof p === 'string' ? p : '0'.repeat(p.width))).join('');
+  const fields = pieces.filter(isField);
+  if (fields.length > 0) {
+    const prefix = fieldPrefixProblem(pattern);
+    if (prefix) return prefix;
+  }
+  // dates only produce digits and fields at most fieldCap safe characters: the longest name has every
+  // token at full width; fields count apart (their fallbacks stand in for them in the other rules)
+  const longest = pieces.map((p) => (typeof p === 'string' ? p : isField(p) ? p.field.fallback : '0'.repeat(p.width))).join('');
   if (longest === '.' || longest === '..') return 'is "." or "..", which Elasticsearch forbids';
   if (/^[-_+]/.test(longest)) return `starts with "${longest[0]}"; Elasticsearch index names must not start with - _ or +`;
   if (longest.startsWith('.')) return 'starts with "."; such names are hidden or system indices in Elasticsearch';
-  const bytes = Buffer.byteLength(longest);
-  if (bytes > 255) return `can expand to ${bytes} bytes; Elasticsearch index names are at most 255 bytes`;
+  const bytes = fixedBytes(pieces);
+  const without = fields.length > 0 ? ' without its field values' : '';
+  if (bytes > 255) return `can expand to ${bytes} bytes${without}; Elasticsearch index names are at most 255 bytes`;
+  if (fields.length > 0) {
+    const cap = fieldCap(pieces);
+    const fallback = Math.max(...fields.map((f) => f.field.fallback.length));
+    if (cap < fallback) {
+      return (
+        `leaves ${cap} bytes for each field value, fewer than its fallback's ${fallback} ` +
+        '(Elasticsearch index names are at most 255 bytes): shorten the literal text or use fewer field references'
+      );
+    }
+  }
   return undefined;
+}
+
+/**
+ * With a field reference, the index template's pattern starts with the
+ * literal text before the first %{, then a * (logship-%{[service][name]}
+ * gives logship-*). That text is what keeps the template off other indices, so it
+ * is taken from the pattern as written: text inside %{+...} (digits, dots)
+ * does not count. It must not be empty (the template would be `*-*`: every
+ * index of the cluster) and must end in "-", "_" or ".", so the prefix is a whole
+ * word (logs%{...} would give logs*, which covers logstash-*).
+ */
+function fieldPrefixProblem(pattern: string): string | undefined {
+  const prefix = pattern.slice(0, Math.max(0, pattern.indexOf('%{')));
+  const example = 'such as logship-%{[service][name]}-%{+yyyy.MM.dd}';
+  if (prefix === '') {
+    return (
+      'starts with a %{...} reference; with a field reference the pattern must start with literal text ending in "-", "_" or "." ' +
+      `(before any %{...}, dates included), ${example}: its index template would otherwise cover every index of the cluster`
+    );
+  }
+  if (!/[-_.]$/.test(prefix)) {
+    return (
+      `starts with the literal text "${prefix}", which does not end in "-", "_" or "."; with a field reference the pattern must ` +
+      `start with literal text ending in "-", "_" or ".", ${example}: its index template "${prefix}*" would otherwise cover ` +
+      `other indices whose names start with "${prefix}"`
+    );
+  }
+  return undefined;
+}
+
+/** the bytes of the longest name without its field values: literals, and dates at full width */
+function fixedBytes(pieces: Piece[]): number {
+  return Buffer.byteLength(pieces.map((p) => (typeof p === 'string' ? p : isField(p) ? '' : '0'.repeat(p.width))).join(''));
+}
+
+/**
+ * The longest value each field reference expands to: FIELD_VALUE_MAX, or less
+ * when the rest of the pattern (literals, dates at full width) leaves less of
+ * Elasticsearch's 255 bytes (values are ASCII: one byte a character).
+ */
+function fieldCap(pieces: Piece[]): number {
+  const fields = pieces.filter(isField).length;
+  return Math.min(FIELD_VALUE_MAX, Math.floor((255 - fixedBytes(pieces)) / fields));
+}
+
+/** Whether a pattern holds a field reference (a %{ not followed by +), whether or not it is valid. */
+export function hasFieldReference(pattern: string): boolean {
+  for (let at = pattern.indexOf('%{'); at >= 0; at = pattern.indexOf('%{', at + 2)) if (pattern[at + 2] !== '+') return true;
+  return false;
+}
+
+/**
+ * Field references only name indices of --index: a data stream has one name.
+ * The reason a configuration with both is refused, or undefined.
+ */
+export function dataStreamIndexProblem(config: { index: string; dataStream?: string }): string | undefined {
+  if (!config.dataStream || !hasFieldReference(config.index)) return undefined;
+  return (
+    `--index "${config.index}" names indices from event fields, which --data-stream ${config.dataStream} cannot do: ` +
+    'a data stream has one name and --index is ignored with it. Drop --data-stream to write indices named from ' +
+    'fields, or set --index to a pattern without field references'
+  );
 }
 
 /** Elasticsearch index name rules, checked on the configured pattern: a reason, or undefined when valid. */
@@ -180,85 +281,23 @@ export interface IndexNamer {
    * source (data stream fields; index names from event fields).
    */
   readonly perDocument?: (doc: { index: string; source: string }) => void;
-}
-
-const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
-
-/**
- * Where the values of the top-level `key` of a JSON object text are (start,
- * end), without parsing the rest; a key spelled with escapes counts, a key
- * of a nested object does not.
- */
-function topLevelValueSpans(text: string, key: string): Array<[number, number]> {
-  const spans: Array<[number, number]> = [];
-  let depth = 0;
-  let valueStart = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      const start = i;
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      if (depth !== 1 || valueStart >= 0) continue;
-      let j = i + 1;
-      while (j < text.length && JSON_SPACE.has(text[j]!)) j++;
-      if (text[j] !== ':') continue;
-      const raw = text.slice(start, i + 1);
-      if ((raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)) !== key) continue;
-      valueStart = j + 1;
-      i = j;
-      continue;
-    }
-    if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-    if (valueStart >= 0 && ((c === ',' && depth === 1) || depth === 0)) {
-      spans.push([valueStart, i]);
-      valueStart = -1;
-    }
-  }
-  return spans;
-}
-
-/**
- * A data stream's namer: every document goes to the stream and carries
- * data_stream.type/dataset/namespace (Elasticsearch maps them as
- * constant_keyword: a document with other values is refused, so an event's
- * own data_stream object is replaced).
- */
-export function createDataStreamNamer(name: string): IndexNamer {
-  const problem = validateDataStreamName(name);
-  if (problem) throw new LogshipError(ErrorCodes.CONFIG_INVALID, `--data-stream "${name}" ${problem}`);
-  const [type, dataset, namespace] = name.split('-') as [string, string, string];
-  const fields = { type, dataset, namespace };
-  const json = JSON.stringify(fields);
-  return {
-    nameFor: () => name,
-    wildcard: name,
-    dynamic: false,
-    perDocument(doc) {
-      // sources are one JSON object, edited as text: a parse and reserialization would round integers past 2^53
-      const text = doc.source.trim();
-      if (!text.startsWith('{') || !text.endsWith('}')) {
-        const obj = JSON.parse(doc.source) as Record<string, unknown>;
-        obj.data_stream = fields;
-        doc.source = JSON.stringify(obj);
-        return;
-      }
-      const spans = text.includes('data_stream') || text.includes('\\u') ? topLevelValueSpans(text, 'data_stream') : [];
-      if (spans.length === 0) {
-        doc.source = /^\{\s*\}$/.test(text) ? `{"data_stream":${json}}` : `${text.slice(0, -1)},"data_stream":${json}}`;
-        return;
-      }
-      let out = text;
-      for (const [start, end] of spans.reverse()) out = `${out.slice(0, start)}${json}${out.slice(end)}`;
-      doc.source = out;
-    },
-  };
+  /**
+   * With field references in the pattern: the most characters a field value
+   * expands to. nameFor then leaves a placeholder (U+0000) for each value,
+   * which perDocument replaces; the decoder always calls both.
+   */
+  readonly fieldCap?: number;
 }
 
 /** The namer of a configuration: --data-stream when set (then --index is ignored), else --index. */
 export function namerFor(config: { index: string; dataStream?: string }): IndexNamer {
+  const conflict = dataStreamIndexProblem(config);
+  if (conflict) throw new LogshipError(ErrorCodes.CONFIG_INVALID, conflict);
   return config.dataStream ? createDataStreamNamer(config.dataStream) : createIndexNamer(config.index);
 }
+
+/** U+0000 stands for a field value in the names nameFor gives (control characters are refused in patterns) */
+const FIELD_MARK = '\u0000';
 
 /** Throws LogshipError(CONFIG_INVALID) for a pattern validateIndexPattern refuses. */
 export function createIndexNamer(pattern: string): IndexNamer {
@@ -275,11 +314,11 @@ export function createIndexNamer(pattern: string): IndexNamer {
     if (typeof p === 'string' && typeof last === 'string') compiled[compiled.length - 1] = last + p;
     else compiled.push(p);
   }
-  const bucketMs = pieces.some((p) => typeof p !== 'string' && p.hourly) ? HOUR_MS : DAY_MS;
+  const bucketMs = pieces.some((p) => typeof p !== 'string' && !isField(p) && p.hourly) ? HOUR_MS : DAY_MS;
   // one-bucket cache: events of a run mostly share a day (or an hour)
   let cachedBucket = Number.NaN;
   let cachedName = '';
-  return {
+  const namer: IndexNamer = {
     wildcard,
     dynamic,
     nameFor(timestampMs: number) {
@@ -288,28 +327,28 @@ export function createIndexNamer(pattern: string): IndexNamer {
       if (bucket !== cachedBucket) {
         const d = new Date(t);
         let name = '';
-        for (const p of compiled) name += typeof p === 'string' ? p : p.render(d);
+        for (const p of compiled) name += typeof p === 'string' ? p : isField(p) ? FIELD_MARK : p.render(d);
         cachedName = name;
         cachedBucket = bucket;
       }
       return cachedName;
     },
   };
-}
-
-/**
- * Data stream names of the Elastic naming scheme, TYPE-DATASET-NAMESPACE
- * (logs-app-default): lowercase, dataset and namespace without "-", the whole
- * at most 100 bytes so backing indices (.ds-NAME-yyyy.MM.dd-000001) stay short.
- * A reason, or undefined when valid.
- */
-export function validateDataStreamName(name: string): string | undefined {
-  const parts = name.split('-');
-  if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
-    return 'must be TYPE-DATASET-NAMESPACE, such as logs-app-default (dataset and namespace hold no "-")';
-  }
-  if (!/^[a-z0-9_.-]+$/.test(name)) return 'must hold only lowercase letters, digits, "_" and "." besides its two "-"';
-  if (/^[._+]/.test(name)) return 'must not start with "." "_" or "+"';
-  if (Buffer.byteLength(name) > 100) return 'must be at most 100 bytes';
-  return undefined;
+  const fields = pieces.filter(isField).map((p) => p.field);
+  if (fields.length === 0) return namer; // no per-document work: nothing to look up
+  const cap = fieldCap(pieces);
+  return {
+    ...namer,
+    fieldCap: cap,
+    // nameFor left a FIELD_MARK per reference: each becomes the document's value, made safe, or the fallback
+    perDocument(doc) {
+      const parts = doc.index.split(FIELD_MARK);
+      let name = parts[0]!;
+      for (let i = 1; i < parts.length; i++) {
+        const ref = fields[i - 1];
+        name += (ref ? expandFieldRef(ref, doc.source, cap) : '') + parts[i];
+      }
+      doc.index = name;
+    },
+  };
 }

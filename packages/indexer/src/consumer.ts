@@ -1,59 +1,119 @@
 /**
- * Consumes the shared queue with manual acks and a prefetch window. Each
- * delivery remembers the channel it came on: an ack for a channel that died
- * is never sent (it would close the new channel with PRECONDITION_FAILED -
- * unknown delivery tag); the broker redelivers those messages instead.
+ * Consumes the shared queue with manual acks and a prefetch window, and sends
+ * the ack and nack frames the delivery ledger decides on. Each delivery
+ * remembers the channel it came on: a frame for a channel that died is never
+ * sent (it would close the new channel with PRECONDITION_FAILED - unknown
+ * delivery tag); the broker redelivers those messages instead.
  *
- * A settled delivery is acked at the end of the tick it settled in, even
- * while an earlier one waits in retry: the settled prefix with one
- * `multiple` ack, each settled delivery beyond it alone. An ack held back
- * behind a slow delivery would be redelivered after a crash, and its event
- * written or dead-lettered a second time.
+ * Acks are sent at the end of the tick the delivery was acked in, even while
+ * an earlier one is still unacked: the acked prefix with one `multiple` ack,
+ * each acked delivery beyond it alone. An ack held back behind a slow
+ * delivery would be redelivered after a crash, and its event written or
+ * dead-lettered a second time.
  */
-import { errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger, type RecoveringChannelModel } from '@logship/common';
+import { errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger } from '@logship/common';
+import { type AckWire, type Delivery, newDelivery } from './delivery-ledger.js';
+import { type HoldLimits, PrefetchWindow } from './prefetch-window.js';
 
-export interface Delivery {
-  msg: ConsumeMessage;
-  channel: Channel;
-  /** events of this delivery not yet settled */
-  remaining: number;
-  settled: boolean;
-  receivedAt: number;
-  /** the broker was told (ack, nack) or will be by the next ack flush */
-  done?: 'ack' | 'nack';
-  /** the ack frame covering this delivery was sent */
-  ackSent?: boolean;
+/** What the consumer needs of the AMQP connection: channels, and its 'connect' event after a reconnection. */
+export interface ChannelSource {
+  createChannel(): Promise<Channel>;
+  on(event: 'connect', listener: () => void): unknown;
+  off(event: 'connect', listener: () => void): unknown;
+}
+
+/** Where deliveries go (the indexer hands them to the ledger and the processor). */
+export interface DeliverySink {
+  /** a message arrived: `d` is its delivery, `msg` its body and properties, to decode at once (`d` does not keep them) */
+  receive(d: Delivery, msg: ConsumeMessage): void;
+  /** a channel died: the broker requeued its unacked deliveries */
+  channelClosed(channel: Channel): void;
 }
 
 export interface ConsumerOptions {
   queue: string;
+  /** --prefetch: the most deliveries held unacked */
   prefetch: number;
+  /** what the deliveries held may carry in all: the window shrinks for large messages (prefetch-window.ts); none: always --prefetch */
+  hold?: HoldLimits;
   logger: Logger;
 }
 
-export class Consumer {
+/** amqplib answers a message by its fields.deliveryTag alone: the delivery's fields stand for the message */
+function frameOf(d: Delivery): ConsumeMessage {
+  return d.msg as ConsumeMessage;
+}
+
+export class Consumer implements AckWire {
   private channel: Channel | null = null;
   private consumerTag: string | null = null;
   private stopped = false;
   private opening: Promise<void> | null = null;
   private readonly onConnect = () => void this.open();
-  /** deliveries of the live channel in delivery-tag order, until acked */
+  /** deliveries of the live channel in delivery-tag order, until the acked prefix passes them */
   private outstanding: Delivery[] = [];
   private outstandingHead = 0;
   /** deliveries acked since the last flush */
   private toAck: Delivery[] = [];
+  /** deliveries beyond the acked prefix whose tag was acked on its own (never named again) */
+  private ackedAlone = new Set<Delivery>();
   private flushScheduled = false;
+  private readonly window: PrefetchWindow | null;
+  /** a change of the prefetch window under way (consuming again) */
+  private resizing: Promise<void> | null = null;
   /** the last fatal channel error (queue missing, access refused) */
   lastError: Error | null = null;
 
   constructor(
-    private readonly conn: RecoveringChannelModel,
+    private readonly conn: ChannelSource,
     private readonly options: ConsumerOptions,
-    private readonly onDelivery: (d: Delivery) => void,
-  ) {}
+    private readonly sink: DeliverySink,
+  ) {
+    this.window = options.hold ? new PrefetchWindow(options.prefetch, options.hold) : null;
+  }
 
   get connected(): boolean {
     return this.channel !== null;
+  }
+
+  /** the deliveries the broker may hand out before some are acked */
+  get prefetch(): number {
+    return this.window?.current ?? this.options.prefetch;
+  }
+
+  /**
+   * A delivery of `events` events and `bytes` bytes was received: the
+   * prefetch window follows the size of the messages (prefetch-window.ts).
+   */
+  measured(events: number, bytes: number): void {
+    const next = this.window?.observe(events, bytes);
+    if (next == null || this.resizing || this.stopped || !this.channel || !this.consumerTag) return;
+    this.resizing = this.resize(this.channel, this.consumerTag, next).finally(() => {
+      this.resizing = null;
+    });
+  }
+
+  /** consumes again on the same channel with a new prefetch; its unacked deliveries stay unacked */
+  private async resize(channel: Channel, tag: string, prefetch: number): Promise<void> {
+    const { queue, logger } = this.options;
+    const from = this.prefetch;
+    try {
+      await channel.cancel(tag);
+      if (this.consumerTag === tag) this.consumerTag = null;
+      if (this.channel !== channel || this.stopped) return;
+      await channel.prefetch(prefetch);
+      this.window!.applied(prefetch);
+      const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
+      if (this.channel !== channel || this.stopped) {
+        await channel.cancel(ok.consumerTag).catch(() => undefined);
+        return;
+      }
+      this.consumerTag = ok.consumerTag;
+      logger.info({ queue, from, to: prefetch }, 'prefetch window resized to the size of the messages');
+    } catch (err) {
+      // the channel failed: its 'close' handler opens a new one
+      logger.warn({ err: errorMessage(err) }, 'could not resize the prefetch window');
+    }
   }
 
   async start(): Promise<void> {
@@ -65,128 +125,128 @@ export class Consumer {
   private open(): Promise<void> {
     if (this.opening) return this.opening;
     if (this.channel || this.stopped) return Promise.resolve();
-    this.opening = (async () => {
-      const { queue, prefetch, logger } = this.options;
-      let ch: Channel | null = null;
-      try {
-        ch = await this.conn.createChannel();
-        const channel = ch;
-        // the ack prefix is per channel: deliveries of an older channel can never be acked here
-        this.outstanding = [];
-        this.outstandingHead = 0;
-        this.toAck = [];
-        let channelError: Error | null = null;
-        channel.on('error', (err: Error) => {
-          channelError = err;
-          logger.warn({ err: errorMessage(err) }, 'consumer channel error');
-        });
-        channel.on('close', () => {
-          if (this.channel !== channel) return;
-          this.channel = null;
-          this.consumerTag = null;
-          if (this.stopped) return;
-          if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
-          // unacked deliveries of this channel go back to the queue; reopen
-          setTimeout(() => void this.open(), 1000).unref();
-        });
-        await channel.prefetch(prefetch);
-        const ok = await channel.consume(
-          queue,
-          (msg) => {
-            if (msg === null) {
-              logger.warn({ queue }, 'the broker cancelled the consumer (queue deleted?); retrying');
-              if (this.channel === channel) {
-                this.channel = null;
-                void channel.close().catch(() => undefined);
-                setTimeout(() => void this.open(), 1000).unref();
-              }
-              return;
-            }
-            const d: Delivery = { msg, channel, remaining: 0, settled: false, receivedAt: Date.now() };
-            this.outstanding.push(d);
-            this.onDelivery(d);
-          },
-          { noAck: false },
-        );
-        this.channel = channel;
-        this.consumerTag = ok.consumerTag;
-        this.lastError = null;
-        logger.info({ queue, prefetch }, 'consuming');
-      } catch (err) {
-        this.lastError = translateBrokerError(err, { kind: 'queue', name: queue }, 'use');
-        logger.warn({ err: this.lastError.message }, 'cannot consume yet; retrying');
-        if (ch) await ch.close().catch(() => undefined);
-        if (!this.stopped) setTimeout(() => void this.open(), 2000).unref();
-      } finally {
-        this.opening = null;
-      }
-    })();
+    this.opening = this.openChannel().finally(() => {
+      this.opening = null;
+    });
     return this.opening;
   }
 
-  /** true if the delivery's channel is still the live one (its tag may be acked) */
+  private async openChannel(): Promise<void> {
+    const { queue, logger } = this.options;
+    const prefetch = this.prefetch;
+    let ch: Channel | null = null;
+    try {
+      ch = await this.conn.createChannel();
+      const channel = ch;
+      let channelError: Error | null = null;
+      channel.on('error', (err: Error) => {
+        channelError = err;
+        logger.warn({ err: errorMessage(err) }, 'consumer channel error');
+      });
+      channel.on('close', () => {
+        // unacked deliveries of this channel go back to the queue
+        const wasLive = this.channel === channel;
+        if (wasLive) {
+          this.channel = null;
+          this.consumerTag = null;
+        }
+        this.sink.channelClosed(channel);
+        if (!wasLive || this.stopped) return;
+        if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
+        setTimeout(() => void this.open(), 1000).unref();
+      });
+      await channel.prefetch(prefetch);
+      // the ack prefix is per channel: deliveries of an older channel can never be acked here
+      this.outstanding = [];
+      this.outstandingHead = 0;
+      this.toAck = [];
+      this.ackedAlone.clear();
+      // live before the first delivery: deliveries can arrive before consume() resolves
+      this.channel = channel;
+      const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
+      this.consumerTag = ok.consumerTag;
+      this.lastError = null;
+      logger.info({ queue, prefetch }, 'consuming');
+    } catch (err) {
+      this.lastError = translateBrokerError(err, { kind: 'queue', name: queue }, 'use');
+      logger.warn({ err: this.lastError.message }, 'cannot consume yet; retrying');
+      if (this.channel === ch) this.channel = null;
+      if (ch) await ch.close().catch(() => undefined);
+      if (!this.stopped) setTimeout(() => void this.open(), 2000).unref();
+    }
+  }
+
+  private onMessage(channel: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      this.options.logger.warn({ queue: this.options.queue }, 'the broker cancelled the consumer (queue deleted?); retrying');
+      if (this.channel === channel) {
+        this.channel = null;
+        // closing the channel requeues its deliveries (the 'close' handler tells the sink)
+        void channel.close().catch(() => undefined);
+        setTimeout(() => void this.open(), 1000).unref();
+      }
+      return;
+    }
+    const d = newDelivery(msg, channel);
+    this.outstanding.push(d);
+    this.sink.receive(d, msg);
+  }
+
   isLive(d: Delivery): boolean {
     return d.channel === this.channel;
   }
 
-  /**
-   * Acks are coalesced at the end of the current tick: the settled prefix
-   * with one `multiple` ack, the settled deliveries beyond it one by one.
-   */
-  ack(d: Delivery): boolean {
-    if (!this.isLive(d)) return false;
-    d.done = 'ack';
+  sendAck(d: Delivery): void {
+    if (!this.isLive(d)) return;
     this.toAck.push(d);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushAcks());
     }
-    return true;
   }
 
-  nack(d: Delivery, requeue: boolean): boolean {
-    if (!this.isLive(d)) return false;
-    d.done = 'nack';
-    d.channel.nack(d.msg, false, requeue);
-    return true;
+  sendRequeue(d: Delivery): void {
+    if (!this.isLive(d)) return;
+    d.channel.nack(frameOf(d), false, true);
   }
 
   /**
-   * Sends one ack (multiple) for the settled prefix of the outstanding
-   * deliveries, then one ack (not multiple) for each delivery acked since
-   * the last flush that lies beyond the first unsettled one.
+   * Sends one ack (multiple) for the prefix of outstanding deliveries that
+   * are no longer unacked, then one ack (not multiple) for each delivery
+   * acked since the last flush that lies beyond that prefix.
    */
   flushAcks(): void {
     this.flushScheduled = false;
     const list = this.outstanding;
     let last: Delivery | null = null;
-    while (this.outstandingHead < list.length && list[this.outstandingHead]!.done) {
+    while (this.outstandingHead < list.length && list[this.outstandingHead]!.state !== 'unacked') {
       const d = list[this.outstandingHead++]!;
-      // a tag already acked on its own must not be named again (unknown delivery tag)
-      if (d.done === 'ack' && !d.ackSent) {
-        last = d;
-        d.ackSent = true;
-      }
+      // a tag already acked on its own must not be named again (unknown delivery tag), nor a requeued one
+      if (d.state === 'acked' && !this.ackedAlone.delete(d)) last = d;
     }
     if (this.outstandingHead > 1024 && this.outstandingHead * 2 > list.length) {
       this.outstanding = list.slice(this.outstandingHead);
       this.outstandingHead = 0;
     }
-    // acks every outstanding tag up to it; the nacked and the already acked ones are no longer outstanding
-    if (last && this.isLive(last)) last.channel.ack(last.msg, true);
+    // acks every outstanding tag up to it; the requeued and the already acked ones are no longer outstanding
+    if (last && this.isLive(last)) last.channel.ack(frameOf(last), true);
     const pending = this.toAck;
     this.toAck = [];
+    const head = this.outstanding[this.outstandingHead];
     for (const d of pending) {
-      if (d.ackSent || !this.isLive(d)) continue;
-      d.ackSent = true;
-      d.channel.ack(d.msg, false);
+      if (!this.isLive(d)) continue;
+      // covered by the multiple ack above
+      if (!head || d.msg.fields.deliveryTag < head.msg.fields.deliveryTag) continue;
+      this.ackedAlone.add(d);
+      d.channel.ack(frameOf(d), false);
     }
   }
 
-  /** Stops new deliveries; unsettled ones can still be acked on the channel. */
+  /** Stops new deliveries; unacked ones can still be acked on the channel. */
   async cancel(): Promise<void> {
     this.stopped = true;
     this.conn.off('connect', this.onConnect);
+    await this.resizing;
     const ch = this.channel;
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
     this.consumerTag = null;

@@ -1,5 +1,6 @@
 export * from './decode.js';
 export * from './consumer.js';
+export * from './delivery-ledger.js';
 export * from './dead-letter.js';
 export * from './processor.js';
 export * from './indexer.js';

@@ -1,7 +1,8 @@
 /**
- * `logship index`: consume, decode, batch, write, settle. Shutdown is ordered:
- * stop intake (cancel the consumer), flush and settle every delivery (bounded
- * by --shutdown-timeout in the caller), then close the channels and output.
+ * `logship index`: consume, decode, batch, write, ack. Shutdown is ordered:
+ * stop intake (cancel the consumer), write what is held until no delivery is
+ * unacked (bounded by --shutdown-timeout in the caller), then close the
+ * channels and output.
  */
 import {
   connectRecovering,
@@ -16,10 +17,12 @@ import {
   type RecoveringChannelModel,
   type Registry,
 } from '@logship/common';
-import { createEsClient } from '@logship/common/elasticsearch';
-import { Consumer, type Delivery } from './consumer.js';
+import { createEsClient, esNodeStates, logEsNodeChanges, type Client } from '@logship/common/elasticsearch';
+import { Consumer } from './consumer.js';
 import { DeadLetterPublisher } from './dead-letter.js';
 import { decodeDelivery } from './decode.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import { holdFor } from './prefetch-window.js';
 import { ElasticsearchOutput } from './outputs/elasticsearch.js';
 import { FileOutput, StreamOutput } from './outputs/ndjson.js';
 import type { Output } from './outputs/output.js';
@@ -31,10 +34,12 @@ export interface IndexerOptions {
   registry: Registry;
 }
 
-export function createOutput(config: Config): Output {
+export function createOutput(config: Config, onClient?: (client: Client) => void): Output {
   if (config.output === 'stdout') return new StreamOutput(process.stdout);
   if (config.output.startsWith('file:')) return new FileOutput(config.output.slice('file:'.length));
-  return new ElasticsearchOutput(createEsClient(config), config.pipeline);
+  const client = createEsClient(config);
+  onClient?.(client); // /health names its nodes
+  return new ElasticsearchOutput(client, config.pipeline);
 }
 
 export class Indexer {
@@ -44,6 +49,7 @@ export class Indexer {
   private processor: BatchProcessor | null = null;
   private deadLetters: DeadLetterPublisher | null = null;
   private output: Output | null = null;
+  private esClient: Client | null = null;
   private amqpConnected = false;
 
   constructor(private readonly options: IndexerOptions) {
@@ -52,7 +58,7 @@ export class Indexer {
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    const conn = await connectRecovering(config, { role: 'indexer', logger });
+    const conn = await connectRecovering(config, { role: 'indexer', logger, registry: this.options.registry });
     this.conn = conn;
     this.amqpConnected = true;
     conn.on('connect', () => (this.amqpConnected = true));
@@ -60,16 +66,29 @@ export class Indexer {
     await requireQueue(conn, config.queue);
 
     const namer = namerFor(config); // --data-stream, else --index
-    this.output = createOutput(config);
+    this.output = createOutput(config, (client) => {
+      this.esClient = client;
+      logEsNodeChanges(client, logger);
+    });
     if (this.output instanceof FileOutput) await this.output.open();
     this.deadLetters = new DeadLetterPublisher(conn, config.deadLetterExchange, config.routingKey, logger, config.deadLetterQueue);
-    const consumer = new Consumer(conn, { queue: config.queue, prefetch: config.prefetch, logger }, (d: Delivery) => {
-      processor.add(d, decodeDelivery(d.msg, namer));
-    });
+    const consumer = new Consumer(
+      conn,
+      { queue: config.queue, prefetch: config.prefetch, hold: holdFor(config), logger },
+      {
+        receive: (d, msg) => {
+          const decoded = decodeDelivery(msg, namer);
+          processor.add(d, decoded);
+          consumer.measured(decoded.docs.length + decoded.poison.length, msg.content.length);
+        },
+        channelClosed: (channel) => ledger.channelClosed(channel),
+      },
+    );
+    const ledger = new DeliveryLedger(consumer, this.metrics, logger);
     const processor = new BatchProcessor({
       output: this.output,
       deadLetters: this.deadLetters,
-      settler: consumer,
+      ledger,
       metrics: this.metrics,
       logger,
       batchSize: config.batchSize,
@@ -78,6 +97,8 @@ export class Indexer {
       retryBackoffMs: config.retryBackoff,
       retryMaxBackoffMs: config.retryMaxBackoff,
       retryTimeoutMs: config.retryTimeout,
+      bulkConcurrency: config.bulkConcurrency,
+      prefetch: () => consumer.prefetch,
     });
     this.consumer = consumer;
     this.processor = processor;
@@ -94,10 +115,17 @@ export class Indexer {
     const status = !amqp ? 'down' : !outputOk || (p?.retrying ?? 0) > 0 || (p?.deadLetterFailing ?? 0) > 0 ? 'degraded' : 'ok';
     return {
       status,
-      amqp: { connected: this.amqpConnected, consuming: this.consumer?.connected ?? false, queue: this.options.config.queue },
+      amqp: {
+        connected: this.amqpConnected,
+        node: this.conn?.node ?? null,
+        consuming: this.consumer?.connected ?? false,
+        queue: this.options.config.queue,
+      },
       output: {
         name: this.output?.name ?? 'none',
         reachable: outputOk,
+        // Elasticsearch nodes, masked, and whether the client sends them requests (a dead one is skipped)
+        ...(this.esClient ? { nodes: esNodeStates(this.esClient) } : {}),
         lastSuccessfulBulk: p?.lastSuccessAt ? new Date(p.lastSuccessAt).toISOString() : null,
         // the current problem (null once recovered), and when the last one happened
         lastError: p?.lastError ?? null,
@@ -105,18 +133,18 @@ export class Indexer {
       },
       deadLetters: { exchange: this.options.config.deadLetterExchange, failing: p?.deadLetterFailing ?? 0 },
       inflight: {
-        unackedDeliveries: p?.unsettledDeliveries ?? 0,
+        unackedDeliveries: p?.unackedDeliveries ?? 0,
         queuedEvents: p?.queued ?? 0,
         retryingEvents: p?.retrying ?? 0,
       },
     };
   }
 
-  /** Stop consuming, write and settle everything held, close. */
+  /** Stop consuming, write what is held until no delivery is unacked (acked or requeued), close. */
   async drain(): Promise<void> {
     const { logger } = this.options;
     await this.consumer?.cancel();
-    logger.info({ unacked: this.processor?.unsettledDeliveries ?? 0 }, 'consumer cancelled; settling held deliveries');
+    logger.info({ unacked: this.processor?.unackedDeliveries ?? 0 }, 'consumer cancelled; writing what unacked deliveries hold');
     await this.processor?.drain();
     await this.close();
   }

@@ -5,7 +5,7 @@
  * An option counts as given when its value differs from its default.
  */
 import { ErrorCodes, LogshipError, OPTIONS, flagName, parseDuration, type Config } from '@logship/common';
-import type { MultilineOptions } from './files/multiline.js';
+import type { MultilineOptions } from './lines/multiline.js';
 
 export type ShipMultiline = MultilineOptions & { timeoutMs: number };
 

@@ -1,7 +1,7 @@
 /** `logship dlq list|replay`: inspect dead letters; re-publish them after a fix. */
 import { ErrorCodes, ExitCodes, LogshipError, connectOnce } from '@logship/common';
 import { listDeadLetters, replayDeadLetters, translateAmqpFailure, type DeadLetterListing, type DeadLetterView } from '@logship/indexer';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 
 function table(rows: DeadLetterView[]): string {
   const head = ['#', 'event.id', 'type', 'status', 'reason', 'first bytes'];

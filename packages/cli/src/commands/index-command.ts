@@ -1,7 +1,16 @@
 /** `logship index`: an indexer worker until SIGTERM/SIGINT, then drain and exit 0. */
-import { ErrorCodes, ExitCodes, LogshipError, createRegistry, handleShutdownSignals, startHttpServer, type Config } from '@logship/common';
+import {
+  ErrorCodes,
+  ExitCodes,
+  LogshipError,
+  createRegistry,
+  dataStreamIndexProblem,
+  handleShutdownSignals,
+  startHttpServer,
+  type Config,
+} from '@logship/common';
 import { Indexer } from '@logship/indexer';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 
 export const DEFAULT_INDEXER_METRICS_PORT = 9198;
 
@@ -24,7 +33,9 @@ export function batchAdvice(config: Pick<Config, 'batchSize' | 'prefetch' | 'flu
 
 export async function runIndex({ config, positionals, logger }: CommandContext): Promise<number> {
   if (positionals.length > 0) throw new LogshipError(ErrorCodes.USAGE, `index takes no arguments (got "${positionals.join(' ')}")`);
-  // --index was validated with the configuration (exit 2 before connecting)
+  // --index was validated with the configuration (exit 2 before connecting); field references cannot name a data stream
+  const fieldsInStream = dataStreamIndexProblem(config);
+  if (fieldsInStream) throw new LogshipError(ErrorCodes.CONFIG_INVALID, fieldsInStream);
   const advice = batchAdvice(config);
   if (advice) logger.warn({ batchSize: config.batchSize, prefetch: config.prefetch, flushInterval: config.flushInterval }, advice);
 

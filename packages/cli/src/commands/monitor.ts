@@ -1,6 +1,6 @@
 /** `logship monitor --targets URL,URL --port P`: one endpoint and a dashboard for many workers. */
 import { AmqpConnection, ErrorCodes, LogshipError, errorMessage, handleShutdownSignals, startHttpServer } from '@logship/common';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 import { dashboardPage } from '../monitor/dashboard.js';
 import { parseTarget, type Target } from '../monitor/scrape.js';
 import { Monitor } from '../monitor/service.js';

@@ -13,7 +13,7 @@ import {
   type RunningServer,
 } from '@logship/common';
 import { FileShipper, StreamShipper, checkShipOptions, formatSummary, openStdin, shipMultiline, startProgress, type ShipSession } from '@logship/shipper';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 
 export const DEFAULT_FOLLOW_METRICS_PORT = 9199;
 

@@ -1,7 +1,18 @@
 /** `logship status [--json]`: queue depth, consumers, dead letters, Elasticsearch health and count. */
-import { ExitCodes, amqpNodes, connectOnce, errorMessage, maskUrl, namerFor, requireQueue, scrubConfigSecrets, type Config } from '@logship/common';
+import {
+  type ChannelModel,
+  ExitCodes,
+  amqpNodes,
+  connectOnce,
+  errorMessage,
+  maskUrl,
+  namerFor,
+  requireQueue,
+  scrubConfigSecrets,
+  type Config,
+} from '@logship/common';
 import { createEsClient } from '@logship/common/elasticsearch';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../context.js';
 
 export interface StatusReport {
   ok: boolean;
@@ -26,27 +37,41 @@ export interface NodeStatus {
   error: string | null;
 }
 
-/** Every node of a list, each connected to alone: a node that is down is named even while the others serve. */
-async function probeNodes(config: Config): Promise<NodeStatus[]> {
-  return Promise.all(
+/**
+ * Every node of a list, each connected to alone: a node that is down is named
+ * even while the others serve. The first connection that opened is kept for
+ * the queue figures (no second connect, no second timeout).
+ */
+async function probeNodes(config: Config): Promise<{ nodes: NodeStatus[]; conn: ChannelModel | null }> {
+  const results = await Promise.all(
     amqpNodes(config.amqpUrl).map(async (url) => {
       const node: NodeStatus = { url: maskUrl(url), reachable: false, error: null };
+      let conn: ChannelModel | null = null;
       try {
-        await (await connectOnce({ ...config, amqpUrl: url }, 'status')).close();
+        conn = await connectOnce({ ...config, amqpUrl: url }, 'status');
         node.reachable = true;
       } catch (err) {
         node.error = scrubConfigSecrets(errorMessage(err), config);
       }
-      return node;
+      return { node, conn };
     }),
   );
+  const kept = results.find((r) => r.conn)?.conn ?? null;
+  await Promise.all(results.filter((r) => r.conn && r.conn !== kept).map((r) => r.conn!.close().catch(() => undefined)));
+  return { nodes: results.map((r) => r.node), conn: kept };
 }
 
 async function amqpPart(config: Config, report: StatusReport): Promise<void> {
-  if (amqpNodes(config.amqpUrl).length > 1) report.amqp.nodes = await probeNodes(config);
-  let conn: Awaited<ReturnType<typeof connectOnce>>;
+  let conn: ChannelModel;
   try {
-    conn = await connectOnce(config, 'status');
+    if (amqpNodes(config.amqpUrl).length > 1) {
+      const probe = await probeNodes(config);
+      report.amqp.nodes = probe.nodes;
+      if (!probe.conn) throw new Error(`no node of --amqp-url answers: ${probe.nodes.map((n) => `${n.url}: ${n.error}`).join('; ')}`);
+      conn = probe.conn;
+    } else {
+      conn = await connectOnce(config, 'status');
+    }
     report.amqp.reachable = true;
   } catch (err) {
     report.amqp.error = scrubConfigSecrets(errorMessage(err), config);
@@ -125,7 +150,7 @@ function human(r: StatusReport): string {
     ...(r.amqp.nodes ?? []).map((n, i, all): [string, string, string] => [
       `  node ${i + 1} of ${all.length}`,
       n.url,
-      n.reachable ? 'ok' : `DOWN (the others serve while a majority is up): ${n.error}`,
+      n.reachable ? 'ok' : r.amqp.reachable ? `DOWN (the others serve while a majority is up): ${n.error}` : `DOWN: ${n.error}`,
     ]),
     [
       `queue ${r.queue.name}`,

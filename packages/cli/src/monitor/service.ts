@@ -92,10 +92,8 @@ export class Monitor {
     if (!conn) return null;
     const fig: QueueFigures = { queue, deadLetterQueue, ready: null, consumers: null, deadLetters: null, error: null };
     try {
-      const ch = await Promise.race([
-        conn.createChannel(),
-        new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('broker unavailable')), this.o.timeoutMs).unref()),
-      ]);
+      if (!conn.connected) throw new Error('broker unavailable: no RabbitMQ node connected');
+      const ch = await conn.createChannelUnless(AbortSignal.timeout(this.o.timeoutMs));
       ch.on('error', () => undefined);
       try {
         const q = await ch.checkQueue(queue);

@@ -21,13 +21,13 @@ import { backoffDelay } from '../backoff.js';
 import { errorMessage } from '../errors.js';
 import { scrubSecrets, type Logger } from '../logger.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type AmqpSettings, describeClusterConnectError, isConfigRefusal, socketOptions } from './connection.js';
+import { type AmqpSettings, describeClusterConnectError, isConfigRefusal, isLoginRefusal, socketOptions } from './connection.js';
 import { amqpNodes, nodeName, shuffled } from './node-list.js';
 
 export interface AmqpConnectionOptions {
   role: string;
   logger: Logger;
-  /** rounds over every node before the first connection succeeds; then reconnects forever (default 4) */
+  /** retries, in rounds over every node, before the first connection succeeds (default 4: 5 rounds); then reconnects forever */
   initialMaxRetries?: number;
   /** try the nodes in the given order instead of a per-process shuffle (tests, or a preferred node first) */
   ordered?: boolean;
@@ -39,10 +39,19 @@ export interface AmqpConnectionOptions {
 
 const RECONNECT_DELAY_S = 0.25;
 const ROUND_BACKOFF = { initialMs: 200, maxMs: 10_000 };
+/** a connection that lived this long resets the backoff; a node that accepts and drops at once does not */
+const STABLE_MS = 5000;
+/** close() gives a connect attempt under way this long before leaving it to finish in the background */
+const CLOSE_WAIT_MS = 1000;
 
 interface Waiter {
   resolve(model: ChannelModel): void;
   reject(err: Error): void;
+}
+
+interface ChannelRequest {
+  /** stop waiting for a connection (the request rejects); a channel that opens afterwards is closed */
+  signal?: AbortSignal;
 }
 
 function amqpMetrics(registry: Registry | undefined) {
@@ -57,7 +66,7 @@ function amqpMetrics(registry: Registry | undefined) {
     }),
     connected: new Gauge({
       name: 'logship_amqp_connected',
-      help: '1 for the RabbitMQ node in use (password masked), 0 while no node is connected',
+      help: '1 for the RabbitMQ node in use (password masked); 0 for the last node used while no node is connected',
       labelNames: ['node'],
       registers: [registry],
     }),
@@ -71,14 +80,18 @@ export class AmqpConnection extends EventEmitter {
   private model: ChannelModel | undefined;
   private current: string | undefined;
   private last: string | undefined;
+  private connectedAt = 0;
   private waiters: Waiter[] = [];
   private closed = false;
   private connectedOnce = false;
   private round = 0;
   private wakeBackoff: (() => void) | undefined;
-  private failures: Array<{ url: string; err: unknown }> = [];
+  /** before the first connection: the latest failure of each node, and how many attempts failed */
+  private failures = new Map<string, unknown>();
+  private failedAttempts = 0;
   private failedRounds = 0;
-  private initial: { resolve(): void; reject(err: Error): void } | undefined;
+  private initial: Array<{ resolve(): void; reject(err: Error): void }> = [];
+  private initialError: Error | undefined;
   /** switches to another node after the one in use was lost */
   failovers = 0;
 
@@ -99,8 +112,8 @@ export class AmqpConnection extends EventEmitter {
     this.manager.on('connect', ({ url }) => this.onConnect(typeof url === 'string' ? url : ''));
     this.manager.on('connectFailed', ({ err, url }) => this.onConnectFailed(typeof url === 'string' ? url : '', err));
     this.manager.on('disconnect', ({ err }) => this.onDisconnect(err));
-    this.manager.on('blocked', ({ reason }) => this.emit('blocked', reason));
-    this.manager.on('unblocked', () => this.emit('unblocked'));
+    this.manager.on('blocked', ({ reason }) => this.safeEmit('blocked', reason));
+    this.manager.on('unblocked', () => this.safeEmit('unblocked'));
   }
 
   /** The node in use, password masked; undefined while none is connected. */
@@ -117,38 +130,80 @@ export class AmqpConnection extends EventEmitter {
     return this.nodes.map(nodeName);
   }
 
-  /** Resolves at the first connection; rejects when every node failed initialMaxRetries rounds, or refused the login. */
+  /**
+   * Resolves at the first connection; rejects when every node failed
+   * initialMaxRetries + 1 rounds, when a node refused the login, when every
+   * node refused the vhost, or when the connection was closed first.
+   */
   waitForConnect(): Promise<void> {
-    if (this.model) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.initial = { resolve, reject };
-    });
+    if (this.model || this.connectedOnce) return Promise.resolve();
+    if (this.initialError) return Promise.reject(this.initialError);
+    if (this.closed) return Promise.reject(new Error('Connection closed'));
+    return new Promise((resolve, reject) => this.initial.push({ resolve, reject }));
   }
 
   createChannel(): Promise<Channel> {
-    return this.waitForModel().then((m) => m.createChannel());
+    return this.openChannel((m) => m.createChannel(), {});
   }
 
   createConfirmChannel(): Promise<ConfirmChannel> {
-    return this.waitForModel().then((m) => m.createConfirmChannel());
+    return this.openChannel((m) => m.createConfirmChannel(), {});
   }
 
+  /** A channel, unless `signal` aborts first (then no waiter is left behind, and a channel opened late is closed). */
+  createChannelUnless(signal: AbortSignal): Promise<Channel> {
+    return this.openChannel((m) => m.createChannel(), { signal });
+  }
+
+  /** Closes the connection; a connect attempt under way gets CLOSE_WAIT_MS, then finishes (and is closed) in the background. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.wakeBackoff?.();
     const err = new Error('Connection closed');
     for (const w of this.waiters.splice(0)) w.reject(err);
-    this.initial?.reject(err);
+    this.settleInitial(err);
     this.model = undefined;
     this.metrics?.connected.reset();
-    await this.manager.close().catch(() => undefined);
+    const closing = this.manager.close().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS).unref()))]);
+    clearTimeout(timer);
   }
 
-  private waitForModel(): Promise<ChannelModel> {
+  private async openChannel<C extends Channel>(open: (m: ChannelModel) => Promise<C>, { signal }: ChannelRequest): Promise<C> {
+    const model = await this.waitForModel(signal);
+    const ch = await open(model);
+    if (signal?.aborted) {
+      // the caller gave up while the channel was opening: nobody holds it
+      await ch.close().catch(() => undefined);
+      throw signal.reason instanceof Error ? signal.reason : new Error('channel request aborted');
+    }
+    return ch;
+  }
+
+  private waitForModel(signal?: AbortSignal): Promise<ChannelModel> {
     if (this.model) return Promise.resolve(this.model);
     if (this.closed) return Promise.reject(new Error('Connection closed'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (signal?.aborted) return Promise.reject(new Error('channel request aborted'));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (m) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error('no RabbitMQ node connected in time'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
   }
 
   /** findServers: the node list for the next round; after a round with no connection, back off first. */
@@ -173,14 +228,33 @@ export class AmqpConnection extends EventEmitter {
     return scrubSecrets(errorMessage(err), [this.settings.amqpUrl]);
   }
 
+  /** A listener that throws must not break the manager's reconnect loop (it emits from its own handlers). */
+  private safeEmit(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      this.options.logger.error({ err: this.reason(err), event }, 'AMQP connection listener failed');
+    }
+  }
+
+  private settleInitial(err?: Error): void {
+    const waiting = this.initial.splice(0);
+    if (err) this.initialError = err;
+    for (const w of waiting) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+  }
+
   private onConnect(url: string): void {
     const model = this.manager.connection;
     if (!model || this.closed) return;
     model.on('error', (err: Error) => this.options.logger.warn({ err: this.reason(err), node: nodeName(url) }, 'AMQP connection error'));
     this.model = model;
     this.current = url;
-    this.failures = [];
-    this.failedRounds = 0;
+    this.connectedAt = Date.now();
+    this.failures.clear();
+    this.failedAttempts = 0;
     this.round = 0;
     this.metrics?.connected.reset();
     this.metrics?.connected.set({ node: nodeName(url) }, 1);
@@ -197,21 +271,22 @@ export class AmqpConnection extends EventEmitter {
     this.connectedOnce = true;
     this.last = url;
     for (const w of this.waiters.splice(0)) w.resolve(model);
-    this.initial?.resolve();
-    this.initial = undefined;
-    this.emit('connect', model);
+    this.settleInitial();
+    this.safeEmit('connect', model);
   }
 
   private onConnectFailed(url: string, err: unknown): void {
     if (this.closed) return;
     const { logger } = this.options;
     if (!this.connectedOnce) {
-      this.failures.push({ url, err });
-      const rounds = Math.floor(this.failures.length / Math.max(1, this.nodes.length));
-      if (isConfigRefusal(err) || rounds > (this.options.initialMaxRetries ?? 4)) {
-        const latest = new Map(this.failures.map((f) => [f.url, f]));
-        this.initial?.reject(describeClusterConnectError([...latest.values()], this.nodes));
-        this.initial = undefined;
+      this.failures.set(url, err);
+      this.failedAttempts++;
+      const rounds = Math.floor(this.failedAttempts / Math.max(1, this.nodes.length));
+      // a refused login is final; a refused vhost only when every node says so (a booting node refuses it too)
+      const everyNodeRefused = this.failures.size === this.nodes.length && [...this.failures.values()].every(isConfigRefusal);
+      if (isLoginRefusal(err) || everyNodeRefused || rounds > (this.options.initialMaxRetries ?? 4)) {
+        const failures = [...this.failures].map(([u, e]) => ({ url: u, err: e }));
+        this.settleInitial(describeClusterConnectError(failures, this.nodes));
         void this.close();
         return;
       }
@@ -223,9 +298,11 @@ export class AmqpConnection extends EventEmitter {
     if (this.closed) return;
     this.model = undefined;
     this.current = undefined;
-    this.metrics?.connected.reset();
+    if (Date.now() - this.connectedAt >= STABLE_MS) this.failedRounds = 0;
+    else this.round = 1; // dropped at once: the next round backs off
+    if (this.last !== undefined) this.metrics?.connected.set({ node: nodeName(this.last) }, 0);
     this.options.logger.warn({ node: this.last === undefined ? undefined : nodeName(this.last), err: this.reason(err) }, 'AMQP connection lost; reconnecting');
-    this.emit('disconnect', err instanceof Error ? err : new Error(this.reason(err)));
+    this.safeEmit('disconnect', err instanceof Error ? err : new Error(this.reason(err)));
   }
 }
 

@@ -27,11 +27,23 @@ export function deleteCommand(kind: 'exchange' | 'queue', name: string, vhost: s
     : `rabbitmqadmin --vhost="${vhost}" delete exchange name="${name}", or the management UI (Exchanges tab)`;
 }
 
-/** Which logship setting decides the argument the broker disagrees with. */
-function settingFor(arg: string, option: string): string {
+/** Arguments logship sets only on quorum queues (bootstrap --queue-type quorum). */
+const QUORUM_ARGS = new Set(['x-delivery-limit', 'x-quorum-initial-group-size', 'x-dead-letter-strategy', 'x-overflow']);
+
+/** Which logship setting decides the argument the broker disagrees with (values as cleanValue gives them). */
+function settingFor(arg: string, option: string, requested: string, current: string): string {
   if (arg === 'x-queue-type') return "set --queue-type to the existing queue's type";
   if (arg === 'x-dead-letter-exchange') return `set --dead-letter-exchange to the one the queue was declared with, or use another --${option} name`;
   if (arg === 'type') return `use another --${option} name (the type of an exchange cannot be changed)`;
+  if (QUORUM_ARGS.has(arg)) {
+    // the broker names the first argument that differs, often before x-queue-type
+    if (requested === '(not set)') return `set --queue-type quorum (logship sets ${arg} only on quorum queues: the existing queue is most likely one)`;
+    if (current === '(not set)') {
+      return `use another --${option} name (the queue was declared without ${arg}, by an earlier logship or another tool, and queue arguments cannot be changed)`;
+    }
+    if (arg === 'x-delivery-limit') return "set --delivery-limit to the existing queue's limit";
+    if (arg === 'x-quorum-initial-group-size') return "set --quorum-group-size to the existing queue's group size";
+  }
   return `use another --${option} name`;
 }
 
@@ -47,7 +59,7 @@ export function translateBrokerError(err: unknown, what: ObjectRef, action: 'dec
         `but logship asked for ${arg} = ${cleanValue(received!)} (broker said PRECONDITION_FAILED)`,
       {
         hint:
-          `either ${settingFor(arg!, option)}, ` +
+          `either ${settingFor(arg!, option, cleanValue(received!), cleanValue(current!))}, ` +
           `or delete the ${kind} (${deleteCommand(kind as 'exchange' | 'queue', name!, vhost!)}; ` +
           `${kind === 'queue' ? 'the messages in it are lost' : 'its bindings go with it'}) and run logship bootstrap again`,
         cause: err,

@@ -61,12 +61,12 @@ export function describeConnectError(url: string, err: unknown): LogshipError {
   const msg = scrubSecrets(errorMessage(err), [url]);
   const where = maskUrl(url);
   const fail = (message: string, hint: string) => new LogshipError(ErrorCodes.AMQP_CONNECT, message, { hint, cause: err });
-  if (/ACCESS_REFUSED|403/.test(msg)) {
+  if (isLoginRefusal(msg)) {
     return fail(`RabbitMQ at ${where} refused the login: ${msg}`, 'check the user and password in --amqp-url and that the user may access the vhost');
   }
   // RabbitMQ answers connection.open for an unknown vhost, or one the user has no
   // permission on, with connection.close; amqplib only says "Expected ConnectionOpenOk"
-  if (/NOT_ALLOWED|530|Expected ConnectionOpenOk; got <ConnectionClose/.test(msg)) {
+  if (isConfigRefusal(msg)) {
     const { vhost, user } = vhostAndUser(url);
     return fail(
       `RabbitMQ at ${where} refused to open vhost "${vhost}": the vhost does not exist or user "${user}" may not use it (broker said: ${msg})`,
@@ -77,14 +77,25 @@ export function describeConnectError(url: string, err: unknown): LogshipError {
   return fail(`cannot connect to RabbitMQ at ${where}: ${msg}`, 'is the broker running and reachable? check --amqp-url (LOGSHIP_AMQP_URL)');
 }
 
-/** A login or vhost refusal: a configuration error, the same on every node of a cluster. */
+/** The broker refused the login (wrong user or password): final, and the same on every node of a cluster. */
+export function isLoginRefusal(err: unknown): boolean {
+  return /ACCESS_REFUSED - |Handshake terminated by server: 403/.test(errorMessage(err));
+}
+
+/**
+ * A login refusal, or a close during connection.open (an unknown vhost, one the
+ * user may not use; amqplib gives no reply code for it, so a node whose vhost
+ * is still starting says the same: callers treat it as final only when every
+ * node says it).
+ */
 export function isConfigRefusal(err: unknown): boolean {
-  return /ACCESS_REFUSED|403|NOT_ALLOWED|530|Expected ConnectionOpenOk; got <ConnectionClose/.test(errorMessage(err));
+  return isLoginRefusal(err) || /NOT_ALLOWED - |Expected ConnectionOpenOk; got <ConnectionClose/.test(errorMessage(err));
 }
 
 /**
  * Several nodes failed: one message naming each (masked) with its reason; the
- * hint is the one for the first node's failure.
+ * hint is the one for a configuration refusal if a node gave one, else for the
+ * first node's failure.
  */
 export function describeClusterConnectError(failures: Array<{ url: string; err: unknown }>, all: string[]): LogshipError {
   const first = failures[0];
@@ -104,11 +115,11 @@ export function describeClusterConnectError(failures: Array<{ url: string; err: 
  * commands. With a node list, the nodes are tried in a shuffled order and the
  * first that answers is used.
  */
-export async function connectOnce(settings: AmqpSettings, role: string): Promise<ChannelModel> {
+export async function connectOnce(settings: AmqpSettings, role: string, { ordered = false } = {}): Promise<ChannelModel> {
   const nodes = amqpNodes(settings.amqpUrl);
   const options = socketOptions(settings, role);
   const failures: Array<{ url: string; err: unknown }> = [];
-  for (const url of nodes.length > 1 ? shuffled(nodes) : nodes) {
+  for (const url of nodes.length > 1 && !ordered ? shuffled(nodes) : nodes) {
     try {
       const conn = await amqp.connect(url, options);
       conn.on('error', () => {

@@ -1,8 +1,7 @@
 /**
- * The nodes of one RabbitMQ cluster, from --amqp-url's comma-separated list:
- * the order a process tries them in (shuffled per process by default, so N
- * indexers land on different nodes) and a round counter for backoff between
- * rounds in which every node failed.
+ * The nodes of one RabbitMQ cluster, from --amqp-url's comma-separated list,
+ * and the order a process tries them in (shuffled per process by default, so
+ * N indexers land on different nodes).
  */
 import { maskUrl, splitUrlList } from '../logger.js';
 

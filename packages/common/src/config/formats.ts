@@ -47,21 +47,43 @@ function validateUrl(value: unknown, schemes: RegExp, expected: string): void {
  * list of one). Each entry is checked alone; a bad one is named by its position
  * and its masked form, so the message never holds a password.
  */
-function validateUrlList(value: unknown, schemes: RegExp, expected: string): void {
+/**
+ * `pairedCredentials` (the http lists): a URL's user and password are used together or not at
+ * all, so user:@host, user@host or :password@host would silently fall back to the global
+ * credentials; refused instead.
+ */
+function validateUrlList(value: unknown, schemes: RegExp, expected: string, pairedCredentials = false): void {
   if (typeof value !== 'string') throw new Error(expected);
   const urls = splitUrlList(value);
-  if (urls.length === 1) return validateUrl(value.trim(), schemes, expected);
   const seen = new Set<string>();
+  const example = schemes.source.includes('amqp') ? 'amqp://h1:5672,amqp://h2:5672' : 'http://es1:9200,http://es2:9200';
   urls.forEach((raw, i) => {
     const url = raw.trim();
-    const where = `node ${i + 1} of ${urls.length} (${url ? maskUrl(url) : 'empty'})`;
+    const where = urls.length === 1 ? '' : `node ${i + 1} of ${urls.length} (${url ? maskUrl(url) : 'empty'}) `;
+    // a comma after the credentials only ever separates nodes: "h1,h2" or a trailing comma is a list written wrong
+    if (splitUrl(url).tail.includes(',')) {
+      throw new Error(
+        `${where}has a comma in its host or path: write every node with its scheme (such as ${example}), ` +
+          'without a trailing comma; a comma in a vhost or path is %2C',
+      );
+    }
     try {
       validateUrl(url, schemes, expected);
     } catch (err) {
-      throw new Error(`${where} ${(err as Error).message}; separate the nodes of one cluster with commas`);
+      throw new Error(`${where}${(err as Error).message}${where ? '; separate the nodes of one cluster with commas' : ''}`);
     }
-    if (seen.has(url)) throw new Error(`${where} is listed twice; list each node once`);
-    seen.add(url);
+    const parsed = new URL(url);
+    // amqp://h and amqp://h/ are the same node (and the same default vhost)
+    const key = parsed.pathname === '/' ? parsed.href.replace(/\/$/, '') : parsed.href;
+    if (seen.has(key)) throw new Error(`${where}is listed twice; list each node once`);
+    seen.add(key);
+    const { user, password } = splitUrl(url);
+    if (pairedCredentials && (user !== undefined || password !== undefined) && (!user || !password)) {
+      const lacks = user ? 'a user but no password' : 'a password but no user';
+      throw new Error(
+        `${where}has ${lacks} before "@": write user:password@ (both), or no credentials in the URL to use --es-api-key or --es-username/--es-password`,
+      );
+    }
   });
 }
 
@@ -135,7 +157,7 @@ export function registerFormats(): void {
   convict.addFormat({
     name: 'http-url-list',
     validate: (value: unknown) =>
-      validateUrlList(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:9200, or a comma-separated list of them'),
+      validateUrlList(value, /^https?:\/\/[^/]/, 'must be an http:// or https:// URL such as http://127.0.0.1:9200, or a comma-separated list of them', true),
   });
   convict.addFormat({
     name: 'http-url-or-empty',

@@ -36,7 +36,7 @@ export const OPTIONS = {
   amqpUrl: {
     format: 'amqp-url',
     default: 'amqp://guest:guest@127.0.0.1:5672/%2f',
-    doc: 'RabbitMQ URL (amqp:// or amqps://); the password is masked in every log line',
+    doc: 'RabbitMQ URL (amqp:// or amqps://), or the nodes of one cluster as a comma-separated list of URLs (each with its own credentials): a process uses one node, in a per-process shuffled order, and moves to the next that answers when it loses it; every password is masked in logs, /health and metrics',
     commands: BROKER,
     arg: 'URL',
   },
@@ -61,8 +61,28 @@ export const OPTIONS = {
     commands: ['bootstrap'],
     arg: 'TYPE',
   },
+  deliveryLimit: {
+    format: 'positive-int',
+    default: 20,
+    doc: 'quorum queues: x-delivery-limit of the main queue; a message returned more often (nacked with requeue, or held by a consumer that died) goes to the dead-letter queue with x-death reason delivery_limit',
+    commands: ['bootstrap'],
+    arg: 'N',
+  },
+  quorumGroupSize: {
+    format: 'positive-int',
+    default: 3,
+    doc: 'quorum queues: x-quorum-initial-group-size of both queues, the members each queue is created with (capped at the nodes in the cluster); bootstrap --check compares it',
+    commands: ['bootstrap'],
+    arg: 'N',
+  },
 
-  esNode: { format: 'http-url', default: 'http://127.0.0.1:9200', doc: 'Elasticsearch URL', commands: ES, arg: 'URL' },
+  esNode: {
+    format: 'http-url-list',
+    default: 'http://127.0.0.1:9200',
+    doc: 'Elasticsearch URL, or the nodes of one cluster as a comma-separated list of URLs (round-robin; a dead node is skipped until it answers a ping again); credentials in a URL are used for that node, and masked everywhere',
+    commands: ES,
+    arg: 'URL[,URL]',
+  },
   esUsername: { format: String, default: '', doc: 'Elasticsearch basic-auth user', commands: ES, arg: 'USER' },
   esPassword: { format: String, default: '', doc: 'Elasticsearch basic-auth password', commands: ES, sensitive: true, arg: 'PASSWORD' },
   esApiKey: { format: String, default: '', doc: 'Elasticsearch API key (base64 id:key)', commands: ES, sensitive: true, arg: 'KEY' },
@@ -79,7 +99,11 @@ export const OPTIONS = {
   index: {
     format: 'index-pattern',
     default: 'logs-%{+yyyy.MM.dd}',
-    doc: `index name, lowercase; %{+yyyy.MM.dd} expands from each event @timestamp in UTC (Joda tokens: ${TOKEN_LIST})`,
+    doc:
+      `index name, lowercase; %{+yyyy.MM.dd} expands from each event @timestamp in UTC (Joda tokens: ${TOKEN_LIST}); ` +
+      '%{[service][name]} (or %{service.name}) from an event field, made safe (lowercase a-z 0-9 _ -, at most 100 characters), ' +
+      '%{[service][name]:other} with a fallback for a missing, empty or non-text value (default: unknown); ' +
+      'a pattern with a field starts with literal text ending in - _ or . (logship-%{[service][name]}-%{+yyyy.MM.dd}); not with --data-stream',
     commands: ES,
     arg: 'PATTERN',
   },
@@ -118,6 +142,13 @@ export const OPTIONS = {
     commands: ['bootstrap', 'index'],
     arg: 'NAME',
   },
+  kibanaUrl: {
+    format: 'http-url-or-empty',
+    default: '',
+    doc: 'bootstrap: Kibana URL (a space as http://host:5601/s/SPACE); creates a data view of --index or --data-stream, and --check verifies it; logs in with the URL credentials, else --es-api-key or --es-username; empty: no data view',
+    commands: ['bootstrap'],
+    arg: 'URL',
+  },
 
   output: {
     format: 'output',
@@ -129,12 +160,19 @@ export const OPTIONS = {
   prefetch: {
     format: 'prefetch',
     default: 1000,
-    doc: 'unacknowledged deliveries an indexer may hold, 1-65535; keep it at least --batch-size',
+    doc: 'unacknowledged deliveries an indexer may hold, 1-65535; fewer when messages carry several events: it holds about --bulk-concurrency + 2 batches (--batch-size events, --batch-bytes bytes); keep it at least --batch-size',
     commands: ['index'],
     arg: 'N',
   },
   batchSize: { format: 'positive-int', default: 500, doc: 'events per bulk request', commands: ['index'], arg: 'N' },
   batchBytes: { format: 'bytes', default: '5mb', doc: 'bytes per bulk request', commands: ['index'], arg: 'SIZE' },
+  bulkConcurrency: {
+    format: 'positive-int',
+    default: 4,
+    doc: 'bulk requests an indexer keeps in flight at once; a 429/5xx backs off all of them',
+    commands: ['index'],
+    arg: 'N',
+  },
   flushInterval: {
     format: 'duration',
     default: '1s',
@@ -188,6 +226,13 @@ export const OPTIONS = {
     doc: 'published messages awaiting a broker confirm before input is paused',
     commands: ['ship', 'generate', 'dlq'],
     arg: 'N',
+  },
+  nackTimeout: {
+    format: 'duration',
+    default: '60s',
+    doc: 'how long a message the broker keeps nacking (a quorum queue electing a leader, a full queue with reject-publish) is re-published, with backoff, before it counts as failed; time without a connection does not count',
+    commands: ['ship', 'generate'],
+    arg: 'DURATION',
   },
   hostName: { format: String, default: os.hostname(), doc: 'host.name of shipped events', commands: ['ship', 'generate'], arg: 'NAME' },
   stateDir: { format: String, default: defaultStateDir(), doc: 'directory where file offsets (checkpoints) are kept', commands: ['ship'], arg: 'DIR' },
@@ -303,74 +348,36 @@ export const OPTIONS = {
 
 export type OptionKey = keyof typeof OPTIONS;
 
-/** Resolved, typed configuration. */
-export interface Config {
-  amqpUrl: string;
-  amqpCa: string;
-  amqpCert: string;
-  amqpKey: string;
-  esCa: string;
-  esCert: string;
-  esKey: string;
-  exchange: string;
-  queue: string;
-  routingKey: string;
-  deadLetterExchange: string;
-  deadLetterQueue: string;
-  queueType: 'classic' | 'quorum';
-  esNode: string;
-  esUsername: string;
-  esPassword: string;
-  esApiKey: string;
-  esTimeout: number;
-  esCompression: boolean;
-  index: string;
-  templateName: string;
-  dataStream: string;
-  ilmPolicy: string;
-  retention: number;
-  pipeline: string;
+/** The value type each convict format gives (formats.ts coerces to these). */
+interface FormatTypes {
+  'amqp-url': string;
+  bool: boolean;
+  bytes: number;
+  'data-stream-or-empty': string;
+  duration: number;
+  'http-url': string;
+  'http-url-list': string;
+  'http-url-or-empty': string;
+  'ilm-policy-or-empty': string;
+  'index-pattern': string;
+  name: string;
+  nat: number;
   output: string;
+  'port-or-null': number | null;
+  'positive-int': number;
   prefetch: number;
-  batchSize: number;
-  batchBytes: number;
-  flushInterval: number;
-  retryBackoff: number;
-  retryMaxBackoff: number;
-  retryTimeout: number;
-  metricsPort: number | null;
-  httpHost: string;
-  eventsPerMessage: number;
-  codec: 'plain' | 'json';
-  maxLineBytes: number;
-  maxInflight: number;
-  hostName: string;
-  stateDir: string;
-  follow: boolean;
-  startPosition: 'beginning' | 'end';
-  scanInterval: number;
-  multilinePattern: string;
-  multilineNegate: boolean;
-  multilineMatch: 'after' | 'before';
-  multilineMaxLines: number;
-  multilineTimeout: number;
-  check: boolean;
-  skipElasticsearch: boolean;
-  shutdownTimeout: number;
-  logLevel: string;
-  limit: number;
-  json: boolean;
-  targets: string;
-  port: number | null;
-  scrapeTimeout: number;
-  scrapeInterval: number;
-  history: number;
-  count: number;
-  rate: number;
-  level: 'mixed' | 'debug' | 'info' | 'warn' | 'error';
-  format: 'plain' | 'json' | 'nginx' | 'syslog';
-  serve: boolean;
+  'regex-or-empty': string;
+  retention: number;
 }
+
+type ValueOf<F> = F extends readonly (infer V)[] ? V : F extends StringConstructor ? string : F extends keyof FormatTypes ? FormatTypes[F] : never;
+
+/** Resolved, typed configuration: derived from OPTIONS, so a new option is typed where it is declared. */
+export type Config = { -readonly [K in OptionKey]: ValueOf<(typeof OPTIONS)[K]['format']> };
+
+/** An option whose format has no entry in FormatTypes would be typed `never`: this line then names it. */
+type UntypedOption = { [K in OptionKey]: [Config[K]] extends [never] ? K : never }[OptionKey];
+export const EVERY_OPTION_TYPED: [UntypedOption] extends [never] ? true : UntypedOption = true;
 
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -10,8 +10,16 @@ function createPrefix(index: string): string {
   return `{"create":{"_index":${JSON.stringify(index)}`;
 }
 
+/** printable ASCII without a quote or a backslash: JSON.stringify would only add the quotes */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** the id as a JSON string: logship's hex ids (and most others) need no escaping, and skip JSON.stringify */
+function jsonId(id: string): string {
+  return PLAIN.test(id) ? `"${id}"` : JSON.stringify(id);
+}
+
 function actionLine(prefix: string, id: string | undefined): string {
-  return id === undefined ? `${prefix}}}\n` : `${prefix},"_id":${JSON.stringify(id)}}}\n`;
+  return id === undefined ? `${prefix}}}\n` : `${prefix},"_id":${jsonId(id)}}}\n`;
 }
 
 /**
@@ -50,7 +58,9 @@ export function bulkItemBytes(doc: Document): number {
     measuredIndex = doc.index;
     measuredPrefixBytes = Buffer.byteLength(createPrefix(doc.index));
   }
-  const idPart = doc.id === undefined ? 0 : Buffer.byteLength(JSON.stringify(doc.id)) + ',"_id":'.length;
+  const id = doc.id;
+  // a plain id is ASCII: one byte per character, plus its two quotes
+  const idPart = id === undefined ? 0 : (PLAIN.test(id) ? id.length + 2 : Buffer.byteLength(JSON.stringify(id))) + ',"_id":'.length;
   // prefix + [,"_id":<id>] + }}\n + source + \n
   return measuredPrefixBytes + idPart + 3 + Buffer.byteLength(doc.source) + 1;
 }

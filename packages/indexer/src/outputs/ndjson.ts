@@ -49,7 +49,16 @@ export class FileOutput implements Output {
     this.handle = await fs.open(this.path, 'a');
   }
 
-  async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
+  /** one append (and sync) at a time, whatever --bulk-concurrency: appends in flight together could interleave */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  write(docs: readonly Document[]): Promise<ItemOutcome[]> {
+    const written = this.tail.then(() => this.append(docs));
+    this.tail = written;
+    return written;
+  }
+
+  private async append(docs: readonly Document[]): Promise<ItemOutcome[]> {
     try {
       if (!this.handle) await this.open();
       await this.handle!.appendFile(render(docs));

@@ -7,14 +7,14 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, type Config, type Logger } from '@logship/common';
-import { EventFactory } from '../event-factory.js';
-import { EventWriter } from '../event-writer.js';
-import { LineClamp } from '../line-clamp.js';
-import { LineSink } from '../line-sink.js';
-import type { ShipSession } from '../session.js';
-import { ConfirmedOffset } from './checkpoint.js';
+import { EventFactory } from '../../events/event-factory.js';
+import { EventWriter } from '../../events/event-writer.js';
+import { LineClamp } from '../../lines/line-clamp.js';
+import { LineSplitter } from '../../lines/line-splitter.js';
+import type { ShipSession } from '../../publish/ship-session.js';
+import { ConfirmedOffset } from './confirmed-offset.js';
 import { checkStart, fingerprint, newFileId } from './identity.js';
-import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from './multiline.js';
+import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from '../../lines/multiline.js';
 import type { FileState, StateStore } from './state-store.js';
 import { TailStream, type TailEnd } from './tail-stream.js';
 
@@ -42,7 +42,7 @@ export interface FileInputContext {
 
 export class FileInput {
   private tail: TailStream | null = null;
-  private lines: LineSink | null = null;
+  private lines: LineSplitter | null = null;
   private stopped = false;
   state: FileState | null = null;
 
@@ -206,7 +206,7 @@ export class FileInput {
         }, this.ctx.multiline!.timeoutMs);
       }
     };
-    const sink = new LineSink((buf, from, to, i) => {
+    const splitter = new LineSplitter((buf, from, to, i) => {
       // every line has its metadata (recordAll): its length in the file and whether it ended
       const meta = clamp.takeMeta(i)!;
       const offset = pos;
@@ -230,14 +230,14 @@ export class FileInput {
       if (this.stopped || session.failure) {
         // a wait cut short ends with the failure the session already reports
         wait?.catch(() => undefined);
-        sink.destroy();
+        splitter.destroy();
         return undefined;
       }
       return wait;
     });
-    this.lines = sink;
+    this.lines = splitter;
     try {
-      await pipeline(tail, clamp, sink);
+      await pipeline(tail, clamp, splitter);
     } catch (err) {
       if (!this.stopped && !session.failure) {
         if (timer) clearTimeout(timer);

@@ -3,7 +3,7 @@
  * Writable that calls onLine(buf, start, end, index) for each line of the
  * (clamped) chunks it is given. A trailing \r is left out; a line split across
  * chunks is joined, which stays bounded because the LineClamp in front of it
- * bounds every line. onLine may return a promise: the sink waits for it before
+ * bounds every line. onLine may return a promise: the splitter waits for it before
  * the next line, so backpressure from the confirm window reaches the input.
  * A last line without newline is handed over at the end, an empty one is not.
  */
@@ -14,7 +14,7 @@ const CR = 0x0d;
 
 export type OnLine = (buf: Buffer, start: number, end: number, index: number) => Promise<void> | undefined;
 
-export class LineSink extends Writable {
+export class LineSplitter extends Writable {
   private rest: Buffer | null = null;
   private index = 0;
 

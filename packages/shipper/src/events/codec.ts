@@ -1,7 +1,7 @@
 /**
- * Turns one input line into an event: plain text, or JSON with a safe
- * fallback. Decoding never throws: a line that cannot be used as JSON is
- * shipped as its raw text, tagged.
+ * The --codec: eventFromLine builds the event of one input line, as plain
+ * text or as JSON with a safe fallback. It never throws: a line that cannot
+ * be used as JSON is shipped as its raw text, tagged.
  */
 import { MAX_NESTING_DEPTH, createEvent, excessDepth, isObject, type LogEvent } from '@logship/common';
 
@@ -27,7 +27,7 @@ export const TAG_JSON_TOO_DEEP = '_jsontoodeep';
  */
 export const MAX_JSON_DEPTH = MAX_NESTING_DEPTH;
 
-export function decodeLine(text: string, codec: Codec, ctx: LineContext): LogEvent {
+export function eventFromLine(text: string, codec: Codec, ctx: LineContext): LogEvent {
   const tags: string[] = ctx.truncated ? [TAG_TRUNCATED] : [];
   const base = {
     id: ctx.id,

@@ -6,7 +6,7 @@
  * precomputed fragments; the json codec goes through the general path.
  */
 import { AFTER_TIMESTAMP, BEFORE_ID, END, HEAD, IsoClock, afterIdFragment, eventIdPrefix, logFragment, sequenceEventId, tailFragment } from '@logship/common';
-import { TAG_JSON_FAILURE, TAG_TRUNCATED, decodeLine, type Codec } from './codec.js';
+import { TAG_JSON_FAILURE, TAG_TRUNCATED, eventFromLine, type Codec } from './codec.js';
 
 export interface SerializedEvent {
   id: string;
@@ -55,7 +55,7 @@ export class EventFactory {
     const o = this.o;
     if (o.codec === 'json') {
       try {
-        const event = decodeLine(text, 'json', {
+        const event = eventFromLine(text, 'json', {
           id,
           hostName: o.hostName,
           inputType: o.inputType,

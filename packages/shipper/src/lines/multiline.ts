@@ -12,7 +12,7 @@
  * Without the cap a group could reach maxLines x maxLineBytes, more than
  * JSON.stringify or the broker's message size allow.
  */
-import { utf8Boundary } from '../line-clamp.js';
+import { utf8Boundary } from './line-clamp.js';
 
 export interface MultilineOptions {
   pattern: RegExp;

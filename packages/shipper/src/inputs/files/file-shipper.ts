@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { ErrorCodes, LogshipError, errorMessage, type Config, type Logger, type Registry } from '@logship/common';
-import { ShipSession, type ShipSummary } from '../session.js';
-import type { ConfirmedOffset } from './checkpoint.js';
+import { ShipSession, type ShipSummary } from '../../publish/ship-session.js';
+import type { ConfirmedOffset } from './confirmed-offset.js';
 import { FileInput, describeFileError, type FileMeta } from './file-input.js';
-import type { MultilineOptions } from './multiline.js';
+import type { MultilineOptions } from '../../lines/multiline.js';
 import { type CheckpointHealth, StateStore } from './state-store.js';
 
 export interface FileShipperOptions {

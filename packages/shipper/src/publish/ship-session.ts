@@ -16,10 +16,11 @@ import {
   type Registry,
   type ShipperMetrics,
 } from '@logship/common';
-import { MessageEncoder } from './encoder.js';
-import type { EventFactory, SerializedEvent } from './event-factory.js';
-import type { EventWriter } from './event-writer.js';
-import { Publisher, type OutgoingMessage, type Outcome } from './publisher.js';
+import { MessageEncoder } from './message-encoder.js';
+import type { EventFactory, SerializedEvent } from '../events/event-factory.js';
+import type { EventWriter } from '../events/event-writer.js';
+import type { OutgoingMessage, Outcome } from './confirm-window.js';
+import { Publisher } from './publisher.js';
 
 export interface ShipSummary {
   read: number;
@@ -106,6 +107,7 @@ export class ShipSession<M = undefined> {
       exchange: config.exchange,
       routingKey: config.routingKey,
       maxInflight: config.maxInflight,
+      nackBudgetMs: config.nackTimeout,
       logger,
     });
     this.publisher = publisher;

@@ -6,14 +6,14 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, LogshipError, errorMessage, type Config, type Logger, type Registry } from '@logship/common';
-import { EventFactory } from './event-factory.js';
-import { EventWriter } from './event-writer.js';
-import { LineClamp } from './line-clamp.js';
-import { LineSink } from './line-sink.js';
-import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from './files/multiline.js';
-import { ShipSession, type ShipSummary } from './session.js';
+import { EventFactory } from '../events/event-factory.js';
+import { EventWriter } from '../events/event-writer.js';
+import { LineClamp } from '../lines/line-clamp.js';
+import { LineSplitter } from '../lines/line-splitter.js';
+import { MultilineJoiner, type JoinedEvent, type MultilineOptions, type PhysicalLine } from '../lines/multiline.js';
+import { ShipSession, type ShipSummary } from '../publish/ship-session.js';
 
-export interface ShipStreamOptions {
+export interface StreamShipperOptions {
   config: Config;
   input: Readable;
   logger: Logger;
@@ -35,7 +35,7 @@ export class StreamShipper {
   /** an exception while turning a line into an event: a local failure, not the input's */
   private eventError: LogshipError | null = null;
 
-  constructor(private readonly options: ShipStreamOptions) {
+  constructor(private readonly options: StreamShipperOptions) {
     this.session = new ShipSession({ config: options.config, logger: options.logger, registry: options.registry });
   }
 
@@ -115,7 +115,7 @@ export class StreamShipper {
     };
     // backpressure from the confirm window pauses the input, and the common
     // path runs without a promise or a string per line
-    const sink = new LineSink((buf, start, end, i) => {
+    const splitter = new LineSplitter((buf, start, end, i) => {
       // no closure per line: the catch handler is bound only when there is a promise to wait on
       let wait: Promise<void> | undefined;
       try {
@@ -127,16 +127,16 @@ export class StreamShipper {
       if (this.stopRequested || session.failure) {
         // a wait cut short ends with the failure the session already reports
         wait?.catch(() => undefined);
-        sink.destroy();
+        splitter.destroy();
         return undefined;
       }
       return wait;
     });
-    this.lines = sink;
-    input.on('error', (err) => sink.destroy(err));
+    this.lines = splitter;
+    input.on('error', (err) => splitter.destroy(err));
     input.pipe(clamp);
     try {
-      await pipeline(clamp, sink);
+      await pipeline(clamp, splitter);
     } catch (err) {
       if (timer) clearTimeout(timer);
       if (this.eventError) throw this.eventError;

@@ -9,9 +9,9 @@
  * one per message; a slab is freed once the messages it holds are settled.
  */
 import { eventId, publishProperties } from '@logship/common';
-import type { SerializedEvent } from './event-factory.js';
-import type { EventWriter } from './event-writer.js';
-import type { OutgoingMessage } from './publisher.js';
+import type { SerializedEvent } from '../events/event-factory.js';
+import type { EventWriter } from '../events/event-writer.js';
+import type { OutgoingMessage } from './confirm-window.js';
 
 const SLAB_BYTES = 1024 * 1024;
 

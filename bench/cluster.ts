@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:cluster`: ship and index on a private three-node RabbitMQ
+ * cluster with quorum queues, side by side with raw amqplib on the same
+ * cluster, plus the single-queue ceilings the scaling docs quote (classic and
+ * quorum queue, 1 and 100 events per message). Each side is a whole process,
+ * timed from spawn to exit (ship) or to the last document stored (index).
+ *
+ * The baselines and logship publish through the same node (node 1 holds the
+ * queue's leader: bootstrap declares through it); a row through another node
+ * shows what forwarding to the leader costs. BENCH_SCALE=0.1 makes a quick run.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EsDouble } from '../test/helpers/es-double.js';
+import { PrivateCluster } from '../test/helpers/rabbit-cluster.js';
+import { BIN, ROOT, names, row, run, table, until, writeCorpus, type Names, type Row } from './lib.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-cluster-'));
+const rows: Row[] = [];
+
+function record(r: Row, target?: { text: string; pass: boolean }): Row {
+  if (target) {
+    r.target = target.text;
+    r.pass = target.pass;
+  }
+  rows.push(r);
+  process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+  return r;
+}
+
+async function bootstrapOn(url: string, n: Names, queueType: 'classic' | 'quorum'): Promise<void> {
+  const c = run(BIN, ['bootstrap', '--skip-elasticsearch', '--queue-type', queueType], { ...n.env, LOGSHIP_AMQP_URL: url });
+  const r = await c.done;
+  if (r.code !== 0) throw new Error(`bootstrap failed: ${c.stderr()}`);
+}
+
+async function dropOn(url: string, n: Names): Promise<void> {
+  const amqp = await import('amqplib');
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    for (const q of [n.queue, n.deadLetterQueue]) await ch.deleteQueue(q).catch(() => undefined);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+async function queueDepth(url: string, queue: string): Promise<number> {
+  const amqp = await import('amqplib');
+  const conn = await amqp.connect(url);
+  try {
+    return (await (await conn.createChannel()).checkQueue(queue)).messageCount;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+async function rawPublish(url: string, n: Names, file: string, events: number, bench: string): Promise<Row> {
+  const started = process.hrtime.bigint();
+  const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-publish.mjs'), url, n.exchange, 'logs'], {}, file);
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0) throw new Error(`baseline failed: ${c.stderr()}`);
+  return row(bench, 'raw amqplib, bare confirmed publish (window 1000)', events, seconds, r.peakRss);
+}
+
+async function ship(url: string, n: Names, file: string, events: number, extra: string[] = []) {
+  const started = process.hrtime.bigint();
+  const c = run(BIN, ['ship', ...extra], { ...n.env, LOGSHIP_AMQP_URL: url }, file);
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0 || !c.stderr().includes(`published ${events},`)) throw new Error(`ship failed: ${c.stderr()}`);
+  return { seconds, peakRss: r.peakRss };
+}
+
+async function index(url: string, n: Names, es: EsDouble, events: number) {
+  const before = es.stored;
+  const started = process.hrtime.bigint();
+  const c = run(BIN, ['index', '--metrics-port', '0'], { ...n.env, LOGSHIP_AMQP_URL: url, LOGSHIP_ES_NODE: es.url });
+  await until(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  c.child.kill('SIGTERM');
+  const r = await c.done;
+  return { seconds, peakRss: r.peakRss };
+}
+
+async function simplestIndexer(url: string, n: Names, es: EsDouble, events: number, bench: string): Promise<Row> {
+  const before = es.stored;
+  const prefix = n.env.LOGSHIP_INDEX!.replace('-%{+yyyy.MM.dd}', '');
+  const started = process.hrtime.bigint();
+  const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-index.mjs'), url, n.queue, String(events), es.url, prefix], {});
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0 || es.stored - before < events) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
+  return row(bench, 'simplest correct indexer (amqplib + http _bulk)', events, seconds, r.peakRss);
+}
+
+const cluster = new PrivateCluster();
+const es = new EsDouble();
+// stands in for a cluster on other machines: ids are checked, sources not parsed here
+es.keepSources = false;
+es.parseSources = false;
+es.keepBulkRecords = false;
+process.stdout.write(`logship cluster benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, node ${process.version}\n`);
+try {
+  await cluster.start();
+  await es.start();
+  process.stdout.write(`three-node cluster started in ${(cluster.startMs / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${table([]).split('\n').slice(0, 2).join('\n')}\n`);
+  const [leaderUrl, otherUrl] = cluster.urls as [string, string];
+  const events = scaled(100_000);
+  const file = path.join(TMP, 'corpus.log');
+  writeCorpus(file, events);
+
+  for (const queueType of ['quorum', 'classic'] as const) {
+    // ship, 1 event/message: raw publish and logship through the node holding the leader
+    const bench = `ship to a 3-node cluster, ${queueType} queue`;
+    const n = names(`cl-${queueType}`);
+    await bootstrapOn(leaderUrl, n, queueType);
+    const base = record(await rawPublish(leaderUrl, n, file, events, bench));
+    const s = await ship(leaderUrl, n, file, events);
+    const shipped = row(bench, 'logship ship (same node)', events, s.seconds, s.peakRss, base);
+    record(shipped, queueType === 'quorum' ? { text: 'ratio >= 0.9', pass: (shipped.ratio ?? 0) >= 0.9 } : undefined);
+    const other = await ship(otherUrl, n, file, events);
+    record(row(bench, 'logship ship (through a follower node)', events, other.seconds, other.peakRss, base));
+    const b100 = await ship(leaderUrl, n, file, events, ['--events-per-message', '100']);
+    record(row(bench, 'logship ship --events-per-message 100', events, b100.seconds, b100.peakRss));
+
+    // index the backlog: 3 x events at 1 event/message, then events at 100/message
+    const ib = `index from a 3-node cluster, ${queueType} queue`;
+    const storedAtStart = es.stored;
+    const total = 4 * events;
+    await until('the backlog', async () => (await queueDepth(leaderUrl, n.queue)) >= 3 * events + Math.ceil(events / 100), 120_000, 200);
+    const simple = record(await simplestIndexer(leaderUrl, n, es, events, ib));
+    const ix = await index(leaderUrl, n, es, events);
+    record(row(ib, 'logship index (defaults)', events, ix.seconds, ix.peakRss, simple));
+    // the rest of the backlog (an indexer stopped with SIGTERM settles what it holds first, so count what is left)
+    const rest = total - (es.stored - storedAtStart);
+    const ix100 = await index(cluster.urlList, n, es, rest);
+    record(row(ib, 'logship index (node list; the rest of the backlog, 1 and 100 events/message)', rest, ix100.seconds, ix100.peakRss));
+    await dropOn(leaderUrl, n);
+  }
+} finally {
+  await es.stop().catch(() => undefined);
+  await cluster.destroy();
+  fs.rmSync(TMP, { recursive: true, force: true });
+}
+process.stdout.write(`\n${table(rows)}\n`);
+const out = path.join(ROOT, 'bench', 'results-cluster.json');
+fs.writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), scale: SCALE, cpus: os.cpus().length, node: process.version, rows }, null, 2)}\n`);
+process.stdout.write(`results written to ${path.relative(ROOT, out)}\n`);
