@@ -113,6 +113,27 @@ describe('Elasticsearch node list', () => {
     }
   });
 
+  it('a bulk holding an event without an id is never resent by the client to another node (Elasticsearch would store it twice)', async () => {
+    const a = new EsDouble();
+    const b = new EsDouble(a);
+    doubles.push(a, b);
+    const client = createEsClient({ ...SETTINGS, esNode: `${await a.start()},${await b.start()}` });
+    const output = new ElasticsearchOutput(client);
+    try {
+      a.setFaults({ down: '503' });
+      b.setFaults({ down: '503' });
+      const [outcome] = await output.write([{ id: undefined, source: '{"message":"no id"}', index: 'nodes-1' }]);
+      assert.equal(outcome!.kind, 'retry', 'left to the outcome table');
+      assert.equal(a.requests + b.requests, 1, 'one request, not one per node');
+      // with an id the same failure moves to the next node
+      const before = a.requests + b.requests;
+      await output.write([doc(99)]);
+      assert.equal(a.requests + b.requests - before, 2);
+    } finally {
+      await output.close();
+    }
+  });
+
   it('a single node keeps the old behaviour: no retry by the client, the caller retries', async () => {
     const a = new EsDouble();
     doubles.push(a);

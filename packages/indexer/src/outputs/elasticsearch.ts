@@ -50,7 +50,9 @@ export class ElasticsearchOutput implements Output {
           bulkBody: body,
           querystring: this.querystring,
         },
-        { meta: false },
+        // a bulk with a document Elasticsearch names itself (no _id) is never resent by the client: a
+        // copy would not be a 409. Only logship's own retry (after an answer it can read) remains.
+        docs.some((d) => d.id === undefined) ? { meta: false, maxRetries: 0 } : { meta: false },
       )) as BulkResponse;
     } catch (err) {
       const status = esStatusOf(err);
