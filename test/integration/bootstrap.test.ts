@@ -211,7 +211,8 @@ describe('bootstrap', () => {
     assert.match(idx.stderr, /--index \(LOGSHIP_INDEX\): starts with a %\{\.\.\.\} reference; with a field reference the pattern must start with literal text/);
     const down = { LOGSHIP_AMQP_URL: 'amqp://guest:guest@127.0.0.1:9/%2f' };
     for (const command of ['bootstrap', 'index']) {
-      const ds = await runCli([command, '--data-stream', 'logs-app-default', '--index', 'logs-%{[service][name]}'], { env: down });
+      // a LOGSHIP_INDEX shared by every service (an --index flag beside --data-stream is refused as such)
+      const ds = await runCli([command, '--data-stream', 'logs-app-default'], { env: { ...down, LOGSHIP_INDEX: 'logs-%{[service][name]}' } });
       assert.equal(ds.code, 2, `${command}: ${ds.stderr}`);
       assert.match(ds.stderr, /names indices from event fields, which --data-stream logs-app-default cannot do: a data stream has one name/);
       assert.doesNotMatch(ds.stderr, /ECONNREFUSED|did not answer/);

@@ -208,6 +208,14 @@ describe('configuration', () => {
     }
   });
 
+  it('--index on the command line beside --data-stream is refused (one would be ignored); a shared LOGSHIP_INDEX is not', () => {
+    for (const command of ['index', 'bootstrap'] as const) {
+      expectInvalid(() => loadCommandLine(command, ['--index', 'app-%{+yyyy.MM.dd}', '--data-stream', 'logs-app-default'], {}), /both say where documents go/);
+    }
+    const { config } = loadCommandLine('index', ['--data-stream', 'logs-app-default'], { LOGSHIP_INDEX: 'app-%{+yyyy.MM.dd}' });
+    assert.equal(config.dataStream, 'logs-app-default');
+  });
+
   it('configuration errors never print a password: URLs that parse or not, sensitive options, JSON errors', () => {
     const secret = 'hunter2secret';
     const cases: [string[], Record<string, string>][] = [

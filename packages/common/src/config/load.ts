@@ -315,6 +315,13 @@ export function loadCommandLine(command: CommandName, argv: string[], env: NodeJ
     throw invalid(`invalid configuration: ${described.join('; ')}`, `see: logship ${command} --help`);
   }
   const loaded = config.getProperties() as unknown as Config;
+  // --index given on the command line beside a data stream would be ignored: say so instead
+  if (loaded.dataStream && sources.get('index')?.kind === 'flag' && optionsFor(command).includes('dataStream')) {
+    throw invalid(
+      `invalid configuration: --index and ${describeSource('dataStream', sources.get('dataStream'))} both say where documents go; a data stream replaces the index pattern`,
+      'give one of them: --index for daily indices, or --data-stream for a data stream',
+    );
+  }
   // one LOGSHIP_INDEX is often shared by every service: only the commands that name indices with it
   // (and not with --data-stream, which replaces it) refuse a bad one
   if (optionsFor(command).includes('index') && !loaded.dataStream) {
