@@ -185,6 +185,8 @@ describe('files', () => {
       if (!reused) fs.renameSync(file, path.join(c.dir, `spare-${i}.log`));
     }
     if (!reused) {
+      // the last try was renamed away: write the new file once more
+      fs.writeFileSync(file, lines(0, 50, 'new'));
       // the filesystem did not reuse it: make the checkpoint claim this inode, as reuse would
       const stateFile = path.join(c.dir, 'state', 'checkpoints.json');
       const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ ino: number; dev: number }> };

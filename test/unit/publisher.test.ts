@@ -130,7 +130,7 @@ function message(id: string): OutgoingMessage<string> {
   return { messageId: id, body: Buffer.from(`{"id":"${id}"}`), properties: { messageId: id }, events: 1, meta: id };
 }
 
-async function setup(opts: { maxInflight?: number } = {}) {
+async function setup(opts: { maxInflight?: number; recycleAfterNacks?: number } = {}) {
   const conn = new FakeConnection();
   const clock = new FakeClock();
   const publisher = new Publisher<string>(conn as unknown as RecoveringChannelModel, {
@@ -140,6 +140,8 @@ async function setup(opts: { maxInflight?: number } = {}) {
     logger: createLogger({ level: 'silent' }),
     clock,
     random: () => 0.5,
+    // the window's nack rules on one channel; channel replacement has its own test
+    recycleAfterNacks: opts.recycleAfterNacks ?? 0,
   });
   const settled: Array<{ id: string; outcome: Outcome; error?: Error }> = [];
   publisher.on('settled', (m, outcome, error) => settled.push({ id: m.meta!, outcome, ...(error ? { error } : {}) }));
@@ -152,6 +154,13 @@ async function setup(opts: { maxInflight?: number } = {}) {
     assert.equal(conn.channels.length, before + 1, 'a new channel');
   };
   return { conn, clock, publisher, settled, reconnect };
+}
+
+/** setup() with one message "a" sent */
+async function setupWith(opts: { recycleAfterNacks: number }) {
+  const t = await setup(opts);
+  t.publisher.send(message('a'));
+  return t;
 }
 
 describe('Publisher', () => {
@@ -337,5 +346,20 @@ describe('Publisher', () => {
       ['a:failed'],
     );
     await publisher.idle();
+  });
+  it('a channel that keeps nacking is replaced (a quorum queue whose leader moved can keep rejecting one channel): the message is confirmed on the new channel', async () => {
+    const { conn, clock, settled } = await setupWith({ recycleAfterNacks: 2 });
+    assert.equal(conn.channels.length, 1);
+    conn.channel.nack('a');
+    untilRepublished(clock, conn);
+    conn.channel.nack('a'); // the second nack in a row: the channel is closed and a new one opened
+    clock.advance(200);
+    await tick();
+    assert.equal(conn.channels.length, 2, 'a new channel');
+    untilRepublished(clock, conn);
+    await tick();
+    assert.deepEqual(conn.channel.unanswered(), ['a'], 'published again on the new channel');
+    conn.channel.ack('a');
+    assert.deepEqual(settled, [{ id: 'a', outcome: 'confirmed' }]);
   });
 });

@@ -51,6 +51,8 @@ export interface PublisherOptions {
   clock?: PublisherClock;
   /** random source of the backoff jitter (tests) */
   random?: () => number;
+  /** nacks in a row on one channel before it is replaced (a quorum queue's leader moved); default 2, 0 = never */
+  recycleAfterNacks?: number;
 }
 
 export interface PublisherEvents<M> {
@@ -58,6 +60,9 @@ export interface PublisherEvents<M> {
 }
 
 const FATAL_CHANNEL_ERROR = /NOT_FOUND|ACCESS_REFUSED|PRECONDITION_FAILED|NOT_ALLOWED/;
+
+/** least time between two channel replacements after repeated nacks */
+const RECYCLE_MS = 2000;
 
 export class Publisher<M = unknown> extends EventEmitter {
   private channel: ConfirmChannel | null = null;
@@ -70,6 +75,7 @@ export class Publisher<M = unknown> extends EventEmitter {
   private fatal: LogshipError | null = null;
   private closing = false;
   private opening: Promise<void> | null = null;
+  private lastRecycleAt = Number.NEGATIVE_INFINITY;
   private readonly onConnect = () => void this.openChannel();
   private readonly onBlocked = (reason: string) => {
     this.blockedReason = reason || 'blocked';
@@ -211,12 +217,28 @@ export class Publisher<M = unknown> extends EventEmitter {
     if (!decision) return;
     this.emit('publish-error', err);
     if (decision.kind === 'failed') return;
+    this.recycleAfterNacks(ch, entry.nacks);
     // a body waiting seconds for its retry must not pin the encoder's whole slab
     if (entry.msg.body.buffer.byteLength > entry.msg.body.length) entry.msg.body = Buffer.from(entry.msg.body);
     this.options.logger.warn({ messageId: entry.msg.messageId, nacks: entry.nacks, delayMs: decision.delayMs }, 'broker nacked a message; retrying');
     this.clock.setTimeout(() => {
       if (this.window.retryDue(entry)) this.transmit(entry);
     }, decision.delayMs);
+  }
+
+  /**
+   * A quorum queue whose leader moved can keep rejecting a channel's publishes
+   * (its queue client waits for a word from the old leader): after repeated
+   * nacks the channel is replaced, at most every RECYCLE_MS; what waits is
+   * published again on the new one.
+   */
+  private recycleAfterNacks(ch: ConfirmChannel, nacks: number): void {
+    const now = this.clock.now();
+    const after = this.options.recycleAfterNacks ?? 2;
+    if (after === 0 || nacks < after || this.channel !== ch || now - this.lastRecycleAt < RECYCLE_MS) return;
+    this.lastRecycleAt = now;
+    this.options.logger.info('repeated nacks: opening a new channel (a quorum queue leader may have moved)');
+    void ch.close().catch(() => undefined);
   }
 
   private onReturn(msg: Message): void {
