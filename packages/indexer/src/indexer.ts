@@ -18,15 +18,15 @@ import {
   type Registry,
 } from '@logship/common';
 import { createEsClient, esNodeStates, logEsNodeChanges, type Client } from '@logship/common/elasticsearch';
-import { Consumer } from './consumer.js';
-import { DeadLetterPublisher } from './dead-letter.js';
-import { decodeDelivery } from './decode.js';
-import { DeliveryLedger } from './delivery-ledger.js';
-import { holdFor } from './prefetch-window.js';
+import { Consumer } from './consume/consumer.js';
+import { DeadLetterPublisher } from './outputs/dead-letter.js';
+import { decodeDelivery } from './decode/decode.js';
+import { DeliveryLedger } from './consume/delivery-ledger.js';
+import { holdFor } from './consume/prefetch-window.js';
 import { ElasticsearchOutput } from './outputs/elasticsearch.js';
 import { FileOutput, StreamOutput } from './outputs/ndjson.js';
 import type { Output } from './outputs/output.js';
-import { BatchProcessor } from './processor.js';
+import { BatchProcessor } from './batch/processor.js';
 
 export interface IndexerOptions {
   config: Config;

@@ -2,7 +2,7 @@
  * The _bulk request builder and the bulk outcome table of docs/DESIGN.md:
  * 200/201 ok, 409 duplicate, 429/5xx retry, other 4xx reject (dead-letter).
  */
-import type { Document } from '../decode.js';
+import type { Document } from '../decode/decode.js';
 import type { ItemOutcome } from './output.js';
 
 /** `{"create":{"_index":"<index>"` for an index name: the part of an action line shared by a run of documents */

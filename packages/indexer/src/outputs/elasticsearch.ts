@@ -1,7 +1,7 @@
 /** Writes batches to Elasticsearch with the official client's _bulk. */
 import { errorMessage } from '@logship/common';
 import { esStatusOf, type Client } from '@logship/common/elasticsearch';
-import type { Document } from '../decode.js';
+import type { Document } from '../decode/decode.js';
 import { buildBulkBody, classifyResponse } from './bulk.js';
 import type { ItemOutcome, Output } from './output.js';
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { errorMessage } from '@logship/common';
-import type { Document } from '../decode.js';
+import type { Document } from '../decode/decode.js';
 import type { ItemOutcome, Output } from './output.js';
 
 function render(docs: readonly Document[]): string {

@@ -1,5 +1,5 @@
 /** What an output (Elasticsearch, stdout, file) answers for each document of a batch. */
-import type { Document } from '../decode.js';
+import type { Document } from '../decode/decode.js';
 
 export type ItemOutcome =
   | { kind: 'ok' }

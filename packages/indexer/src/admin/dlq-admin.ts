@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { requireQueue, type ChannelModel, type Message } from '@logship/common';
-import { DLQ_HEADERS } from './dead-letter.js';
+import { DLQ_HEADERS } from '../outputs/dead-letter.js';
 import { translateAmqpFailure } from './dlq-replay.js';
 
 export { replayDeadLetters, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';

@@ -9,9 +9,9 @@
  */
 import { errorMessage, type IndexerMetrics } from '@logship/common';
 import type { Item } from './batcher.js';
-import type { DeadLetterer } from './dead-letterer.js';
-import type { DeliveryLedger } from './delivery-ledger.js';
-import type { ItemOutcome, Output } from './outputs/output.js';
+import type { DeadLetterer } from '../outputs/dead-letterer.js';
+import type { DeliveryLedger } from '../consume/delivery-ledger.js';
+import type { ItemOutcome, Output } from '../outputs/output.js';
 import type { WriteStatus } from './write-status.js';
 
 export interface BulkRunnerOptions {

@@ -22,9 +22,9 @@ import {
   tooDeepReason,
   type IndexNamer,
 } from '@logship/common';
-import { removeContentEncoding } from './decode/content-encoding.js';
+import { removeContentEncoding } from './content-encoding.js';
 
-export { MAX_INFLATED_BYTES } from './decode/content-encoding.js';
+export { MAX_INFLATED_BYTES } from './content-encoding.js';
 export { ownEvent, scanOwnLayout } from '@logship/common';
 
 export interface Document {

@@ -18,11 +18,11 @@
 import { backoffDelay, errorMessage, type IndexerMetrics, type Logger } from '@logship/common';
 import { ItemQueue, type Item, newItem } from './batcher.js';
 import { BulkRunner } from './bulk-runner.js';
-import type { DeadLetterPublisher } from './dead-letter.js';
-import { DeadLetterer } from './dead-letterer.js';
-import type { Decoded } from './decode.js';
-import type { Delivery, DeliveryLedger } from './delivery-ledger.js';
-import type { Output } from './outputs/output.js';
+import type { DeadLetterPublisher } from '../outputs/dead-letter.js';
+import { DeadLetterer } from '../outputs/dead-letterer.js';
+import type { Decoded } from '../decode/decode.js';
+import type { Delivery, DeliveryLedger } from '../consume/delivery-ledger.js';
+import type { Output } from '../outputs/output.js';
 import { WriteStatus } from './write-status.js';
 
 /**

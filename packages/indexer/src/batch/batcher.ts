@@ -6,9 +6,9 @@
  * channel died) are dropped when a batch is taken: the broker delivers them
  * again.
  */
-import type { Delivery } from './delivery-ledger.js';
-import type { Document } from './decode.js';
-import { bulkItemBytes } from './outputs/bulk.js';
+import type { Delivery } from '../consume/delivery-ledger.js';
+import type { Document } from '../decode/decode.js';
+import { bulkItemBytes } from '../outputs/bulk.js';
 
 export interface Item {
   doc: Document;

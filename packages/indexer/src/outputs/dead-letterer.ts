@@ -18,8 +18,8 @@ import {
   REFUSED_DEAD_LETTER_BYTES,
   isSizeRefusal,
 } from './dead-letter.js';
-import type { Delivery, DeliveryLedger } from './delivery-ledger.js';
-import type { WriteStatus } from './write-status.js';
+import type { Delivery, DeliveryLedger } from '../consume/delivery-ledger.js';
+import type { WriteStatus } from '../batch/write-status.js';
 
 export interface DeadLettererOptions {
   deadLetters: DeadLetterPublisher;

@@ -26,7 +26,7 @@ import {
   type ConfirmChannel,
   type Message,
 } from '@logship/common';
-import { DLQ_HEADERS } from './dead-letter.js';
+import { DLQ_HEADERS } from '../outputs/dead-letter.js';
 import type { DlqSettings } from './dlq-admin.js';
 
 /** Unconfirmed copies at most (and letters held unacked): enough for thousands of letters/s. */
