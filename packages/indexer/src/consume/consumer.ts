@@ -11,7 +11,7 @@
  * delivery would be redelivered after a crash, and its event written or
  * dead-lettered a second time.
  */
-import { errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger } from '@logship/common';
+import { ChannelKeeper, errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger } from '@logship/common';
 import { type AckWire, type Delivery, newDelivery } from './delivery-ledger.js';
 import { type HoldLimits, PrefetchWindow } from './prefetch-window.js';
 
@@ -45,11 +45,9 @@ function frameOf(d: Delivery): ConsumeMessage {
 }
 
 export class Consumer implements AckWire {
-  private channel: Channel | null = null;
+  private readonly channels: ChannelKeeper<Channel>;
   private consumerTag: string | null = null;
-  private stopped = false;
-  private opening: Promise<void> | null = null;
-  private readonly onConnect = () => void this.open();
+  private readonly onConnect = () => void this.channels.open();
   /** deliveries of the live channel in delivery-tag order, until the acked prefix passes them */
   private outstanding: Delivery[] = [];
   private outstandingHead = 0;
@@ -69,11 +67,12 @@ export class Consumer implements AckWire {
     private readonly options: ConsumerOptions,
     private readonly sink: DeliverySink,
   ) {
+    this.channels = this.openKeeper();
     this.window = options.hold ? new PrefetchWindow(options.prefetch, options.hold) : null;
   }
 
   get connected(): boolean {
-    return this.channel !== null;
+    return this.channels.channel !== null;
   }
 
   /** the deliveries the broker may hand out before some are acked */
@@ -87,8 +86,8 @@ export class Consumer implements AckWire {
    */
   measured(events: number, bytes: number): void {
     const next = this.window?.observe(events, bytes);
-    if (next == null || this.resizing || this.stopped || !this.channel || !this.consumerTag) return;
-    this.resizing = this.resize(this.channel, this.consumerTag, next).finally(() => {
+    if (next == null || this.resizing || !this.channels.keeping || !this.channels.channel || !this.consumerTag) return;
+    this.resizing = this.resize(this.channels.channel, this.consumerTag, next).finally(() => {
       this.resizing = null;
     });
   }
@@ -100,11 +99,11 @@ export class Consumer implements AckWire {
     try {
       await channel.cancel(tag);
       if (this.consumerTag === tag) this.consumerTag = null;
-      if (this.channel !== channel || this.stopped) return;
+      if (this.channels.channel !== channel || !this.channels.keeping) return;
       await channel.prefetch(prefetch);
       this.window!.applied(prefetch);
       const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
-      if (this.channel !== channel || this.stopped) {
+      if (this.channels.channel !== channel || !this.channels.keeping) {
         await channel.cancel(ok.consumerTag).catch(() => undefined);
         return;
       }
@@ -118,73 +117,50 @@ export class Consumer implements AckWire {
 
   async start(): Promise<void> {
     this.conn.on('connect', this.onConnect);
-    await this.open();
-    if (!this.channel && this.lastError) throw this.lastError;
+    await this.channels.open();
+    if (!this.channels.channel && this.lastError) throw this.lastError;
   }
 
-  private open(): Promise<void> {
-    if (this.opening) return this.opening;
-    if (this.channel || this.stopped) return Promise.resolve();
-    this.opening = this.openChannel().finally(() => {
-      this.opening = null;
-    });
-    return this.opening;
-  }
-
-  private async openChannel(): Promise<void> {
+  private openKeeper(): ChannelKeeper<Channel> {
     const { queue, logger } = this.options;
-    const prefetch = this.prefetch;
-    let ch: Channel | null = null;
-    try {
-      ch = await this.conn.createChannel();
-      const channel = ch;
-      let channelError: Error | null = null;
-      channel.on('error', (err: Error) => {
-        channelError = err;
-        logger.warn({ err: errorMessage(err) }, 'consumer channel error');
-      });
-      channel.on('close', () => {
+    return new ChannelKeeper<Channel>({
+      open: () => this.conn.createChannel(),
+      errored: (err) => logger.warn({ err: errorMessage(err) }, 'consumer channel error'),
+      ready: async (channel) => {
+        const prefetch = this.prefetch;
+        await channel.prefetch(prefetch);
+        // the ack prefix is per channel: deliveries of an older channel can never be acked here
+        this.outstanding = [];
+        this.outstandingHead = 0;
+        this.toAck = [];
+        this.ackedAlone.clear();
+        const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
+        this.consumerTag = ok.consumerTag;
+        this.lastError = null;
+        logger.info({ queue, prefetch }, 'consuming');
+      },
+      closed: (channel, channelError, wasCurrent) => {
         // unacked deliveries of this channel go back to the queue
-        const wasLive = this.channel === channel;
-        if (wasLive) {
-          this.channel = null;
-          this.consumerTag = null;
-        }
+        if (wasCurrent) this.consumerTag = null;
         this.sink.channelClosed(channel);
-        if (!wasLive || this.stopped) return;
-        if (channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
-        setTimeout(() => void this.open(), 1000).unref();
-      });
-      await channel.prefetch(prefetch);
-      // the ack prefix is per channel: deliveries of an older channel can never be acked here
-      this.outstanding = [];
-      this.outstandingHead = 0;
-      this.toAck = [];
-      this.ackedAlone.clear();
-      // live before the first delivery: deliveries can arrive before consume() resolves
-      this.channel = channel;
-      const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
-      this.consumerTag = ok.consumerTag;
-      this.lastError = null;
-      logger.info({ queue, prefetch }, 'consuming');
-    } catch (err) {
-      this.lastError = translateBrokerError(err, { kind: 'queue', name: queue }, 'use');
-      logger.warn({ err: this.lastError.message }, 'cannot consume yet; retrying');
-      if (this.channel === ch) this.channel = null;
-      if (ch) await ch.close().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.open(), 2000).unref();
-    }
+        if (wasCurrent && channelError) this.lastError = translateBrokerError(channelError, { kind: 'queue', name: queue }, 'use');
+        return undefined;
+      },
+      failed: (err) => {
+        this.lastError = translateBrokerError(err, { kind: 'queue', name: queue }, 'use');
+        logger.warn({ err: this.lastError.message }, 'cannot consume yet; retrying');
+        return undefined;
+      },
+      reopenAfterCloseMs: 1000,
+      retryAfterFailureMs: 2000,
+    });
   }
 
   private onMessage(channel: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       this.options.logger.warn({ queue: this.options.queue }, 'the broker cancelled the consumer (queue deleted?); retrying');
-      if (this.channel === channel) {
-        this.channel = null;
-        // closing the channel requeues its deliveries (the 'close' handler tells the sink)
-        void channel.close().catch(() => undefined);
-        setTimeout(() => void this.open(), 1000).unref();
-      }
+      // closing the channel requeues its deliveries (the 'closed' hook tells the sink); another opens a second later
+      this.channels.replace(channel);
       return;
     }
     const d = newDelivery(msg, channel);
@@ -193,7 +169,7 @@ export class Consumer implements AckWire {
   }
 
   isLive(d: Delivery): boolean {
-    return d.channel === this.channel;
+    return d.channel === this.channels.channel;
   }
 
   sendAck(d: Delivery): void {
@@ -244,10 +220,10 @@ export class Consumer implements AckWire {
 
   /** Stops new deliveries; unacked ones can still be acked on the channel. */
   async cancel(): Promise<void> {
-    this.stopped = true;
+    this.channels.stop();
     this.conn.off('connect', this.onConnect);
     await this.resizing;
-    const ch = this.channel;
+    const ch = this.channels.channel;
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
     this.consumerTag = null;
   }
@@ -255,8 +231,6 @@ export class Consumer implements AckWire {
   async close(): Promise<void> {
     this.flushAcks();
     await this.cancel();
-    const ch = this.channel;
-    this.channel = null;
-    if (ch) await ch.close().catch(() => undefined);
+    await this.channels.close();
   }
 }

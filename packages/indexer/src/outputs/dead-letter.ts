@@ -7,7 +7,16 @@
  * that closes first. The caller keeps the delivery unacked and retries.
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes, LogshipError, errorMessage, type ConfirmChannel, type Logger, type Message, type RecoveringChannelModel } from '@logship/common';
+import {
+  ChannelKeeper,
+  ErrorCodes,
+  LogshipError,
+  errorMessage,
+  type ConfirmChannel,
+  type Logger,
+  type Message,
+  type RecoveringChannelModel,
+} from '@logship/common';
 
 export interface DeadLetterReason {
   type: string;
@@ -69,16 +78,11 @@ export function isSizeRefusal(err: unknown): boolean {
 
 const MAX_REASON = 2000;
 
-interface OpenChannel {
-  ch: ConfirmChannel;
-  /** publish ids (correlation ids) the broker returned as unroutable, until their confirm arrives */
-  returned: Set<string>;
-  /** the error the broker closed the channel with (e.g. NOT_FOUND: no such exchange) */
-  error: Error | null;
-}
-
 export class DeadLetterPublisher {
-  private channel: Promise<OpenChannel> | null = null;
+  /** opened on the first dead letter and again on the next one after it closed */
+  private readonly channels: ChannelKeeper<ConfirmChannel>;
+  /** correlation ids of dead letters the broker returned (a return arrives before the confirm of the same publish) */
+  private readonly returned = new Set<string>();
   /** each publish gets its own correlation id: dead letters of one event may repeat, a return must match one publish */
   private readonly idPrefix = randomBytes(6).toString('hex');
   private sequence = 0;
@@ -90,32 +94,19 @@ export class DeadLetterPublisher {
     private readonly logger: Logger,
     /** named in the error when a dead letter is returned */
     private readonly queue: string,
-  ) {}
-
-  private getChannel(): Promise<OpenChannel> {
-    if (!this.channel) {
-      const p = this.conn.createConfirmChannel().then((ch) => {
-        const open: OpenChannel = { ch, returned: new Set(), error: null };
-        ch.on('error', (err: Error) => {
-          open.error = err;
-          this.logger.debug({ err: errorMessage(err) }, 'dead-letter channel closed by the broker');
-        });
-        // a return arrives before the confirm of the same publish (frames are in order)
+  ) {
+    this.channels = new ChannelKeeper<ConfirmChannel>({
+      open: () => this.conn.createConfirmChannel(),
+      errored: (err) => this.logger.debug({ err: errorMessage(err) }, 'dead-letter channel closed by the broker'),
+      ready: (ch) => {
         ch.on('return', (m: Message) => {
           const id = m.properties.correlationId as string | undefined;
-          if (id) open.returned.add(id);
+          if (id) this.returned.add(id);
         });
-        ch.on('close', () => {
-          if (this.channel === p) this.channel = null;
-        });
-        return open;
-      });
-      p.catch(() => {
-        if (this.channel === p) this.channel = null;
-      });
-      this.channel = p;
-    }
-    return this.channel;
+      },
+      reopenAfterCloseMs: null,
+      retryAfterFailureMs: null,
+    });
   }
 
   /** the error for a dead letter the broker returned: no queue is bound */
@@ -147,9 +138,9 @@ export class DeadLetterPublisher {
    * queue; rejects with a LogshipError otherwise (the caller retries).
    */
   async publish(body: Buffer, why: DeadLetterReason, props: DeadLetterProperties = {}): Promise<void> {
-    let open: OpenChannel;
+    let ch: ConfirmChannel;
     try {
-      open = await this.getChannel();
+      ch = await this.channels.acquire();
     } catch (err) {
       throw this.notConfirmed(err, null);
     }
@@ -166,7 +157,7 @@ export class DeadLetterPublisher {
     const id = `${this.idPrefix}-${++this.sequence}`;
     await new Promise<void>((resolve, reject) => {
       try {
-        open.ch.publish(
+        ch.publish(
           this.exchange,
           this.routingKey,
           body,
@@ -181,21 +172,19 @@ export class DeadLetterPublisher {
             appId: 'logship',
           },
           (err) => {
-            const returned = open.returned.delete(id);
-            if (err) reject(this.notConfirmed(err, open.error));
+            const returned = this.returned.delete(id);
+            if (err) reject(this.notConfirmed(err, this.channels.errorOf(ch)));
             else if (returned) reject(this.unroutable());
             else resolve();
           },
         );
       } catch (err) {
-        reject(this.notConfirmed(err, open.error));
+        reject(this.notConfirmed(err, this.channels.errorOf(ch)));
       }
     });
   }
 
   async close(): Promise<void> {
-    const p = this.channel;
-    this.channel = null;
-    if (p) await p.then((open) => open.ch.close()).catch(() => undefined);
+    await this.channels.close();
   }
 }

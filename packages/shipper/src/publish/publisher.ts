@@ -15,6 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  ChannelKeeper,
   ErrorCodes,
   LogshipError,
   errorMessage,
@@ -65,7 +66,7 @@ const FATAL_CHANNEL_ERROR = /NOT_FOUND|ACCESS_REFUSED|PRECONDITION_FAILED|NOT_AL
 const RECYCLE_MS = 2000;
 
 export class Publisher<M = unknown> extends EventEmitter {
-  private channel: ConfirmChannel | null = null;
+  private readonly channels: ChannelKeeper<ConfirmChannel>;
   private readonly window: ConfirmWindow<M>;
   private readonly clock: PublisherClock;
   private windowWaiters: Array<() => void> = [];
@@ -74,9 +75,8 @@ export class Publisher<M = unknown> extends EventEmitter {
   private blockedReason: string | null = null;
   private fatal: LogshipError | null = null;
   private closing = false;
-  private opening: Promise<void> | null = null;
   private lastRecycleAt = Number.NEGATIVE_INFINITY;
-  private readonly onConnect = () => void this.openChannel();
+  private readonly onConnect = () => void this.channels.open();
   private readonly onBlocked = (reason: string) => {
     this.blockedReason = reason || 'blocked';
     this.options.logger.warn({ reason }, 'broker blocked publishing (memory or disk alarm): input paused until it unblocks');
@@ -109,6 +109,7 @@ export class Publisher<M = unknown> extends EventEmitter {
       },
       (msg, outcome, error) => this.onSettled(msg, outcome, error),
     );
+    this.channels = this.openKeeper();
     conn.on('connect', this.onConnect);
     conn.on('blocked', this.onBlocked);
     conn.on('unblocked', this.onUnblocked);
@@ -124,7 +125,7 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    await this.openChannel();
+    await this.channels.open();
     if (this.fatal) throw this.fatal;
   }
 
@@ -173,7 +174,7 @@ export class Publisher<M = unknown> extends EventEmitter {
 
   /** Publishes a message waiting in the window on the current channel; without one it keeps waiting. */
   private transmit(entry: WindowEntry<M>): void {
-    const ch = this.channel;
+    const ch = this.channels.channel;
     // on the wire already, or waiting out a nack backoff: never published twice at once
     if (!ch || entry.state !== 'waiting') return;
     const ticket = this.window.sent(entry);
@@ -189,7 +190,7 @@ export class Publisher<M = unknown> extends EventEmitter {
         });
       }
     } catch (err) {
-      if (this.channel === ch && !/closed/i.test(errorMessage(err))) {
+      if (this.channels.channel === ch && !/closed/i.test(errorMessage(err))) {
         // refused by the client on a live channel (it would refuse it again on the next): fail it, never wait forever
         this.window.fail(entry, new LogshipError(ErrorCodes.NOT_CONFIRMED, `could not publish a message: ${errorMessage(err)}`));
         return;
@@ -205,11 +206,11 @@ export class Publisher<M = unknown> extends EventEmitter {
       this.window.confirm(entry, ticket);
       return;
     }
-    if (/channel closed/i.test(err.message) || this.channel !== ch) {
+    if (/channel closed/i.test(err.message) || this.channels.channel !== ch) {
       // not settled by the broker: re-publish on the next channel (no budget counts this)
       if (!this.window.lost(entry, ticket)) return;
       this.emit('publish-error', err);
-      if (this.channel && this.channel !== ch) this.transmit(entry);
+      if (this.channels.channel && this.channels.channel !== ch) this.transmit(entry);
       return;
     }
     // a broker nack: re-publish with backoff until nacks have kept coming for the nack budget
@@ -235,9 +236,10 @@ export class Publisher<M = unknown> extends EventEmitter {
   private recycleAfterNacks(ch: ConfirmChannel, nacks: number): void {
     const now = this.clock.now();
     const after = this.options.recycleAfterNacks ?? 2;
-    if (after === 0 || nacks < after || this.channel !== ch || now - this.lastRecycleAt < RECYCLE_MS) return;
+    if (after === 0 || nacks < after || this.channels.channel !== ch || now - this.lastRecycleAt < RECYCLE_MS) return;
     this.lastRecycleAt = now;
     this.options.logger.info('repeated nacks: opening a new channel (a quorum queue leader may have moved)');
+    // its close handler re-publishes what it left unconfirmed on the next channel
     void ch.close().catch(() => undefined);
   }
 
@@ -273,51 +275,46 @@ export class Publisher<M = unknown> extends EventEmitter {
     this.wakeIdle();
   }
 
-  private openChannel(): Promise<void> {
-    if (this.opening) return this.opening;
-    if (this.channel || this.closing || this.fatal) return Promise.resolve();
-    this.opening = (async () => {
-      try {
-        const ch = await this.conn.createConfirmChannel();
-        let channelError: Error | null = null;
-        const firstTicket = this.window.ticketMark;
-        ch.on('error', (err: Error) => {
-          channelError = err;
-        });
+  /** per channel: the first ticket sent on it (what it leaves unconfirmed when it closes) */
+  private readonly firstTickets = new WeakMap<ConfirmChannel, number>();
+
+  private openKeeper(): ChannelKeeper<ConfirmChannel> {
+    return new ChannelKeeper<ConfirmChannel>({
+      open: () => this.conn.createConfirmChannel(),
+      ready: (ch) => {
+        this.firstTickets.set(ch, this.window.ticketMark);
         ch.on('return', (msg: Message) => this.onReturn(msg));
-        ch.on('close', () => {
-          if (this.channel !== ch) return;
-          this.channel = null;
-          this.writable = true;
-          // amqplib has failed every confirm callback with "channel closed" by now; this
-          // catches any publish of this channel that would otherwise wait for an answer forever
-          this.window.lostFrom(firstTicket);
-          if (this.closing) return;
-          if (channelError && FATAL_CHANNEL_ERROR.test(channelError.message)) {
-            this.fail(translateBrokerError(channelError, { kind: 'exchange', name: this.options.exchange }, 'use'));
-            return;
-          }
-          // connection loss: the connection emits 'connect' again; a channel-only
-          // error on a live connection is retried shortly
-          this.clock.setTimeout(() => void this.openChannel(), 200);
-        });
-        this.channel = ch;
         this.writable = true;
         const resend = this.window.waiting();
         if (resend.length > 0) this.options.logger.info({ messages: resend.length }, 're-publishing unconfirmed messages');
         for (const entry of resend) this.transmit(entry);
         this.wakeWindow();
-      } catch (err) {
-        if (!this.closing && !this.fatal) {
-          // while no node is connected the request waits; a refusal on a live connection is retried here
-          this.options.logger.debug({ err: errorMessage(err) }, 'could not open a channel yet; retrying');
-          this.clock.setTimeout(() => void this.openChannel(), 1000);
+      },
+      closed: (ch, channelError, wasCurrent) => {
+        if (!wasCurrent) return;
+        this.writable = true;
+        // amqplib has failed every confirm callback with "channel closed" by now; this
+        // catches any publish of this channel that would otherwise wait for an answer forever
+        this.window.lostFrom(this.firstTickets.get(ch) ?? 0);
+        if (this.closing) return false;
+        if (channelError && FATAL_CHANNEL_ERROR.test(channelError.message)) {
+          this.fail(translateBrokerError(channelError, { kind: 'exchange', name: this.options.exchange }, 'use'));
+          return false;
         }
-      } finally {
-        this.opening = null;
-      }
-    })();
-    return this.opening;
+        // connection loss: the connection emits 'connect' again; a channel-only
+        // error on a live connection is retried shortly
+        return true;
+      },
+      failed: (err) => {
+        if (this.closing || this.fatal) return false;
+        // while no node is connected the request waits; a refusal on a live connection is retried here
+        this.options.logger.debug({ err: errorMessage(err) }, 'could not open a channel yet; retrying');
+        return true;
+      },
+      reopenAfterCloseMs: 200,
+      retryAfterFailureMs: 1000,
+      setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms),
+    });
   }
 
   async close(): Promise<void> {
@@ -326,8 +323,6 @@ export class Publisher<M = unknown> extends EventEmitter {
     this.conn.off('blocked', this.onBlocked);
     this.conn.off('unblocked', this.onUnblocked);
     this.conn.off('disconnect', this.onDisconnect);
-    const ch = this.channel;
-    this.channel = null;
-    if (ch) await ch.close().catch(() => undefined);
+    await this.channels.close();
   }
 }
