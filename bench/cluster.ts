@@ -12,51 +12,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EsDouble } from '../test/helpers/es-double.js';
+import { deleteTopology, queueDepth } from '../test/helpers/amqp.js';
+import type { EsDouble } from '../test/helpers/es-double.js';
+import { startLeanDouble } from '../test/helpers/es.js';
 import { PrivateCluster } from '../test/helpers/rabbit-cluster.js';
-import { BIN, ROOT, names, row, run, table, until, writeCorpus, type Names, type Row } from './lib.js';
+import { waitFor } from '../test/helpers/wait.js';
+import { BIN, ROOT, bootstrap, names, row, run, writeCorpus, type Names, type Row } from './lib.js';
+import { SCALE, finish, printTableHead, record, scaled } from './report.js';
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-cluster-'));
-const rows: Row[] = [];
-
-function record(r: Row, target?: { text: string; pass: boolean }): Row {
-  if (target) {
-    r.target = target.text;
-    r.pass = target.pass;
-  }
-  rows.push(r);
-  process.stdout.write(`${table([r]).split('\n').pop()}\n`);
-  return r;
-}
-
-async function bootstrapOn(url: string, n: Names, queueType: 'classic' | 'quorum'): Promise<void> {
-  const c = run(BIN, ['bootstrap', '--skip-elasticsearch', '--queue-type', queueType], { ...n.env, LOGSHIP_AMQP_URL: url });
-  const r = await c.done;
-  if (r.code !== 0) throw new Error(`bootstrap failed: ${c.stderr()}`);
-}
-
-async function dropOn(url: string, n: Names): Promise<void> {
-  const amqp = await import('amqplib');
-  const conn = await amqp.connect(url);
-  try {
-    const ch = await conn.createChannel();
-    for (const q of [n.queue, n.deadLetterQueue]) await ch.deleteQueue(q).catch(() => undefined);
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
-}
-
-async function queueDepth(url: string, queue: string): Promise<number> {
-  const amqp = await import('amqplib');
-  const conn = await amqp.connect(url);
-  try {
-    return (await (await conn.createChannel()).checkQueue(queue)).messageCount;
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
-}
 
 async function rawPublish(url: string, n: Names, file: string, events: number, bench: string): Promise<Row> {
   const started = process.hrtime.bigint();
@@ -80,7 +44,7 @@ async function index(url: string, n: Names, es: EsDouble, events: number) {
   const before = es.stored;
   const started = process.hrtime.bigint();
   const c = run(BIN, ['index', '--metrics-port', '0'], { ...n.env, LOGSHIP_AMQP_URL: url, LOGSHIP_ES_NODE: es.url });
-  await until(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
+  await waitFor(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   c.child.kill('SIGTERM');
   const r = await c.done;
@@ -99,17 +63,15 @@ async function simplestIndexer(url: string, n: Names, es: EsDouble, events: numb
 }
 
 const cluster = new PrivateCluster();
-const es = new EsDouble();
-// stands in for a cluster on other machines: ids are checked, sources not parsed here
-es.keepSources = false;
-es.parseSources = false;
-es.keepBulkRecords = false;
+let double: EsDouble | undefined;
 process.stdout.write(`logship cluster benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, node ${process.version}\n`);
 try {
   await cluster.start();
-  await es.start();
+  // stands in for a cluster on other machines: ids are checked, sources not parsed here
+  const es = await startLeanDouble();
+  double = es;
   process.stdout.write(`three-node cluster started in ${(cluster.startMs / 1000).toFixed(1)} s\n`);
-  process.stdout.write(`${table([]).split('\n').slice(0, 2).join('\n')}\n`);
+  printTableHead();
   const [leaderUrl, otherUrl] = cluster.urls as [string, string];
   const events = scaled(100_000);
   const file = path.join(TMP, 'corpus.log');
@@ -119,7 +81,7 @@ try {
     // ship, 1 event/message: raw publish and logship through the node holding the leader
     const bench = `ship to a 3-node cluster, ${queueType} queue`;
     const n = names(`cl-${queueType}`);
-    await bootstrapOn(leaderUrl, n, queueType);
+    await bootstrap({ ...n.env, LOGSHIP_AMQP_URL: leaderUrl }, ['--queue-type', queueType]);
     const base = record(await rawPublish(leaderUrl, n, file, events, bench));
     const s = await ship(leaderUrl, n, file, events);
     const shipped = row(bench, 'logship ship (same node)', events, s.seconds, s.peakRss, base);
@@ -133,7 +95,8 @@ try {
     const ib = `index from a 3-node cluster, ${queueType} queue`;
     const storedAtStart = es.stored;
     const total = 4 * events;
-    await until('the backlog', async () => (await queueDepth(leaderUrl, n.queue)) >= 3 * events + Math.ceil(events / 100), 120_000, 200);
+    const backlog = 3 * events + Math.ceil(events / 100);
+    await waitFor('the backlog', async () => (await queueDepth(n.queue, leaderUrl)).messageCount >= backlog, 120_000, 200);
     const simple = record(await simplestIndexer(leaderUrl, n, es, events, ib));
     const ix = await index(leaderUrl, n, es, events);
     record(row(ib, 'logship index (defaults)', events, ix.seconds, ix.peakRss, simple));
@@ -141,14 +104,11 @@ try {
     const rest = total - (es.stored - storedAtStart);
     const ix100 = await index(cluster.urlList, n, es, rest);
     record(row(ib, 'logship index (node list; the rest of the backlog, 1 and 100 events/message)', rest, ix100.seconds, ix100.peakRss));
-    await dropOn(leaderUrl, n);
+    await deleteTopology(n, leaderUrl);
   }
 } finally {
-  await es.stop().catch(() => undefined);
+  await double?.stop().catch(() => undefined);
   await cluster.destroy();
   fs.rmSync(TMP, { recursive: true, force: true });
 }
-process.stdout.write(`\n${table(rows)}\n`);
-const out = path.join(ROOT, 'bench', 'results-cluster.json');
-fs.writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), scale: SCALE, cpus: os.cpus().length, node: process.version, rows }, null, 2)}\n`);
-process.stdout.write(`results written to ${path.relative(ROOT, out)}\n`);
+finish('results-cluster.json');

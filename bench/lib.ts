@@ -1,17 +1,17 @@
-/** Benchmark helpers: corpus, child processes with peak RSS, queues, the results table. */
+/**
+ * Benchmark helpers: the corpus, child processes with peak RSS and CPU time,
+ * random topologies, the rows and their table. The broker, process and double
+ * helpers come from test/helpers/.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
-import type amqp from 'amqplib';
-import { withChannel as withTestChannel } from '../test/helpers/amqp.js';
+import { randomNames, type Names } from '../test/helpers/amqp.js';
+import { BIN } from '../test/helpers/cli.js';
+import { sampleUsage } from '../test/helpers/process-rss.js';
+import { sleep } from '../test/helpers/wait.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const BIN = path.join(ROOT, 'node_modules/.bin/logship');
+export { ROOT, BIN } from '../test/helpers/cli.js';
+export type { Names } from '../test/helpers/amqp.js';
 export const AMQP_URL = process.env.LOGSHIP_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/%2f';
 
 export interface Row {
@@ -58,48 +58,16 @@ export function writeCorpus(file: string, events: number): number {
   return bytes;
 }
 
-export interface Names {
-  exchange: string;
-  queue: string;
-  deadLetterExchange: string;
-  deadLetterQueue: string;
-  env: Record<string, string>;
-}
-
+/**
+ * Random names on the bench broker (test/helpers/amqp.ts), logging at warn;
+ * the index pattern keeps the bench's short form `<id>-%{+yyyy.MM.dd}`, so
+ * the bulk bodies are as long as in earlier rounds.
+ */
 export function names(tag: string): Names {
-  const id = `bench-${tag}-${randomBytes(4).toString('hex')}`;
-  const n = { exchange: `${id}.logs`, queue: `${id}.indexer`, deadLetterExchange: `${id}.dlx`, deadLetterQueue: `${id}.dead` };
-  return {
-    ...n,
-    env: {
-      LOGSHIP_AMQP_URL: AMQP_URL,
-      LOGSHIP_EXCHANGE: n.exchange,
-      LOGSHIP_QUEUE: n.queue,
-      LOGSHIP_DEAD_LETTER_EXCHANGE: n.deadLetterExchange,
-      LOGSHIP_DEAD_LETTER_QUEUE: n.deadLetterQueue,
-      LOGSHIP_INDEX: `${id}-%{+yyyy.MM.dd}`,
-      LOGSHIP_LOG_LEVEL: 'warn',
-    },
-  };
-}
-
-export function withChannel<T>(fn: (ch: amqp.Channel) => Promise<T>): Promise<T> {
-  return withTestChannel(fn, AMQP_URL);
-}
-
-export async function depth(queue: string): Promise<number> {
-  return withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount);
-}
-
-export async function purge(queue: string): Promise<void> {
-  await withChannel((ch) => ch.purgeQueue(queue));
-}
-
-export async function drop(n: Names): Promise<void> {
-  await withChannel(async (ch) => {
-    for (const q of [n.queue, n.deadLetterQueue]) await ch.deleteQueue(q).catch(() => undefined);
-    for (const x of [n.exchange, n.deadLetterExchange]) await ch.deleteExchange(x).catch(() => undefined);
-  }).catch(() => undefined);
+  const n = randomNames(`bench-${tag}`, AMQP_URL);
+  const id = n.exchange.slice(0, -'.logs'.length);
+  const index = `${id}-%{+yyyy.MM.dd}`;
+  return { ...n, index, indexWildcard: `${id}-*`, env: { ...n.env, LOGSHIP_INDEX: index, LOGSHIP_LOG_LEVEL: 'warn' } };
 }
 
 export interface Child {
@@ -110,55 +78,37 @@ export interface Child {
   done: Promise<{ code: number | null; peakRss: number; cpuSeconds: number }>;
 }
 
-/** Spawns a process, feeding stdin from a file, a pipe ('pipe') or nothing, tracking its peak RSS. */
+/**
+ * Spawns a process with this environment plus `env`, feeding stdin from a
+ * file, a pipe ('pipe') or nothing, and samples its peak RSS and CPU time.
+ * Unlike test/helpers/cli.ts it runs the logship binary on the built dist/.
+ */
 export function run(cmd: string, args: string[], env: Record<string, string>, stdin?: string): Child {
+  const fd = stdin && stdin !== 'pipe' ? fs.openSync(stdin, 'r') : undefined;
   const child = spawn(cmd, args, {
     env: { ...process.env, ...env },
-    stdio: [stdin === 'pipe' ? 'pipe' : stdin ? fs.openSync(stdin, 'r') : 'ignore', 'pipe', 'pipe'],
+    stdio: [stdin === 'pipe' ? 'pipe' : (fd ?? 'ignore'), 'pipe', 'pipe'],
   });
+  if (fd !== undefined) fs.closeSync(fd); // the child has its own copy
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  let peak = 0;
-  let cpuSeconds = 0;
-  const timer = setInterval(() => {
-    try {
-      const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
-      // utime and stime, in clock ticks (100 per second on Linux)
-      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100;
-    } catch {
-      /* exited */
-    }
-  }, 50);
+  const usage = sampleUsage(child.pid, 50);
   const done = new Promise<{ code: number | null; peakRss: number; cpuSeconds: number }>((resolve) => {
     child.on('close', (code) => {
-      clearInterval(timer);
-      resolve({ code, peakRss: peak, cpuSeconds });
+      const { peakRss, cpuSeconds } = usage.stop();
+      resolve({ code, peakRss, cpuSeconds });
     });
   });
   return { child, stdout: () => out, stderr: () => err, done };
 }
 
-export async function bootstrap(env: Record<string, string>): Promise<void> {
-  const c = run(BIN, ['bootstrap', '--skip-elasticsearch'], env);
+/** `logship bootstrap --skip-elasticsearch` (the built binary, like the timed runs) */
+export async function bootstrap(env: Record<string, string>, extra: string[] = []): Promise<void> {
+  const c = run(BIN, ['bootstrap', '--skip-elasticsearch', ...extra], env);
   const r = await c.done;
   if (r.code !== 0) throw new Error(`bootstrap failed: ${c.stderr()}`);
-}
-
-export async function until(
-  what: string | (() => Promise<string> | string),
-  fn: () => Promise<boolean> | boolean,
-  timeoutMs = 600_000,
-  everyMs = 50,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export function row(benchmark: string, variant: string, events: number, seconds: number, peakRss: number, baseline?: Row): Row {
@@ -212,56 +162,10 @@ export async function settle(): Promise<void> {
   let quiet = 0;
   let prev = cpuTimes();
   while (prev && quiet < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     const now = cpuTimes()!;
     const total = now.total - prev.total;
     quiet = total > 0 && (now.idle - prev.idle) / total >= 0.85 ? quiet + 1 : 0;
     prev = now;
   }
-}
-
-export interface InflatingProxy {
-  url: string;
-  /** request body bytes received, as sent by the client (compressed or not) */
-  bytes: number;
-  stop(): Promise<void>;
-}
-
-/**
- * An HTTP proxy in front of the double: counts the request bytes as sent and
- * inflates `content-encoding: gzip` bodies, which the double does not read.
- */
-export async function startInflatingProxy(target: string): Promise<InflatingProxy> {
-  const to = new URL(target);
-  const agent = new http.Agent({ keepAlive: true });
-  const proxy: InflatingProxy = { url: '', bytes: 0, stop: async () => undefined };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      proxy.bytes += c.length;
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-      const headers = { ...req.headers, host: to.host, 'content-length': String(body.length) };
-      delete headers['content-encoding'];
-      const out = http.request({ hostname: to.hostname, port: to.port, path: req.url, method: req.method, headers, agent }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      out.on('error', () => res.destroy());
-      out.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address() as AddressInfo;
-  proxy.url = `http://127.0.0.1:${address.port}`;
-  proxy.stop = () =>
-    new Promise<void>((r) => {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  return proxy;
 }

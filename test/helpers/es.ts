@@ -63,3 +63,16 @@ export async function startEs(): Promise<EsTarget> {
   };
   return target;
 }
+
+/**
+ * The double as a stand-in for a cluster on other machines (benchmarks):
+ * ids are checked, sources neither parsed nor kept, no bulk records.
+ */
+export async function startLeanDouble(port = 0): Promise<EsDouble> {
+  const double = new EsDouble();
+  double.keepSources = false;
+  double.parseSources = false;
+  double.keepBulkRecords = false;
+  await double.start(port);
+  return double;
+}

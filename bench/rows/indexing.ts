@@ -1,0 +1,123 @@
+/** The index rows: 1 event/message (+0 and +30 ms), 100 events/message, --es-compression and scaling. */
+import path from 'node:path';
+import { startLeanDouble } from '../../test/helpers/es.js';
+import { startInflatingProxy } from '../proxy.js';
+import { AMQP_URL, ROOT, bootstrap, names, row, run, settle, type Row } from '../lib.js';
+import { ratioOf, record, scaled } from '../report.js';
+import { drop, fill, indexRun, simplestIndexerRun } from '../steps.js';
+
+/**
+ * Raw consume+ack (what the broker can hand out), the simplest correct
+ * indexer and logship, on the same backlog; logship's ratio is taken against
+ * the simplest indexer. With latencyMs, the double answers every request
+ * that much later (a remote cluster).
+ */
+export async function benchIndexSingle(latencyMs = 0): Promise<void> {
+  const events = scaled(200_000);
+  const n = names('index1');
+  const es = await startLeanDouble();
+  es.faults.latencyMs = latencyMs;
+  const bench = `3 index, 1 event/message, ES +${latencyMs} ms`;
+  try {
+    await bootstrap(n.env);
+    await fill(n, events, 1);
+    await settle();
+    const started = process.hrtime.bigint();
+    const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-consume.mjs'), AMQP_URL, n.queue, String(events)], {});
+    const r = await c.done;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
+    const raw = record(row(bench, 'raw amqplib consume+ack', out.events, seconds, r.peakRss));
+    await fill(n, events, 1);
+    const simplest = await simplestIndexerRun(n, es, events, bench);
+    const base = record(simplest, undefined, `ratio to raw consume+ack: ${ratioOf(simplest, raw)}`);
+    await fill(n, events, 1);
+    const s = await indexRun(n, es, events);
+    const lr = row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss, base);
+    // the ratio column is to the simplest correct indexer (one bulk in flight): several in flight must beat it most when Elasticsearch is far
+    const want = latencyMs === 0 ? 1 : 2;
+    record(lr, { text: `ratio >= ${want.toFixed(1)}`, pass: (lr.ratio ?? 0) >= want }, `ratio to raw consume+ack: ${ratioOf(lr, raw)}`);
+  } finally {
+    await es.stop();
+    await drop(n);
+  }
+}
+
+export async function benchIndexBatched(): Promise<void> {
+  const events = scaled(1_000_000);
+  const n = names('index100');
+  const es = await startLeanDouble();
+  const bench = '4 index, 100 events/message';
+  try {
+    await bootstrap(n.env);
+    await fill(n, events, 100);
+    const base = record(await simplestIndexerRun(n, es, events, bench));
+    await fill(n, events, 100);
+    // default settings: the prefetch window follows the size of the messages
+    const s = await indexRun(n, es, events);
+    const r = row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss, base);
+    record(r, { text: '>= 150k events/s, peak RSS <= 200 MB', pass: r.eventsPerSecond >= 150_000 && r.peakRssMb <= 200 });
+  } finally {
+    await es.stop();
+    await drop(n);
+  }
+}
+
+/**
+ * --es-compression: the indexer's CPU time and the bytes it sends, with and
+ * without gzip, for 1 and 100 events per message. Requests pass through a
+ * proxy that counts their bytes as sent and inflates gzip bodies for the
+ * double (which reads plain bodies only), in both runs alike.
+ */
+export async function benchCompression(): Promise<void> {
+  const events = scaled(200_000);
+  for (const perMessage of [1, 100]) {
+    const n = names(`gzip${perMessage}`);
+    const es = await startLeanDouble();
+    const proxy = await startInflatingProxy(es.url);
+    try {
+      await bootstrap(n.env);
+      for (const gzip of [false, true]) {
+        await fill(n, events, perMessage);
+        proxy.bytes = 0;
+        const s = await indexRun(n, es, events, 1, [`--es-compression=${gzip}`], proxy.url);
+        const r = row(`8 compression, ${perMessage} event(s)/message`, `logship index, --es-compression=${gzip}`, events, s.seconds, s.peakRss);
+        record(
+          r,
+          undefined,
+          `${s.cpuSeconds.toFixed(2)} CPU-s (${Math.round(events / s.cpuSeconds)} events per CPU-s), ${(proxy.bytes / 1048576).toFixed(1)} MiB sent (${Math.round(proxy.bytes / events)} bytes/event)`,
+        );
+      }
+    } finally {
+      await proxy.stop();
+      await es.stop();
+      await drop(n);
+    }
+  }
+}
+
+export async function benchScaling(): Promise<void> {
+  const events = scaled(200_000);
+  let one: Row | undefined;
+  for (const k of [1, 2, 4]) {
+    const n = names(`scale${k}`);
+    const es = await startLeanDouble();
+    try {
+      await bootstrap(n.env);
+      await fill(n, events, 1);
+      const s = await indexRun(n, es, events, k);
+      const r = row('7 scaling', `${k} indexer(s), ${Math.round(events / s.seconds / k)} events/s each`, events, s.seconds, s.peakRss, one);
+      one ??= r;
+      // what the workers would do with a core each: events per CPU-second of the indexers, times k
+      const perCore = Math.round(events / s.cpuSeconds);
+      record(
+        r,
+        undefined,
+        `indexers used ${s.cpuSeconds.toFixed(1)} CPU-s: ${perCore} events per CPU-second, so with a core each about ${k * perCore} events/s until RabbitMQ or Elasticsearch is the limit`,
+      );
+    } finally {
+      await es.stop();
+      await drop(n);
+    }
+  }
+}

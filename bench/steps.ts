@@ -1,0 +1,126 @@
+/**
+ * Steps the rows of bench/run.ts share: topologies, filling a backlog, and the
+ * timed runs of logship and of the baselines. Every side is timed the same
+ * way, as a whole process: from spawning it to its exit, or to the last
+ * document stored.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { deleteTopology, queueDepth, withChannel } from '../test/helpers/amqp.js';
+import type { EsDouble } from '../test/helpers/es-double.js';
+import { waitFor } from '../test/helpers/wait.js';
+import { AMQP_URL, BIN, ROOT, names, row, run, settle, writeCorpus, type Names, type Row } from './lib.js';
+
+/** the corpus files of this run; bench/run.ts removes it at the end */
+export const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-'));
+
+export async function depth(queue: string): Promise<number> {
+  return (await queueDepth(queue, AMQP_URL)).messageCount;
+}
+
+/** Deletes a run's queues and exchanges; never throws (it runs in `finally`). */
+export async function drop(n: Names): Promise<void> {
+  await deleteTopology(n, AMQP_URL).catch(() => undefined);
+}
+
+/**
+ * A bench topology whose queue keeps only the newest messages, so broker
+ * memory stays flat; it is created afresh before each run so that every run
+ * meets the same broker state.
+ */
+export async function cappedTopology(tag: string, n: Names = names(tag)): Promise<Names> {
+  await withChannel(async (ch) => {
+    await ch.deleteQueue(n.queue).catch(() => undefined);
+  }, AMQP_URL);
+  await withChannel(async (ch) => {
+    await ch.assertExchange(n.exchange, 'direct', { durable: true });
+    await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-max-length': 20_000 } });
+    await ch.bindQueue(n.queue, n.exchange, 'logs');
+  }, AMQP_URL);
+  await settle();
+  return n;
+}
+
+export async function shipRun(n: Names, file: string, events: number, extra: string[]): Promise<{ seconds: number; peakRss: number }> {
+  const started = process.hrtime.bigint();
+  const c = run(BIN, ['ship', ...extra], { ...n.env, LOGSHIP_MAX_INFLIGHT: '1000' }, file);
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0 || !c.stderr().includes(`published ${events},`)) throw new Error(`ship failed: ${c.stderr()}`);
+  return { seconds, peakRss: r.peakRss };
+}
+
+export type PropertySet = 'bare' | 'previous' | string;
+
+/**
+ * Both sides are timed the same way: from spawning the process to its exit.
+ * `props`: 'bare' is the ship baseline (persistent, mandatory, content_type,
+ * message_id: wire format v1); 'previous' adds timestamp, app_id and
+ * content_encoding (the wire format before v1); other values are passed to
+ * baseline-publish.mjs as flags (--with=..., --no-mandatory).
+ */
+export async function baselinePublish(n: Names, file: string, events: number, props: PropertySet, bench = '1 ship, 1 event/message'): Promise<Row> {
+  const started = process.hrtime.bigint();
+  const flags = props === 'bare' ? [] : props === 'previous' ? ['--previous'] : props.split(' ');
+  const args = [path.join(ROOT, 'bench/baseline-publish.mjs'), AMQP_URL, n.exchange, 'logs', ...flags];
+  const c = run(process.execPath, args, {}, file);
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0) throw new Error(`baseline failed: ${c.stderr()}`);
+  const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
+  if (out.events !== events) throw new Error(`baseline published ${out.events} of ${events}`);
+  const variant =
+    props === 'bare'
+      ? 'raw amqplib, bare confirmed publish'
+      : props === 'previous'
+        ? 'raw amqplib, + timestamp, app_id, content_encoding'
+        : `raw amqplib ${props}`;
+  return row(bench, variant, events, seconds, r.peakRss);
+}
+
+/** Ships `events` corpus lines, `perMessage` to a message, and waits for the backlog (not timed). */
+export async function fill(n: Names, events: number, perMessage: number): Promise<void> {
+  const file = path.join(TMP, `fill-${events}.log`);
+  if (!fs.existsSync(file)) writeCorpus(file, events);
+  const c = run(BIN, ['ship', '--events-per-message', String(perMessage)], n.env, file);
+  const r = await c.done;
+  if (r.code !== 0) throw new Error(`fill failed: ${c.stderr()}`);
+  const expected = Math.ceil(events / perMessage);
+  await waitFor(`a backlog of ${expected} messages`, async () => (await depth(n.queue)) >= expected, 60_000, 50).catch(async (err: Error) => {
+    throw new Error(`${err.message} (queue has ${await depth(n.queue).catch(() => '?')}; ship said ${c.stderr().trim()})`);
+  });
+}
+
+/** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
+export async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extra: string[] = [], esUrl = es.url) {
+  await settle();
+  const before = es.stored;
+  const started = process.hrtime.bigint();
+  const children = Array.from({ length: count }, () => run(BIN, ['index', '--metrics-port', '0', ...extra], { ...n.env, LOGSHIP_ES_NODE: esUrl }));
+  await waitFor(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  for (const c of children) c.child.kill('SIGTERM');
+  const results = await Promise.all(children.map((c) => c.done));
+  const cpuSeconds = results.reduce((sum, r) => sum + r.cpuSeconds, 0);
+  return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)), cpuSeconds };
+}
+
+/**
+ * The simplest correct indexer (bench/baseline-index.mjs) on the backlog,
+ * timed from spawn to its exit, which follows the ack of its last event
+ * (so at least to the last document stored, like logship's runs).
+ */
+export async function simplestIndexerRun(n: Names, es: EsDouble, events: number, bench: string): Promise<Row> {
+  await settle();
+  const before = es.stored;
+  const prefix = n.index.replace('-%{+yyyy.MM.dd}', '');
+  const started = process.hrtime.bigint();
+  const args = [path.join(ROOT, 'bench/baseline-index.mjs'), AMQP_URL, n.queue, String(events), es.url, prefix];
+  const c = run(process.execPath, args, {});
+  const r = await c.done;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
+  if (es.stored - before < events) throw new Error(`the simplest indexer stored ${es.stored - before} of ${events}`);
+  return row(bench, 'simplest correct indexer (amqplib + http _bulk)', events, seconds, r.peakRss);
+}
