@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_MAX_CONTENT_LENGTH, tooDeepAt, tooDeepItem } from './es-limits.js';
+import { conflictItem, parsingFailedItem, rejectedItem } from './es-bulk-items.js';
 import { invalidIndexName, invalidIndexNameItem } from './es-index-names.js';
 import { routeAdmin } from './es-double-admin.js';
 import { matches, seeded, wildcardToRegex } from './es-query.js';
@@ -330,46 +331,15 @@ export class EsDouble {
   }
 
   private store(op: string, index: string, id: string, source: Record<string, unknown>) {
-    const base = { _index: index, _id: id };
-    if (this.faults.itemRate429 > 0 && this.random() < this.faults.itemRate429) {
-      return {
-        ...base,
-        status: 429,
-        error: {
-          type: 'es_rejected_execution_exception',
-          reason: `rejected execution of coordinating operation [shard_detail=[${index}][0][P], shard_coordinating_and_primary_bytes=0, shard_operation_bytes=1024, shard_max_coordinating_and_primary_bytes=1024]`,
-        },
-      };
-    }
-    if (this.faults.reject?.(source)) {
-      return {
-        ...base,
-        status: 400,
-        error: {
-          type: 'document_parsing_exception',
-          reason: `[1:42] failed to parse field [message] of type [text] in document with id '${id}'`,
-          caused_by: { type: 'illegal_argument_exception', reason: 'the double rejects this document' },
-        },
-      };
-    }
+    if (this.faults.itemRate429 > 0 && this.random() < this.faults.itemRate429) return rejectedItem(index, id);
+    if (this.faults.reject?.(source)) return parsingFailedItem(index, id);
     let docs = this.indices.get(index);
     if (!docs) {
       docs = new Map();
       this.indices.set(index, docs);
     }
     const existing = docs.get(id);
-    if (existing && op === 'create') {
-      return {
-        ...base,
-        status: 409,
-        error: {
-          type: 'version_conflict_engine_exception',
-          reason: `[${id}]: version conflict, document already exists (current version [1])`,
-          index,
-          shard: '0',
-        },
-      };
-    }
+    if (existing && op === 'create') return conflictItem(index, id);
     docs.set(id, { id, index, source: this.keepSources ? source : NO_SOURCE, visible: false });
     this.stored++;
     this.onDocument?.(source, Date.now());

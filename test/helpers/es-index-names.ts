@@ -1,4 +1,5 @@
 /** Elasticsearch 8's rules for the name of an index it creates, which the double enforces on writes. */
+import { failedItem } from './es-bulk-items.js';
 
 /**
  * Why Elasticsearch 8 refuses to create an index of this name, in its words
@@ -21,5 +22,5 @@ export function invalidIndexName(name: string): string | undefined {
 /** the bulk item Elasticsearch answers for a write to an index it cannot create under that name */
 export function invalidIndexNameItem(index: string, id: string) {
   const reason = `Invalid index name [${index}], ${invalidIndexName(index)}`;
-  return { _index: index, _id: id, status: 400, error: { type: 'invalid_index_name_exception', reason, index_uuid: '_na_', index } };
+  return failedItem(index, id, 400, { type: 'invalid_index_name_exception', reason, index_uuid: '_na_', index });
 }

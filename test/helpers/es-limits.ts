@@ -3,6 +3,7 @@
  * http.max_content_length (a request body over it is answered 413 with an
  * empty body) and Jackson's maximum nesting depth of a document (a 400 item).
  */
+import { failedItem } from './es-bulk-items.js';
 
 /** Elasticsearch's http.max_content_length default */
 export const DEFAULT_MAX_CONTENT_LENGTH = 100 * 1024 * 1024;
@@ -35,14 +36,9 @@ export function tooDeepAt(text: string): number {
 /** the bulk item Elasticsearch 8 answers for a source nested deeper than Jackson's limit */
 export function tooDeepItem(index: string, id: string, at: number) {
   const reason = `Document nesting depth (${MAX_NESTING_DEPTH + 1}) exceeds the maximum allowed (${MAX_NESTING_DEPTH}, from \`StreamReadConstraints.getMaxNestingDepth()\`)`;
-  return {
-    _index: index,
-    _id: id,
-    status: 400,
-    error: {
-      type: 'document_parsing_exception',
-      reason: `[1:${at + 1}] failed to parse: ${reason}`,
-      caused_by: { type: 'stream_constraints_exception', reason },
-    },
-  };
+  return failedItem(index, id, 400, {
+    type: 'document_parsing_exception',
+    reason: `[1:${at + 1}] failed to parse: ${reason}`,
+    caused_by: { type: 'stream_constraints_exception', reason },
+  });
 }

@@ -2,6 +2,7 @@
  * The Elasticsearch a test talks to: the double by default, or a real cluster
  * when LOGSHIP_TEST_ES_NODE is set (fault tests then skip themselves).
  */
+import { after, before } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { EsDouble } from './es-double.js';
 
@@ -75,4 +76,33 @@ export async function startLeanDouble(port = 0): Promise<EsDouble> {
   double.keepBulkRecords = false;
   await double.start(port);
   return double;
+}
+
+/**
+ * An Elasticsearch double and the official client on it (no retries) for a
+ * describe block: started in its before hook, closed in its after hook. The
+ * client may be taken at once (`const { es, client } = useEsDouble()`): it
+ * forwards to the one made in the before hook.
+ */
+export function useEsDouble(): { es: EsDouble; client: Client } {
+  const es = new EsDouble();
+  let real: Client | undefined;
+  before(async () => {
+    real = new Client({ node: await es.start(), maxRetries: 0 });
+  });
+  after(async () => {
+    await real?.close();
+    await es.stop();
+  });
+  const started = (): Client => {
+    if (!real) throw new Error('useEsDouble: the client is made in the before hook of the describe block: use it inside tests');
+    return real;
+  };
+  const client = new Proxy({} as Client, {
+    get(_, key) {
+      const value: unknown = Reflect.get(started(), key);
+      return typeof value === 'function' ? value.bind(started()) : value;
+    },
+  });
+  return { es, client };
 }

@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { after, before } from 'node:test';
 
 export interface StoredDataView {
   id: string;
@@ -222,4 +223,12 @@ export class KibanaDouble {
     views.set(view.id, view);
     return { data_view: { ...view, version: 'WzEsMV0=', namespaces: [space], fields: {} } };
   }
+}
+
+/** A Kibana double for a describe block: started in its before hook (then at kibana.url), stopped in its after hook. */
+export function useKibanaDouble(): KibanaDouble {
+  const kibana = new KibanaDouble();
+  before(() => kibana.start());
+  after(() => kibana.stop());
+  return kibana;
 }

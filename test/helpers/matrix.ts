@@ -3,9 +3,12 @@
  * sent, indexed, duplicates avoided (409), dead-lettered, lost and duplicated.
  */
 import assert from 'node:assert/strict';
-import { deleteTopology, queueDepth, randomNames, withChannel, type Names } from './amqp.js';
+import type { TestContext } from 'node:test';
+import { queueDepth, withChannel, type Names } from './amqp.js';
+import { startCli, type RunningCli } from './cli.js';
 import type { EsTarget } from './es.js';
-import { bootstrap, metricValue, startIndexer, stopProcess, type IndexerProcess } from './pipeline.js';
+import { bootstrap, metricValue, startIndexer, type IndexerProcess } from './pipeline.js';
+import type { Pipeline } from './use-pipeline.js';
 import { waitFor } from './wait.js';
 
 export interface MatrixRow {
@@ -35,19 +38,28 @@ export function formatTable(list: MatrixRow[]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
+/**
+ * One run of the matrix, in test t of the fixture `pipe`: after the test its
+ * indexers are killed, the double's faults cleared, its topology deleted and
+ * its documents dropped from the double.
+ */
 export class Scenario {
   readonly n: Names;
   readonly env: Record<string, string>;
+  readonly es: EsTarget;
   readonly indexers: IndexerProcess[] = [];
 
   constructor(
     readonly name: string,
-    readonly es: EsTarget,
+    private readonly pipe: Pipeline,
+    private readonly t: TestContext,
     amqpUrl?: string,
     extraEnv: Record<string, string> = {},
   ) {
-    this.n = randomNames('matrix', amqpUrl);
-    this.env = { ...this.n.env, LOGSHIP_ES_NODE: es.url, ...extraEnv };
+    this.es = pipe.es;
+    pipe.defer(t, () => this.es.double?.drop(this.n.indexWildcard));
+    ({ n: this.n, env: this.env } = pipe.topology(t, 'matrix', extraEnv, amqpUrl));
+    pipe.defer(t, () => this.es.double?.clearFaults());
   }
 
   async bootstrap(): Promise<void> {
@@ -55,9 +67,15 @@ export class Scenario {
   }
 
   async startIndexer(extra: string[] = []): Promise<IndexerProcess> {
-    const p = await startIndexer(this.env, ['--retry-backoff', '50ms', '--retry-max-backoff', '1s', ...extra]);
+    const p = this.pipe.track(this.t, await startIndexer(this.env, ['--retry-backoff', '50ms', '--retry-max-backoff', '1s', ...extra]), 'SIGKILL');
     this.indexers.push(p);
     return p;
+  }
+
+  /** `logship ship ARGS` (lines on its stdin, if given), killed after the test if it still runs */
+  startShipper(args: string[], lines?: string[]): RunningCli {
+    const input = lines ? `${lines.join('\n')}\n` : undefined;
+    return this.pipe.track(this.t, startCli(['ship', ...args], { env: this.env, input, timeoutMs: 300_000 }), 'SIGKILL');
   }
 
   async queueReady(url = this.n.env.LOGSHIP_AMQP_URL): Promise<number> {
@@ -142,11 +160,5 @@ export class Scenario {
     assert.equal(deadLettered, expectDeadLettered, `${this.name}: dead letters left in the queue`);
     assert.equal(new Set(docs.map((d) => d.id)).size, docs.length, `${this.name}: one document per _id`);
     return row;
-  }
-
-  async cleanup(): Promise<void> {
-    await Promise.all(this.indexers.map((p) => stopProcess(p, 'SIGKILL')));
-    await deleteTopology(this.n, this.n.env.LOGSHIP_AMQP_URL);
-    this.es.double?.drop(this.n.indexWildcard);
   }
 }

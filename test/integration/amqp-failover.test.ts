@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { AmqpConnection, connectOnce, connectRecovering, createLogger, createRegistry } from '@logship/common';
 import { AMQP_URL } from '../helpers/amqp.js';
 import { runCli } from '../helpers/cli.js';
-import { freePort, PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { freePort } from '../helpers/ports.js';
+import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
 import { waitFor } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent' });

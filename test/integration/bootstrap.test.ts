@@ -1,196 +1,168 @@
 /** bootstrap: order, --check, idempotence, plain-language mismatches, Elasticsearch unreachable. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { deleteTopology, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
+import { describe, it } from 'node:test';
+import { queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
 import { runCli } from '../helpers/cli.js';
 import { adminState } from '../helpers/es-double-admin.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
 import { numberedLines, ship } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 
 describe('bootstrap', () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  it('--check fails naming what is missing, declares nothing, and passes after bootstrap', async () => {
-    const n = randomNames('boot');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
-    try {
-      const before = await runCli(['bootstrap', '--check'], { env });
-      assert.equal(before.code, 1, before.stderr);
-      assert.match(before.stdout, new RegExp(`MISSING\\s+exchange "${n.exchange}"`));
-      assert.match(before.stdout, new RegExp(`MISSING\\s+queue "${n.queue}"`));
-      assert.match(before.stdout, /MISSING\s+Elasticsearch index template/);
-      assert.match(before.stderr, /run "logship bootstrap"/);
-      await assert.rejects(queueDepth(n.queue), /NOT_FOUND/, '--check must not declare the queue');
+  it('--check fails naming what is missing, declares nothing, and passes after bootstrap', async (t) => {
+    const { n, env } = pipe.topology(t, 'boot');
+    const before = await runCli(['bootstrap', '--check'], { env });
+    assert.equal(before.code, 1, before.stderr);
+    assert.match(before.stdout, new RegExp(`MISSING\\s+exchange "${n.exchange}"`));
+    assert.match(before.stdout, new RegExp(`MISSING\\s+queue "${n.queue}"`));
+    assert.match(before.stdout, /MISSING\s+Elasticsearch index template/);
+    assert.match(before.stderr, /run "logship bootstrap"/);
+    await assert.rejects(queueDepth(n.queue), /NOT_FOUND/, '--check must not declare the queue');
 
-      const boot = await runCli(['bootstrap'], { env });
-      assert.equal(boot.code, 0, boot.stderr);
-      const order = [...boot.stdout.matchAll(/declared (.+)/g)].map((m) => m[1]!);
-      assert.match(order[0]!, /^dead-letter exchange/);
-      assert.match(order[1]!, /^dead-letter queue/);
-      assert.match(order[2]!, /^binding .*dlx/);
-      assert.match(order[3]!, /^exchange/);
-      assert.match(order[4]!, /^queue/);
-      assert.match(order[5]!, /^binding/);
-      assert.match(order[6]!, /^Elasticsearch component template .*-mappings/);
-      assert.match(order[7]!, /^Elasticsearch component template .*-settings/);
-      assert.match(order[8]!, /^Elasticsearch index template/);
+    const boot = await runCli(['bootstrap'], { env });
+    assert.equal(boot.code, 0, boot.stderr);
+    const order = [...boot.stdout.matchAll(/declared (.+)/g)].map((m) => m[1]!);
+    assert.match(order[0]!, /^dead-letter exchange/);
+    assert.match(order[1]!, /^dead-letter queue/);
+    assert.match(order[2]!, /^binding .*dlx/);
+    assert.match(order[3]!, /^exchange/);
+    assert.match(order[4]!, /^queue/);
+    assert.match(order[5]!, /^binding/);
+    assert.match(order[6]!, /^Elasticsearch component template .*-mappings/);
+    assert.match(order[7]!, /^Elasticsearch component template .*-settings/);
+    assert.match(order[8]!, /^Elasticsearch index template/);
 
-      const again = await runCli(['bootstrap'], { env });
-      assert.equal(again.code, 0, `bootstrap is idempotent: ${again.stderr}`);
-      const after = await runCli(['bootstrap', '--check'], { env });
-      assert.equal(after.code, 0, after.stdout + after.stderr);
-      assert.match(after.stdout, new RegExp(`ok\\s+exchange "${n.exchange}" \\(direct, durable\\): verified`));
-      assert.match(after.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, classic, .*\\): verified`));
-      if (es.double) {
-        const name = n.env.LOGSHIP_TEMPLATE_NAME!;
-        const template = es.double.templates.get(name) as { index_patterns: string[]; composed_of: string[] };
-        assert.deepEqual(template.index_patterns, [n.indexWildcard]);
-        assert.deepEqual(template.composed_of, [`${name}-mappings`, `${name}-settings`]);
-        const mappings = adminState(es.double).components.get(`${name}-mappings`) as { template: { mappings: { properties: Record<string, unknown> } } };
-        const props = mappings.template.mappings.properties;
-        assert.deepEqual(props['@timestamp'], { type: 'date' });
-        assert.deepEqual(props.message, { type: 'match_only_text' });
-        assert.deepEqual(props.tags, { type: 'keyword' });
-        assert.deepEqual(props.event, { properties: { id: { type: 'keyword' } } });
-        assert.deepEqual(props.host, { properties: { name: { type: 'keyword' } } });
-        assert.deepEqual(props.log, { properties: { file: { properties: { path: { type: 'keyword' } } }, offset: { type: 'long' } } });
-      }
-    } finally {
-      await deleteTopology(n);
+    const again = await runCli(['bootstrap'], { env });
+    assert.equal(again.code, 0, `bootstrap is idempotent: ${again.stderr}`);
+    const after = await runCli(['bootstrap', '--check'], { env });
+    assert.equal(after.code, 0, after.stdout + after.stderr);
+    assert.match(after.stdout, new RegExp(`ok\\s+exchange "${n.exchange}" \\(direct, durable\\): verified`));
+    assert.match(after.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, classic, .*\\): verified`));
+    if (es.double) {
+      const name = n.env.LOGSHIP_TEMPLATE_NAME!;
+      const template = es.double.templates.get(name) as { index_patterns: string[]; composed_of: string[] };
+      assert.deepEqual(template.index_patterns, [n.indexWildcard]);
+      assert.deepEqual(template.composed_of, [`${name}-mappings`, `${name}-settings`]);
+      const mappings = adminState(es.double).components.get(`${name}-mappings`) as { template: { mappings: { properties: Record<string, unknown> } } };
+      const props = mappings.template.mappings.properties;
+      assert.deepEqual(props['@timestamp'], { type: 'date' });
+      assert.deepEqual(props.message, { type: 'match_only_text' });
+      assert.deepEqual(props.tags, { type: 'keyword' });
+      assert.deepEqual(props.event, { properties: { id: { type: 'keyword' } } });
+      assert.deepEqual(props.host, { properties: { name: { type: 'keyword' } } });
+      assert.deepEqual(props.log, { properties: { file: { properties: { path: { type: 'keyword' } } }, offset: { type: 'long' } } });
     }
   });
 
-  it('ship exits 1 with the bootstrap hint when no queue is bound to the exchange', async () => {
-    const n = randomNames('unbound');
-    try {
-      const missing = await ship(n.env, 'a line\n');
-      assert.equal(missing.code, 1);
-      assert.match(missing.stderr, new RegExp(`exchange "${n.exchange}" does not exist`));
-      assert.match(missing.stderr, /logship bootstrap/);
+  it('ship exits 1 with the bootstrap hint when no queue is bound to the exchange', async (t) => {
+    const { n } = pipe.topology(t, 'unbound');
+    const missing = await ship(n.env, 'a line\n');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`exchange "${n.exchange}" does not exist`));
+    assert.match(missing.stderr, /logship bootstrap/);
 
-      // the exchange exists but nothing is bound: the broker returns the message
-      await withChannel((ch) => ch.assertExchange(n.exchange, 'direct', { durable: true }));
-      const r = await ship(n.env, numberedLines(50));
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /no queue is bound to exchange/);
-      assert.match(r.stderr, /logship bootstrap/);
-      assert.match(r.stderr, /published 0,/, 'nothing is reported as delivered');
-      assert.match(r.stderr, /unroutable [1-9]/);
-    } finally {
-      await deleteTopology(n);
-    }
+    // the exchange exists but nothing is bound: the broker returns the message
+    await withChannel((ch) => ch.assertExchange(n.exchange, 'direct', { durable: true }));
+    const r = await ship(n.env, numberedLines(50));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no queue is bound to exchange/);
+    assert.match(r.stderr, /logship bootstrap/);
+    assert.match(r.stderr, /published 0,/, 'nothing is reported as delivered');
+    assert.match(r.stderr, /unroutable [1-9]/);
   });
 
-  it('a mismatched redeclaration becomes a plain-language error with the fix', async () => {
-    const n = randomNames('mismatch');
-    try {
-      await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
-      const r = await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env });
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`exchange "${n.exchange}" in vhost "/" already exists with type = fanout, but logship asked for type = direct`));
-      assert.match(r.stderr, /PRECONDITION_FAILED/);
-      assert.match(r.stderr, /delete the exchange .* and run logship bootstrap again/);
-      assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange name=/);
-      assert.doesNotMatch(r.stderr, /delete_exchange/, 'rabbitmqctl has no delete_exchange');
-      assert.match(r.stdout, /declared dead-letter queue/, 'steps before the conflict were declared');
+  it('a mismatched redeclaration becomes a plain-language error with the fix', async (t) => {
+    const { n } = pipe.topology(t, 'mismatch');
+    await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
+    const r = await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`exchange "${n.exchange}" in vhost "/" already exists with type = fanout, but logship asked for type = direct`));
+    assert.match(r.stderr, /PRECONDITION_FAILED/);
+    assert.match(r.stderr, /delete the exchange .* and run logship bootstrap again/);
+    assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange name=/);
+    assert.doesNotMatch(r.stderr, /delete_exchange/, 'rabbitmqctl has no delete_exchange');
+    assert.match(r.stdout, /declared dead-letter queue/, 'steps before the conflict were declared');
 
-      await withChannel((ch) => ch.deleteExchange(n.exchange));
-      assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
-      const q = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
-      assert.equal(q.code, 1);
-      // the dead-letter queue comes first in the order, so it is the one named
-      assert.match(
-        q.stderr,
-        new RegExp(`queue "${n.deadLetterQueue}" in vhost "/" already exists with x-queue-type = \\(not set\\), but logship asked for x-queue-type = quorum`),
-      );
-      assert.match(q.stderr, /--queue-type/);
-    } finally {
-      await deleteTopology(n);
-    }
+    await withChannel((ch) => ch.deleteExchange(n.exchange));
+    assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
+    const q = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+    assert.equal(q.code, 1);
+    // the dead-letter queue comes first in the order, so it is the one named
+    assert.match(
+      q.stderr,
+      new RegExp(`queue "${n.deadLetterQueue}" in vhost "/" already exists with x-queue-type = \\(not set\\), but logship asked for x-queue-type = quorum`),
+    );
+    assert.match(q.stderr, /--queue-type/);
   });
 
-  it('--check verifies the exchange type: a fanout main exchange is a MISMATCH with the rabbitmqadmin hint, not "ok (direct)"', async () => {
-    const n = randomNames('chktype');
-    try {
-      assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
-      await withChannel((ch) => ch.deleteExchange(n.exchange));
-      await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
-      const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(
-        r.stdout,
-        new RegExp(`MISMATCH exchange "${n.exchange}" \\(direct, durable\\): .*already exists with type = fanout, but logship asked for type = direct`),
-      );
-      assert.doesNotMatch(r.stdout, new RegExp(`ok\\s+exchange "${n.exchange}"`));
-      assert.match(r.stdout, new RegExp(`ok\\s+dead-letter exchange "${n.deadLetterExchange}" \\(fanout, durable\\): verified`));
-      assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange/);
-      assert.doesNotMatch(r.stderr, /delete_exchange/);
-      // --check changed nothing: the exchange still exists (checkExchange never creates one) and is still fanout
-      await withChannel((ch) => ch.checkExchange(n.exchange));
-      await assert.rejects(
-        withChannel((ch) => ch.assertExchange(n.exchange, 'direct', { durable: true })),
-        /PRECONDITION_FAILED/,
-        'a direct declaration is refused: the exchange is not direct',
-      );
-    } finally {
-      await deleteTopology(n);
-    }
+  it('--check verifies the exchange type: a fanout main exchange is a MISMATCH with the rabbitmqadmin hint, not "ok (direct)"', async (t) => {
+    const { n } = pipe.topology(t, 'chktype');
+    assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
+    await withChannel((ch) => ch.deleteExchange(n.exchange));
+    await withChannel((ch) => ch.assertExchange(n.exchange, 'fanout', { durable: true }));
+    const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`MISMATCH exchange "${n.exchange}" \\(direct, durable\\): .*already exists with type = fanout, but logship asked for type = direct`),
+    );
+    assert.doesNotMatch(r.stdout, new RegExp(`ok\\s+exchange "${n.exchange}"`));
+    assert.match(r.stdout, new RegExp(`ok\\s+dead-letter exchange "${n.deadLetterExchange}" \\(fanout, durable\\): verified`));
+    assert.match(r.stderr, /rabbitmqadmin --vhost="\/" delete exchange/);
+    assert.doesNotMatch(r.stderr, /delete_exchange/);
+    // --check changed nothing: the exchange still exists (checkExchange never creates one) and is still fanout
+    await withChannel((ch) => ch.checkExchange(n.exchange));
+    await assert.rejects(
+      withChannel((ch) => ch.assertExchange(n.exchange, 'direct', { durable: true })),
+      /PRECONDITION_FAILED/,
+      'a direct declaration is refused: the exchange is not direct',
+    );
   });
 
-  it('--check verifies the queue arguments: quorum queues are a MISMATCH when classic is expected, and ok with --queue-type quorum', async () => {
-    const n = randomNames('chkqt');
-    try {
-      const boot = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
-      assert.equal(boot.code, 0, boot.stderr);
-      const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(
-        r.stdout,
-        new RegExp(
-          `MISMATCH dead-letter queue "${n.deadLetterQueue}" \\(durable, classic.*already exists with x-queue-type = quorum, but logship asked for x-queue-type = classic`,
-        ),
-      );
-      // the broker names the first argument that differs: on the main queue one only quorum queues get
-      assert.match(
-        r.stdout,
-        new RegExp(
-          `MISMATCH queue "${n.queue}" \\(durable, classic.*already exists with x-dead-letter-strategy = at-least-once, but logship asked for x-dead-letter-strategy = \\(not set\\)`,
-        ),
-      );
-      assert.match(r.stderr, /--queue-type/);
-      assert.match(r.stderr, /set --queue-type quorum \(logship sets x-dead-letter-strategy only on quorum queues/);
-      assert.match(r.stderr, new RegExp(`rabbitmqctl -p "/" delete_queue "${n.deadLetterQueue}"`));
-      const ok = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
-      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, quorum, .*\\): verified`));
-      // a main queue without its dead-letter exchange is a mismatch too
-      await withChannel((ch) => ch.deleteQueue(n.queue));
-      await withChannel((ch) => ch.assertQueue(n.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
-      const noDlx = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
-      assert.equal(noDlx.code, 1, noDlx.stdout);
-      assert.match(noDlx.stdout, new RegExp(`MISMATCH queue "${n.queue}".*x-dead-letter-exchange = \\(not set\\)`));
-    } finally {
-      await deleteTopology(n);
-    }
+  it('--check verifies the queue arguments: quorum queues are a MISMATCH when classic is expected, and ok with --queue-type quorum', async (t) => {
+    const { n } = pipe.topology(t, 'chkqt');
+    const boot = await runCli(['bootstrap', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+    assert.equal(boot.code, 0, boot.stderr);
+    const r = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `MISMATCH dead-letter queue "${n.deadLetterQueue}" \\(durable, classic.*already exists with x-queue-type = quorum, but logship asked for x-queue-type = classic`,
+      ),
+    );
+    // the broker names the first argument that differs: on the main queue one only quorum queues get
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `MISMATCH queue "${n.queue}" \\(durable, classic.*already exists with x-dead-letter-strategy = at-least-once, but logship asked for x-dead-letter-strategy = \\(not set\\)`,
+      ),
+    );
+    assert.match(r.stderr, /--queue-type/);
+    assert.match(r.stderr, /set --queue-type quorum \(logship sets x-dead-letter-strategy only on quorum queues/);
+    assert.match(r.stderr, new RegExp(`rabbitmqctl -p "/" delete_queue "${n.deadLetterQueue}"`));
+    const ok = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, new RegExp(`ok\\s+queue "${n.queue}" \\(durable, quorum, .*\\): verified`));
+    // a main queue without its dead-letter exchange is a mismatch too
+    await withChannel((ch) => ch.deleteQueue(n.queue));
+    await withChannel((ch) => ch.assertQueue(n.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
+    const noDlx = await runCli(['bootstrap', '--check', '--skip-elasticsearch', '--queue-type', 'quorum'], { env: n.env });
+    assert.equal(noDlx.code, 1, noDlx.stdout);
+    assert.match(noDlx.stdout, new RegExp(`MISMATCH queue "${n.queue}".*x-dead-letter-exchange = \\(not set\\)`));
   });
 
-  it('declares the AMQP side when Elasticsearch is unreachable, then fails clearly about the template', async () => {
-    const n = randomNames('noes');
-    try {
-      const r = await runCli(['bootstrap', '--es-node', 'http://127.0.0.1:9'], { env: n.env });
-      assert.equal(r.code, 1);
-      assert.match(r.stdout, /declared binding .* with routing key/);
-      assert.match(r.stderr, /Elasticsearch at http:\/\/127\.0\.0\.1:9\/ did not answer/);
-      assert.match(r.stderr, /--skip-elasticsearch/);
-      const check = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
-      assert.equal(check.code, 0, check.stdout);
-    } finally {
-      await deleteTopology(n);
-    }
+  it('declares the AMQP side when Elasticsearch is unreachable, then fails clearly about the template', async (t) => {
+    const { n } = pipe.topology(t, 'noes');
+    const r = await runCli(['bootstrap', '--es-node', 'http://127.0.0.1:9'], { env: n.env });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /declared binding .* with routing key/);
+    assert.match(r.stderr, /Elasticsearch at http:\/\/127\.0\.0\.1:9\/ did not answer/);
+    assert.match(r.stderr, /--skip-elasticsearch/);
+    const check = await runCli(['bootstrap', '--check', '--skip-elasticsearch'], { env: n.env });
+    assert.equal(check.code, 0, check.stdout);
   });
 
   it('bad values exit 2 naming the flag or variable, before connecting: --prefetch 70000 or -1, LOGSHIP_SKIP_ELASTICSEARCH=maybe, --index starting with a field reference, field references with --data-stream', async () => {
@@ -235,16 +207,12 @@ describe('bootstrap', () => {
     }
   });
 
-  it('LOGSHIP_SKIP_ELASTICSEARCH=0 means false: the template is declared', async () => {
-    const n = randomNames('skip0');
-    try {
-      const r = await runCli(['bootstrap'], { env: { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_SKIP_ELASTICSEARCH: '0' } });
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /declared Elasticsearch index template/);
-      assert.doesNotMatch(r.stdout, /skipped Elasticsearch/);
-    } finally {
-      await deleteTopology(n);
-    }
+  it('LOGSHIP_SKIP_ELASTICSEARCH=0 means false: the template is declared', async (t) => {
+    const { env } = pipe.topology(t, 'skip0', { LOGSHIP_SKIP_ELASTICSEARCH: '0' });
+    const r = await runCli(['bootstrap'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /declared Elasticsearch index template/);
+    assert.doesNotMatch(r.stdout, /skipped Elasticsearch/);
   });
 
   it('bad usage exits 2 naming the problem', async () => {

@@ -7,15 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { deleteTopology, randomNames, type Names } from '../helpers/amqp.js';
 import { ROOT, startCli } from '../helpers/cli.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, numberedLines, ship, startIndexer, startServing, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { bootstrap, numberedLines, ship, type IndexerProcess, type startServing } from '../helpers/pipeline.js';
+import { freePort } from '../helpers/ports.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OUT = path.join(ROOT, 'test-output');
@@ -24,18 +22,9 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 // on CI the tools are installed by .ci/run: a missing one is a failure there, a skip elsewhere
 const missing = (what: string, ok: boolean) => (ok ? false : process.env.CI ? false : `${what} not installed (apt-get install chromium prometheus)`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe('dashboard, generator page, Prometheus', () => {
-  let es: EsTarget;
-  let n: Names;
+  // one topology, two indexers, the monitor and the generator for every test of the block
+  const pipe = usePipeline();
   let env: Record<string, string>;
   const indexers: IndexerProcess[] = [];
   let monitor: Awaited<ReturnType<typeof startServing>>;
@@ -43,23 +32,15 @@ describe('dashboard, generator page, Prometheus', () => {
 
   before(async () => {
     fs.mkdirSync(OUT, { recursive: true });
-    es = await startEs();
-    n = randomNames('ops');
-    env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    env = pipe.topology(pipe.block, 'ops').env;
     await bootstrap(env);
-    indexers.push(await startIndexer(env, ['--prefetch', '20', '--batch-size', '20']), await startIndexer(env, ['--prefetch', '20', '--batch-size', '20']));
-    monitor = await startServing(['monitor', '--targets', indexers.map((p) => p.url).join(','), '--port', '0', '--scrape-interval', '500ms'], env);
-    generator = await startServing(['generate', '--serve', '--port', '0'], env);
-  });
-
-  after(async () => {
-    for (const p of [monitor?.p, generator?.p]) {
-      p?.child.kill('SIGTERM');
-      await p?.exited;
-    }
-    for (const p of indexers) await stopProcess(p);
-    await deleteTopology(n);
-    await es.close();
+    for (let i = 0; i < 2; i++) indexers.push(await pipe.startIndexer(pipe.block, env, ['--prefetch', '20', '--batch-size', '20']));
+    monitor = await pipe.startServing(
+      pipe.block,
+      ['monitor', '--targets', indexers.map((p) => p.url).join(','), '--port', '0', '--scrape-interval', '500ms'],
+      env,
+    );
+    generator = await pipe.startServing(pipe.block, ['generate', '--serve', '--port', '0'], env);
   });
 
   describe('in headless Chromium', { skip: missing('chromium', Boolean(CHROMIUM)) }, () => {
@@ -150,8 +131,8 @@ describe('dashboard, generator page, Prometheus', () => {
       }
     });
 
-    it('a real Prometheus scrapes the monitor and the indexers; its query API returns per-instance series', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-prom-'));
+    it('a real Prometheus scrapes the monitor and the indexers; its query API returns per-instance series', async (t) => {
+      const dir = pipe.tmpDir(t, 'prom');
       const port = await freePort();
       const hostOf = (u: string) => new URL(u).host;
       fs.writeFileSync(
@@ -220,7 +201,6 @@ describe('dashboard, generator page, Prometheus', () => {
       } finally {
         prom.kill('SIGTERM');
         await new Promise((r) => prom.once('exit', r));
-        fs.rmSync(dir, { recursive: true, force: true });
         if (process.exitCode) process.stderr.write(log.slice(-2000));
       }
     });

@@ -6,14 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { deleteTopology, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
-import { startCli, type RunningCli } from '../helpers/cli.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { checkpointedToEnd, drained, lineList, lines, servedUrl } from '../helpers/file-state.js';
-import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { describe, it, type TestContext } from 'node:test';
+import { queueDepth, type Names } from '../helpers/amqp.js';
+import type { RunningCli } from '../helpers/cli.js';
+import { checkpointedToEnd, drained, lineList, lines } from '../helpers/file-state.js';
+import { bootstrap, ship, type IndexerProcess } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Ctx {
@@ -22,41 +21,20 @@ interface Ctx {
   dir: string;
   stateDir: string;
   indexer: IndexerProcess | null;
-  /** the exchange and queue may exist: delete them */
-  topology: boolean;
 }
 
 describe('file identity', () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  /** Cleans up what it made when a step fails. */
-  async function setup(prefix: string, withIndexer = true): Promise<Ctx> {
-    const n = randomNames(prefix);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
+  /** a directory with the state dir in it, a topology, an indexer (withIndexer): all removed after test t */
+  async function setup(t: TestContext, prefix: string, withIndexer = true): Promise<Ctx> {
+    const dir = pipe.tmpDir(t, prefix);
     const stateDir = path.join(dir, 'state');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
-    const c: Ctx = { n, env, dir, stateDir, indexer: null, topology: true };
-    try {
-      await bootstrap(env);
-      if (withIndexer) c.indexer = await startIndexer(env);
-      return c;
-    } catch (err) {
-      await teardown(c);
-      throw err;
-    }
-  }
-
-  async function teardown(c: Ctx): Promise<void> {
-    try {
-      if (c.indexer) await stopProcess(c.indexer);
-      if (c.topology) await deleteTopology(c.n);
-    } finally {
-      fs.rmSync(c.dir, { recursive: true, force: true });
-    }
+    const { n, env } = pipe.topology(t, prefix, { LOGSHIP_STATE_DIR: stateDir });
+    await bootstrap(env);
+    const indexer = withIndexer ? await pipe.startIndexer(t, env) : null;
+    return { n, env, dir, stateDir, indexer };
   }
 
   /** every expected message indexed exactly once, one document per event.id, nothing else */
@@ -74,76 +52,49 @@ describe('file identity', () => {
     assert.deepEqual([...messages].sort(), [...expected].sort());
   }
 
-  async function follow(c: Ctx, pattern: string): Promise<RunningCli> {
-    const s = startCli(['ship', '--follow', pattern, '--scan-interval', '100ms', '--metrics-port', '0'], {
-      env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' },
-    });
-    try {
-      await waitFor(
-        'the shipper to serve /health',
-        () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
-        30_000,
-        50,
-      );
-    } catch (err) {
-      s.child.kill('SIGKILL');
-      throw err;
-    }
-    return s;
+  /** `ship --follow` serving /health, stopped after test t */
+  async function follow(t: TestContext, c: Ctx, pattern: string): Promise<RunningCli> {
+    return (await pipe.startServing(t, ['ship', '--follow', pattern, '--scan-interval', '100ms', '--metrics-port', '0'], c.env)).p;
   }
 
-  it('a followed file overwritten in place (not truncated) with more bytes than were read is read again from 0: every new line once, no fragment', async () => {
-    let c: Ctx | null = null;
-    let s: RunningCli | undefined;
+  it('a followed file overwritten in place (not truncated) with more bytes than were read is read again from 0: every new line once, no fragment', async (t) => {
+    const c = await setup(t, 'rewrite');
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 100, 'old'));
+    const s = await follow(t, c, log);
+    const wildcard = c.n.indexWildcard;
+    await waitFor('the old lines indexed', async () => (await es.count(wildcard)) === 100, 30_000, 50);
+    // the size never drops, so only the changed first bytes can tell: write from 0 over the old content
+    const fd = fs.openSync(log, 'r+');
     try {
-      c = await setup('rewrite');
-      const log = path.join(c.dir, 'app.log');
-      fs.writeFileSync(log, lines(0, 100, 'old'));
-      s = await follow(c, log);
-      const wildcard = c.n.indexWildcard;
-      await waitFor('the old lines indexed', async () => (await es.count(wildcard)) === 100, 30_000, 50);
-      // the size never drops, so only the changed first bytes can tell: write from 0 over the old content
-      const fd = fs.openSync(log, 'r+');
-      try {
-        fs.writeSync(fd, lines(0, 300, 'new'), 0);
-      } finally {
-        fs.closeSync(fd);
-      }
-      await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
-      assert.match(s.stderr(), /file rewritten in place/);
-      assert.doesNotMatch(s.stderr(), /file truncated/);
-      s.child.kill('SIGTERM');
-      assert.equal((await s.exited).code, 0);
+      fs.writeSync(fd, lines(0, 300, 'new'), 0);
     } finally {
-      s?.child.kill('SIGKILL');
-      if (c) await teardown(c);
+      fs.closeSync(fd);
     }
+    await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
+    assert.match(s.stderr(), /file rewritten in place/);
+    assert.doesNotMatch(s.stderr(), /file truncated/);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
   });
 
-  it('a file rewritten in place while the shipper was stopped is read from 0 on restart, even if it was empty when first seen', async () => {
-    let c: Ctx | null = null;
-    let s: RunningCli | undefined;
-    try {
-      c = await setup('rewrite-stopped');
-      const log = path.join(c.dir, 'app.log');
-      fs.writeFileSync(log, ''); // fingerprinted empty: the fingerprint must grow with the file
-      s = await follow(c, log);
-      const stateDir = c.stateDir;
-      await waitFor('the empty file checkpointed', () => checkpointedToEnd(stateDir, [log]), 20_000, 50);
-      fs.appendFileSync(log, lines(0, 100, 'old'));
-      const wildcard = c.n.indexWildcard;
-      await waitFor('the old lines indexed', async () => (await es.count(wildcard)) === 100, 30_000, 50);
-      s.child.kill('SIGTERM');
-      assert.equal((await s.exited).code, 0);
-      fs.writeFileSync(log, lines(0, 300, 'new'));
-      const r = await ship(c.env, '', [log]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /read 300, published 300/, 'the rewritten file is read from its first byte');
-      await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
-    } finally {
-      s?.child.kill('SIGKILL');
-      if (c) await teardown(c);
-    }
+  it('a file rewritten in place while the shipper was stopped is read from 0 on restart, even if it was empty when first seen', async (t) => {
+    const c = await setup(t, 'rewrite-stopped');
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, ''); // fingerprinted empty: the fingerprint must grow with the file
+    const s = await follow(t, c, log);
+    const stateDir = c.stateDir;
+    await waitFor('the empty file checkpointed', () => checkpointedToEnd(stateDir, [log]), 20_000, 50);
+    fs.appendFileSync(log, lines(0, 100, 'old'));
+    const wildcard = c.n.indexWildcard;
+    await waitFor('the old lines indexed', async () => (await es.count(wildcard)) === 100, 30_000, 50);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0);
+    fs.writeFileSync(log, lines(0, 300, 'new'));
+    const r = await ship(c.env, '', [log]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /read 300, published 300/, 'the rewritten file is read from its first byte');
+    await expectExactlyOnce(c, [...lineList(0, 100, 'old'), ...lineList(0, 300, 'new')]);
   });
 
   /**
@@ -154,7 +105,13 @@ describe('file identity', () => {
    * Returns the lines, and the rounds whose kill came before all their lines
    * were checkpointed (the next run reads some again: the case under test).
    */
-  async function killLoop(c: Ctx, pattern: string, rotate: (round: number) => void, files: () => string[]): Promise<{ expected: string[]; cutShort: number }> {
+  async function killLoop(
+    t: TestContext,
+    c: Ctx,
+    pattern: string,
+    rotate: (round: number) => void,
+    files: () => string[],
+  ): Promise<{ expected: string[]; cutShort: number }> {
     const rounds = 3;
     let cutShort = 0;
     const expected: string[] = [];
@@ -162,25 +119,21 @@ describe('file identity', () => {
     fs.writeFileSync(log, lines(0, 300, 'r0'));
     expected.push(...lineList(0, 300, 'r0'));
     for (let round = 0; round <= rounds; round++) {
-      const s = await follow(c, pattern);
-      try {
-        await waitFor(`round ${round}: everything so far checkpointed`, () => checkpointedToEnd(c.stateDir, files()), 30_000, 50);
-        if (round === rounds) {
-          s.child.kill('SIGTERM');
-          assert.equal((await s.exited).code, 0, s.stderr());
-          break;
-        }
-        const before = (await queueDepth(c.n.queue)).messageCount;
-        rotate(round + 1);
-        fs.appendFileSync(log, lines(0, 300, `r${round + 1}`));
-        expected.push(...lineList(0, 300, `r${round + 1}`));
-        await waitFor(`round ${round + 1}: some new lines published`, async () => (await queueDepth(c.n.queue)).messageCount > before, 20_000, 10);
-        s.child.kill('SIGKILL');
-        assert.equal((await s.exited).signal, 'SIGKILL');
-        if (!checkpointedToEnd(c.stateDir, files())) cutShort++;
-      } finally {
-        s.child.kill('SIGKILL');
+      const s = await follow(t, c, pattern);
+      await waitFor(`round ${round}: everything so far checkpointed`, () => checkpointedToEnd(c.stateDir, files()), 30_000, 50);
+      if (round === rounds) {
+        s.child.kill('SIGTERM');
+        assert.equal((await s.exited).code, 0, s.stderr());
+        break;
       }
+      const before = (await queueDepth(c.n.queue)).messageCount;
+      rotate(round + 1);
+      fs.appendFileSync(log, lines(0, 300, `r${round + 1}`));
+      expected.push(...lineList(0, 300, `r${round + 1}`));
+      await waitFor(`round ${round + 1}: some new lines published`, async () => (await queueDepth(c.n.queue)).messageCount > before, 20_000, 10);
+      s.child.kill('SIGKILL');
+      assert.equal((await s.exited).signal, 'SIGKILL');
+      if (!checkpointedToEnd(c.stateDir, files())) cutShort++;
     }
     return { expected, cutShort };
   }
@@ -192,50 +145,42 @@ describe('file identity', () => {
     if (double) assert.ok(double.itemsWithStatus(c.n.indexWildcard, 409) > 0, 'lines shipped again after a kill were 409s, not copies');
   }
 
-  it('kill -9 right after a rename rotation, round after round: the new file keeps its id, every line indexed once', async () => {
-    let c: Ctx | null = null;
-    try {
-      c = await setup('kill-rename', false);
-      const log = path.join(c.dir, 'app.log');
-      const rotated: string[] = [];
-      const { expected, cutShort } = await killLoop(
-        c,
-        `${c.dir}/app.log*`,
-        (round) => {
-          const to = `${log}.${round}`;
-          fs.renameSync(log, to);
-          rotated.push(to);
-          fs.writeFileSync(log, '');
-        },
-        () => [log, ...rotated],
-      );
-      c.indexer = await startIndexer(c.env);
-      await expectExactlyOnce(c, expected);
-      assertKilledEarly(c, cutShort);
-    } finally {
-      if (c) await teardown(c);
-    }
+  it('kill -9 right after a rename rotation, round after round: the new file keeps its id, every line indexed once', async (t) => {
+    const c = await setup(t, 'kill-rename', false);
+    const log = path.join(c.dir, 'app.log');
+    const rotated: string[] = [];
+    const { expected, cutShort } = await killLoop(
+      t,
+      c,
+      `${c.dir}/app.log*`,
+      (round) => {
+        const to = `${log}.${round}`;
+        fs.renameSync(log, to);
+        rotated.push(to);
+        fs.writeFileSync(log, '');
+      },
+      () => [log, ...rotated],
+    );
+    c.indexer = await pipe.startIndexer(t, c.env);
+    await expectExactlyOnce(c, expected);
+    assertKilledEarly(c, cutShort);
   });
 
-  it('kill -9 right after a copytruncate, round after round: the new generation keeps its id, every line indexed once', async () => {
-    let c: Ctx | null = null;
-    try {
-      c = await setup('kill-copytrunc', false);
-      const log = path.join(c.dir, 'app.log');
-      const { expected, cutShort } = await killLoop(
-        c,
-        log,
-        (round) => {
-          fs.copyFileSync(log, `${log}.${round}`);
-          fs.truncateSync(log, 0);
-        },
-        () => [log],
-      );
-      c.indexer = await startIndexer(c.env);
-      await expectExactlyOnce(c, expected);
-      assertKilledEarly(c, cutShort);
-    } finally {
-      if (c) await teardown(c);
-    }
+  it('kill -9 right after a copytruncate, round after round: the new generation keeps its id, every line indexed once', async (t) => {
+    const c = await setup(t, 'kill-copytrunc', false);
+    const log = path.join(c.dir, 'app.log');
+    const { expected, cutShort } = await killLoop(
+      t,
+      c,
+      log,
+      (round) => {
+        fs.copyFileSync(log, `${log}.${round}`);
+        fs.truncateSync(log, 0);
+      },
+      () => [log],
+    );
+    c.indexer = await pipe.startIndexer(t, c.env);
+    await expectExactlyOnce(c, expected);
+    assertKilledEarly(c, cutShort);
   });
 });

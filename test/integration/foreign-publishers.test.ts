@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
-import { AMQP_URL, deleteTopology, queueDepth, randomNames, withChannel, type Names } from '../helpers/amqp.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { before, describe, it } from 'node:test';
+import { AMQP_URL, queueDepth, withChannel, type Names } from '../helpers/amqp.js';
+import { bootstrap } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The part of node-amqp's API that bunyan-logstash-amqp uses (the package ships no types). */
@@ -54,20 +54,14 @@ function publishWithNodeAmqp(exchange: string, routingKey: string, bodies: strin
 }
 
 describe('messages from foreign publishers', () => {
-  let es: EsTarget;
+  const pipe = usePipeline();
+  const es = pipe.es;
   let n: Names;
-  let p: IndexerProcess;
   before(async () => {
-    es = await startEs();
-    n = randomNames('foreignlib');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
-    await bootstrap(env);
-    p = await startIndexer(env, ['--flush-interval', '100ms']);
-  });
-  after(async () => {
-    await stopProcess(p);
-    await deleteTopology(n);
-    await es.close();
+    const topology = pipe.topology(pipe.block, 'foreignlib');
+    n = topology.n;
+    await bootstrap(topology.env);
+    await pipe.startIndexer(pipe.block, topology.env, ['--flush-interval', '100ms']);
   });
 
   it('a JSON log object published by node-amqp (bunyan-logstash-amqp) as application/octet-stream keeps its @timestamp and fields', async () => {

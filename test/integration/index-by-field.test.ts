@@ -6,35 +6,30 @@
  * index or the fallback, and nothing is lost or dead-lettered.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, deleteTopology, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
+import { AMQP_URL, queueDepth, type Names } from '../helpers/amqp.js';
 import { runCli } from '../helpers/cli.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
 import { invalidIndexName } from '../helpers/es-double.js';
 import { wildcardToRegex } from '../helpers/es-query.js';
-import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { bootstrap, ship } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 const DAY = '2026.03.04';
 const TS = '2026-03-04T05:06:07.000Z';
 
 describe('--index named from event fields', () => {
-  let es: EsTarget;
+  const pipe = usePipeline();
+  const es = pipe.es;
   let n: Names;
-  let p: IndexerProcess | undefined;
   let prefix: string;
   let env: Record<string, string>;
-  before(async () => {
-    es = await startEs();
-    n = randomNames('byfield');
+  before(() => {
+    const topology = pipe.topology(pipe.block, 'byfield');
+    n = topology.n;
     prefix = n.index.replace('%{+yyyy.MM.dd}', ''); // "byfield-<hex>-logs-"
-    env = { ...n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_INDEX: `${prefix}%{[service][name]:other}-%{+yyyy.MM.dd}` };
-  });
-  after(async () => {
-    if (p) await stopProcess(p);
-    await deleteTopology(n);
-    await es.close();
+    env = { ...topology.env, LOGSHIP_INDEX: `${prefix}%{[service][name]:other}-%{+yyyy.MM.dd}` };
   });
 
   it('bootstrap declares a template covering every expansion, and --check verifies it', async () => {
@@ -45,7 +40,7 @@ describe('--index named from event fields', () => {
     assert.match(check.stdout, /ok {7}Elasticsearch index template/);
   });
 
-  it('events with different field values land in different indices; hostile values in a sanitised index or the fallback; nothing lost', async () => {
+  it('events with different field values land in different indices; hostile values in a sanitised index or the fallback; nothing lost', async (t) => {
     const services: Array<[unknown, string]> = [
       ['web', 'web'],
       ['Billing API', 'billing_api'],
@@ -98,7 +93,7 @@ describe('--index named from event fields', () => {
       await conn.close();
     }
 
-    p = await startIndexer(env, ['--flush-interval', '100ms']);
+    await pipe.startIndexer(t, env, ['--flush-interval', '100ms']);
     const total = lines.length + 1 + foreign.length + 2;
     await waitFor(`${total} documents`, async () => (await es.count(`${prefix}*`)) >= total, 30_000, 200);
 

@@ -13,13 +13,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MAX_INFLATED_BYTES } from '@logship/indexer';
 import amqp from 'amqplib';
-import { AMQP_URL, deleteTopology, drainQueue, queueDepth, randomNames } from '../helpers/amqp.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { bootstrap, startIndexer, stopProcess } from '../helpers/pipeline.js';
+import { AMQP_URL, drainQueue, queueDepth } from '../helpers/amqp.js';
+import { bootstrap, stopProcess } from '../helpers/pipeline.js';
 import { drained } from '../helpers/file-state.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { seeded } from '../helpers/es-query.js';
 
@@ -145,99 +145,90 @@ function rssMb(pid: number): number {
 }
 
 describe('indexer invariant under hostile input', { skip: process.env.LOGSHIP_TEST_ES_NODE ? 'counts documents in the double' : false }, () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
-  it('every message of a random hostile mix ends in Elasticsearch or the dead-letter queue, once; the consumer never stops; memory stays bounded', async () => {
+  it('every message of a random hostile mix ends in Elasticsearch or the dead-letter queue, once; the consumer never stops; memory stays bounded', async (t) => {
     console.log(`indexer invariant: seed ${SEED} (LOGSHIP_TEST_SEED=${SEED} replays this mix)`);
     const mix = buildMix(seeded(SEED));
     const total = mix.reduce((s, m) => s + m.events.length, 0);
-    const n = randomNames('invariant');
-    const env = { ...n.env, LOGSHIP_ES_NODE: es.url };
+    const { n, env } = pipe.topology(t, 'invariant');
     await bootstrap(env);
-    const p = await startIndexer(env, ['--flush-interval', '100ms']);
+    const p = await pipe.startIndexer(t, env, ['--flush-interval', '100ms']);
     const pid = p.child.pid!;
     let peakRss = rssMb(pid);
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(pid));
     }, 50);
+    pipe.defer(t, () => clearInterval(sampler));
+    const conn = await amqp.connect(AMQP_URL);
     try {
-      const conn = await amqp.connect(AMQP_URL);
-      try {
-        const ch = await conn.createConfirmChannel();
-        for (const m of mix) ch.publish(n.exchange, n.routingKey, m.body, m.props);
-        await ch.waitForConfirms();
-      } finally {
-        await conn.close();
-      }
-      const published = Date.now();
-
-      const settled = async () => (await es.count(n.indexWildcard)) + (await queueDepth(n.deadLetterQueue)).messageCount;
-      await waitFor(
-        `all ${total} events in Elasticsearch or the dead-letter queue (seed ${SEED})`,
-        async () => (await settled()) >= total,
-        SETTLE_WITHIN_MS,
-        200,
-      );
-      const tookMs = Date.now() - published;
-      // the counts are final only once nothing is ready and the indexer holds no delivery (none is requeued later)
-      await waitFor(`the queue empty and every delivery settled (seed ${SEED})`, () => drained(n.queue, p.url), SETTLE_WITHIN_MS, 200);
-
-      const health = (await (await fetch(`${p.url}/health`)).json()) as { status: string; inflight: { unackedDeliveries: number } };
-      assert.notEqual(health.status, 'down', `the indexer is still up (seed ${SEED})`);
-      assert.equal(health.inflight.unackedDeliveries, 0, 'no delivery left unacked');
-      const q = await queueDepth(n.queue);
-      assert.equal(q.consumerCount, 1, 'the consumer never stopped');
-      assert.equal(q.messageCount, 0, 'no message left ready');
-
-      const docs = await es.all(n.indexWildcard);
-      const letters = await drainQueue(n.deadLetterQueue);
-      assert.equal(docs.length + letters.length, total, `documents + dead letters == events sent (seed ${SEED})`);
-      const ids = new Set(docs.map((d) => d.id));
-      assert.equal(ids.size, docs.length, 'no event indexed twice');
-      const sentIds = new Set(mix.flatMap((m) => m.events.map((e) => e.id)));
-      for (const id of ids) assert.ok(sentIds.has(id), `document ${id} comes from a message that was sent`);
-      const misplaced = mix.flatMap((m) =>
-        m.events
-          .filter((e) => (e.expect === 'es' && !ids.has(e.id)) || (e.expect === 'dlq' && ids.has(e.id)))
-          .map((e) => `${m.what} (${e.id}): expected ${e.expect}`),
-      );
-      assert.deepEqual(misplaced, [], `every event where it belongs (seed ${SEED})`);
-
-      const reasons = letters.map((l) => String(l.properties.headers?.['x-logship-error-reason']));
-      for (const want of [
-        /nested 100000 levels deep/,
-        /inflates to more than/,
-        /empty message body/,
-        /unknown content_encoding "br"/,
-        /declared application\/json but is invalid JSON/,
-        /content_encoding gzip body is corrupt/,
-      ]) {
-        assert.ok(
-          reasons.some((r) => want.test(r)),
-          `a dead letter says ${want}; reasons: ${reasons.join(' | ').slice(0, 2000)}`,
-        );
-      }
-      // poison dead-lettered as received keeps what a replay needs to decode it
-      const byReason = (re: RegExp) => letters.find((l) => re.test(String(l.properties.headers?.['x-logship-error-reason'])));
-      const br = byReason(/unknown content_encoding "br"/);
-      assert.equal(br?.properties.contentEncoding, 'br', 'the unknown encoding kept on its dead letter');
-      assert.equal(br?.properties.contentType, 'application/json', 'and its content type');
-      assert.equal(byReason(/content_encoding gzip body is corrupt/)?.properties.contentEncoding, 'gzip', 'corrupt gzip keeps its encoding');
-      console.log(
-        `indexer invariant: ${mix.length} messages, ${total} events: ${docs.length} indexed, ${letters.length} dead-lettered in ${tookMs} ms; indexer peak RSS ${peakRss.toFixed(0)} MB`,
-      );
-      assert.ok(peakRss < RSS_BOUND_MB, `indexer RSS peaked at ${peakRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)`);
-
-      const res = await stopProcess(p);
-      assert.equal(res.code, 0, res.stderr.slice(-4000));
+      const ch = await conn.createConfirmChannel();
+      for (const m of mix) ch.publish(n.exchange, n.routingKey, m.body, m.props);
+      await ch.waitForConfirms();
     } finally {
-      clearInterval(sampler);
-      await stopProcess(p);
-      await deleteTopology(n);
+      await conn.close();
     }
+    const published = Date.now();
+
+    const settled = async () => (await es.count(n.indexWildcard)) + (await queueDepth(n.deadLetterQueue)).messageCount;
+    await waitFor(
+      `all ${total} events in Elasticsearch or the dead-letter queue (seed ${SEED})`,
+      async () => (await settled()) >= total,
+      SETTLE_WITHIN_MS,
+      200,
+    );
+    const tookMs = Date.now() - published;
+    // the counts are final only once nothing is ready and the indexer holds no delivery (none is requeued later)
+    await waitFor(`the queue empty and every delivery settled (seed ${SEED})`, () => drained(n.queue, p.url), SETTLE_WITHIN_MS, 200);
+
+    const health = (await (await fetch(`${p.url}/health`)).json()) as { status: string; inflight: { unackedDeliveries: number } };
+    assert.notEqual(health.status, 'down', `the indexer is still up (seed ${SEED})`);
+    assert.equal(health.inflight.unackedDeliveries, 0, 'no delivery left unacked');
+    const q = await queueDepth(n.queue);
+    assert.equal(q.consumerCount, 1, 'the consumer never stopped');
+    assert.equal(q.messageCount, 0, 'no message left ready');
+
+    const docs = await es.all(n.indexWildcard);
+    const letters = await drainQueue(n.deadLetterQueue);
+    assert.equal(docs.length + letters.length, total, `documents + dead letters == events sent (seed ${SEED})`);
+    const ids = new Set(docs.map((d) => d.id));
+    assert.equal(ids.size, docs.length, 'no event indexed twice');
+    const sentIds = new Set(mix.flatMap((m) => m.events.map((e) => e.id)));
+    for (const id of ids) assert.ok(sentIds.has(id), `document ${id} comes from a message that was sent`);
+    const misplaced = mix.flatMap((m) =>
+      m.events
+        .filter((e) => (e.expect === 'es' && !ids.has(e.id)) || (e.expect === 'dlq' && ids.has(e.id)))
+        .map((e) => `${m.what} (${e.id}): expected ${e.expect}`),
+    );
+    assert.deepEqual(misplaced, [], `every event where it belongs (seed ${SEED})`);
+
+    const reasons = letters.map((l) => String(l.properties.headers?.['x-logship-error-reason']));
+    for (const want of [
+      /nested 100000 levels deep/,
+      /inflates to more than/,
+      /empty message body/,
+      /unknown content_encoding "br"/,
+      /declared application\/json but is invalid JSON/,
+      /content_encoding gzip body is corrupt/,
+    ]) {
+      assert.ok(
+        reasons.some((r) => want.test(r)),
+        `a dead letter says ${want}; reasons: ${reasons.join(' | ').slice(0, 2000)}`,
+      );
+    }
+    // poison dead-lettered as received keeps what a replay needs to decode it
+    const byReason = (re: RegExp) => letters.find((l) => re.test(String(l.properties.headers?.['x-logship-error-reason'])));
+    const br = byReason(/unknown content_encoding "br"/);
+    assert.equal(br?.properties.contentEncoding, 'br', 'the unknown encoding kept on its dead letter');
+    assert.equal(br?.properties.contentType, 'application/json', 'and its content type');
+    assert.equal(byReason(/content_encoding gzip body is corrupt/)?.properties.contentEncoding, 'gzip', 'corrupt gzip keeps its encoding');
+    console.log(
+      `indexer invariant: ${mix.length} messages, ${total} events: ${docs.length} indexed, ${letters.length} dead-lettered in ${tookMs} ms; indexer peak RSS ${peakRss.toFixed(0)} MB`,
+    );
+    assert.ok(peakRss < RSS_BOUND_MB, `indexer RSS peaked at ${peakRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)`);
+
+    const res = await stopProcess(p);
+    assert.equal(res.code, 0, res.stderr.slice(-4000));
   });
 });

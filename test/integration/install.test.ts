@@ -11,8 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { deleteTopology, queueDepth, randomNames } from '../helpers/amqp.js';
+import { queueDepth } from '../helpers/amqp.js';
 import { ROOT } from '../helpers/cli.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Result {
@@ -88,6 +89,9 @@ function logshipFiles(cliDir: string): string[] {
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string; dependencies?: Record<string, string> };
 
 describe('install', () => {
+  // the installed indexer writes to a file: no Elasticsearch
+  const pipe = usePipeline({ es: false });
+
   it('the packed tarball installs alone with npm install -g into an empty prefix; the installed logship runs --help, --version, bootstrap, ship and index', {
     timeout: 300_000,
   }, async (t) => {
@@ -97,94 +101,84 @@ describe('install', () => {
       t.skip(`the npm registry is unreachable, so the tarball's third-party dependencies cannot install (npm ping: ${why})`);
       return;
     }
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-install-'));
+    const tmp = pipe.tmpDir(t, 'install');
     const prefix = path.join(tmp, 'prefix');
     fs.mkdirSync(prefix);
-    const n = randomNames('install');
-    let indexer: Started | undefined;
-    try {
-      // pack (it builds dist/ from the current sources first)
-      const pack = await run(process.execPath, [path.join(ROOT, 'scripts/pack.mjs'), '--out', path.join(tmp, 'out')], toolEnv(), 120_000, '', ROOT);
-      assert.equal(pack.code, 0, `pack failed:\n${pack.stdout}${pack.stderr}`);
-      const tarball = pack.stdout.trim().split('\n').pop()!;
-      assert.equal(path.basename(tarball), `logship-cli-${readJson(path.join(ROOT, 'package.json')).version}.tgz`);
+    const { n } = pipe.topology(t, 'install');
+    // pack (it builds dist/ from the current sources first)
+    const pack = await run(process.execPath, [path.join(ROOT, 'scripts/pack.mjs'), '--out', path.join(tmp, 'out')], toolEnv(), 120_000, '', ROOT);
+    assert.equal(pack.code, 0, `pack failed:\n${pack.stdout}${pack.stderr}`);
+    const tarball = pack.stdout.trim().split('\n').pop()!;
+    assert.equal(path.basename(tarball), `logship-cli-${readJson(path.join(ROOT, 'package.json')).version}.tgz`);
 
-      const install = await run(
-        'npm',
-        ['install', '-g', tarball, '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'],
-        toolEnv(),
-        240_000,
-        '',
-        tmp,
-      );
-      assert.equal(install.code, 0, `npm install -g failed:\n${install.stdout}${install.stderr}`);
+    const install = await run(
+      'npm',
+      ['install', '-g', tarball, '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'],
+      toolEnv(),
+      240_000,
+      '',
+      tmp,
+    );
+    assert.equal(install.code, 0, `npm install -g failed:\n${install.stdout}${install.stderr}`);
 
-      // the installed tree: the bundle as real directories, no sources, no tests, no build state
-      const cliDir = path.join(prefix, 'lib/node_modules/@logship/cli');
-      for (const b of ['common', 'shipper', 'indexer']) {
-        const dir = path.join(cliDir, 'node_modules/@logship', b);
-        assert.ok(fs.lstatSync(dir).isDirectory(), `@logship/${b} is bundled as a directory, not a link`);
-        assert.ok(fs.existsSync(path.join(dir, 'dist/index.js')), `@logship/${b} has its dist/`);
-      }
-      const files = logshipFiles(cliDir);
-      const unwanted = files.filter((f) => /(^|\/)(src|test)\/|\.test\.|\.tsbuildinfo$|\.map$|(?<!\.d)\.ts$/.test(f));
-      assert.deepEqual(unwanted, [], 'no sources, tests, source maps or build state are installed');
-      assert.ok(files.includes('bin/logship.js') && files.includes('dist/main.js'));
-
-      // the third-party dependencies the cli declares are the packages' own, and they installed
-      const installed = readJson(path.join(cliDir, 'package.json')).dependencies ?? {};
-      for (const b of ['common', 'shipper', 'indexer']) {
-        for (const [name, range] of Object.entries(readJson(path.join(ROOT, 'packages', b, 'package.json')).dependencies ?? {})) {
-          assert.equal(installed[name], range, `the installed cli declares ${name} as @logship/${b} does`);
-          if (!name.startsWith('@logship/')) assert.ok(fs.existsSync(path.join(cliDir, 'node_modules', name, 'package.json')), `${name} is installed`);
-        }
-      }
-
-      const bin = path.join(prefix, 'bin/logship');
-      const env = userEnv({ ...n.env, LOGSHIP_LOG_LEVEL: 'info' });
-      const help = await run(bin, ['--help'], env, 30_000);
-      assert.equal(help.code, 0, help.stderr);
-      assert.match(help.stdout, /Usage: logship <command>/);
-      const version = await run(bin, ['--version'], env, 30_000);
-      assert.equal(version.code, 0, version.stderr);
-      assert.equal(version.stdout.trim(), `logship ${readJson(path.join(ROOT, 'packages/cli/package.json')).version}`);
-
-      const boot = await run(bin, ['bootstrap', '--skip-elasticsearch'], env, 60_000);
-      assert.equal(boot.code, 0, boot.stderr);
-      assert.match(boot.stdout, new RegExp(`declared queue "${n.queue}"`));
-
-      const lines = ['installed one', 'installed two', 'installed three'];
-      const ship = await run(bin, ['ship'], env, 60_000, `${lines.join('\n')}\n`);
-      assert.equal(ship.code, 0, ship.stderr);
-      assert.match(ship.stderr, /read 3, published 3/);
-
-      const out = path.join(tmp, 'events.ndjson');
-      indexer = start(bin, ['index', '--output', `file:${out}`, '--metrics-port', '0'], env);
-      const written = await waitFor(
-        'the installed indexer to write the 3 events to the file',
-        () => {
-          if (indexer!.child.exitCode !== null) throw new Error(`index exited ${indexer!.child.exitCode}:\n${indexer!.stderr()}`);
-          const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-          const events = text
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as { message: string });
-          return events.length === 3 ? events : undefined;
-        },
-        60_000,
-      );
-      assert.deepEqual(written.map((e) => e.message).sort(), [...lines].sort());
-      await waitFor('the queue to be empty (acked after writing)', async () => (await queueDepth(n.queue)).messageCount === 0);
-      indexer.child.kill('SIGTERM');
-      const stopped = await indexer.exited;
-      assert.equal(stopped.code, 0, `index exits 0 on SIGTERM:\n${stopped.stderr}`);
-    } finally {
-      if (indexer && indexer.child.exitCode === null && indexer.child.signalCode === null) {
-        indexer.child.kill('SIGKILL');
-        await indexer.exited;
-      }
-      await deleteTopology(n);
-      fs.rmSync(tmp, { recursive: true, force: true });
+    // the installed tree: the bundle as real directories, no sources, no tests, no build state
+    const cliDir = path.join(prefix, 'lib/node_modules/@logship/cli');
+    for (const b of ['common', 'shipper', 'indexer']) {
+      const dir = path.join(cliDir, 'node_modules/@logship', b);
+      assert.ok(fs.lstatSync(dir).isDirectory(), `@logship/${b} is bundled as a directory, not a link`);
+      assert.ok(fs.existsSync(path.join(dir, 'dist/index.js')), `@logship/${b} has its dist/`);
     }
+    const files = logshipFiles(cliDir);
+    const unwanted = files.filter((f) => /(^|\/)(src|test)\/|\.test\.|\.tsbuildinfo$|\.map$|(?<!\.d)\.ts$/.test(f));
+    assert.deepEqual(unwanted, [], 'no sources, tests, source maps or build state are installed');
+    assert.ok(files.includes('bin/logship.js') && files.includes('dist/main.js'));
+
+    // the third-party dependencies the cli declares are the packages' own, and they installed
+    const installed = readJson(path.join(cliDir, 'package.json')).dependencies ?? {};
+    for (const b of ['common', 'shipper', 'indexer']) {
+      for (const [name, range] of Object.entries(readJson(path.join(ROOT, 'packages', b, 'package.json')).dependencies ?? {})) {
+        assert.equal(installed[name], range, `the installed cli declares ${name} as @logship/${b} does`);
+        if (!name.startsWith('@logship/')) assert.ok(fs.existsSync(path.join(cliDir, 'node_modules', name, 'package.json')), `${name} is installed`);
+      }
+    }
+
+    const bin = path.join(prefix, 'bin/logship');
+    const env = userEnv({ ...n.env, LOGSHIP_LOG_LEVEL: 'info' });
+    const help = await run(bin, ['--help'], env, 30_000);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: logship <command>/);
+    const version = await run(bin, ['--version'], env, 30_000);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), `logship ${readJson(path.join(ROOT, 'packages/cli/package.json')).version}`);
+
+    const boot = await run(bin, ['bootstrap', '--skip-elasticsearch'], env, 60_000);
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.match(boot.stdout, new RegExp(`declared queue "${n.queue}"`));
+
+    const lines = ['installed one', 'installed two', 'installed three'];
+    const ship = await run(bin, ['ship'], env, 60_000, `${lines.join('\n')}\n`);
+    assert.equal(ship.code, 0, ship.stderr);
+    assert.match(ship.stderr, /read 3, published 3/);
+
+    const out = path.join(tmp, 'events.ndjson');
+    const indexer = pipe.track(t, start(bin, ['index', '--output', `file:${out}`, '--metrics-port', '0'], env), 'SIGKILL');
+    const written = await waitFor(
+      'the installed indexer to write the 3 events to the file',
+      () => {
+        if (indexer.child.exitCode !== null) throw new Error(`index exited ${indexer.child.exitCode}:\n${indexer.stderr()}`);
+        const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+        const events = text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { message: string });
+        return events.length === 3 ? events : undefined;
+      },
+      60_000,
+    );
+    assert.deepEqual(written.map((e) => e.message).sort(), [...lines].sort());
+    await waitFor('the queue to be empty (acked after writing)', async () => (await queueDepth(n.queue)).messageCount === 0);
+    indexer.child.kill('SIGTERM');
+    const stopped = await indexer.exited;
+    assert.equal(stopped.code, 0, `index exits 0 on SIGTERM:\n${stopped.stderr}`);
   });
 });

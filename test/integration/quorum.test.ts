@@ -8,11 +8,12 @@
  * times" after a few seconds of nacks).
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, deleteTopology, queueDepth, randomNames, withChannel, type Names } from '../helpers/amqp.js';
+import { AMQP_URL, queueDepth, withChannel, type Names } from '../helpers/amqp.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { bootstrap, numberedLines } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 const QUORUM = ['--skip-elasticsearch', '--queue-type', 'quorum'];
@@ -30,18 +31,11 @@ function mainArguments(n: Names, limit: number, groupSize = 3): Record<string, u
 }
 
 describe('quorum queues', () => {
-  const cleanup: Names[] = [];
-  after(async () => {
-    for (const n of cleanup) await deleteTopology(n);
-  });
-  function names(prefix: string): Names {
-    const n = randomNames(prefix);
-    cleanup.push(n);
-    return n;
-  }
+  // the broker side only (bootstrap --skip-elasticsearch)
+  const pipe = usePipeline({ es: false });
 
-  it('bootstrap --queue-type quorum declares the delivery limit, at-least-once dead-lettering and the group size; --check verifies them and names what AMQP cannot show', async () => {
-    const n = names('qq');
+  it('bootstrap --queue-type quorum declares the delivery limit, at-least-once dead-lettering and the group size; --check verifies them and names what AMQP cannot show', async (t) => {
+    const { n } = pipe.topology(t, 'qq');
     const boot = await bootstrap(n.env, [...QUORUM, '--delivery-limit', '4']);
     assert.match(boot.stdout, /declared dead-letter queue .*\(durable, quorum, 3 members requested, no delivery limit\)/);
     assert.match(
@@ -88,8 +82,8 @@ describe('quorum queues', () => {
     assert.match(members.stderr, /--quorum-group-size/);
   });
 
-  it('a message nacked with requeue more often than --delivery-limit is dead-lettered by the broker with x-death, and dlq list shows that reason', async () => {
-    const n = names('qqlimit');
+  it('a message nacked with requeue more often than --delivery-limit is dead-lettered by the broker with x-death, and dlq list shows that reason', async (t) => {
+    const { n } = pipe.topology(t, 'qqlimit');
     await bootstrap(n.env, [...QUORUM, '--delivery-limit', '2']);
     await publish(n, '{"message":"poison"}', 'poison-1');
     // an indexer that gives the message back every time (nack with requeue)
@@ -132,8 +126,8 @@ describe('quorum queues', () => {
     assert.equal((await queueDepth(n.deadLetterQueue)).messageCount, 1, 'listing and reading removed nothing');
   });
 
-  it('a full quorum queue with x-overflow reject-publish nacks publishes; ship retries them by time and delivers every line once there is room', async () => {
-    const n = names('qqfull');
+  it('a full quorum queue with x-overflow reject-publish nacks publishes; ship retries them by time and delivers every line once there is room', async (t) => {
+    const { n } = pipe.topology(t, 'qqfull');
     await bootstrap(n.env, QUORUM);
     // the same queue, but with room for 5 messages (as a max-length policy would give it)
     await withChannel((ch) => ch.deleteQueue(n.queue));
@@ -143,33 +137,29 @@ describe('quorum queues', () => {
     });
     const total = 12;
     // one message in flight at a time: the broker applies the limit a little late, a burst overshoots it
-    const shipper = startCli(['ship', '--max-inflight', '1'], { env: n.env, input: numberedLines(total), timeoutMs: 120_000 });
-    try {
-      // more nacks for one message than the old budget allowed (5 retries), the run still going
-      await waitFor('7 nacks of one message, or the end of ship', () => /"nacks":7,/.test(shipper.stderr()) || shipper.child.exitCode !== null, 60_000);
-      assert.equal(shipper.child.exitCode, null, `ship is still retrying:\n${shipper.stderr()}`);
-      const depth = (await queueDepth(n.queue)).messageCount;
-      assert.ok(depth >= 5 && depth < total, `the queue is full (${depth})`);
-      // an indexer arrives: the queue drains and the nacked lines go in
-      const bodies = await withChannel(async (ch) => {
-        const seen: string[] = [];
-        await ch.consume(n.queue, (m) => {
-          if (!m) return;
-          seen.push(m.content.toString());
-          ch.ack(m);
-        });
-        await waitFor(`${total} messages`, () => seen.length >= total, 60_000);
-        return seen;
+    const shipper = pipe.track(t, startCli(['ship', '--max-inflight', '1'], { env: n.env, input: numberedLines(total), timeoutMs: 120_000 }), 'SIGKILL');
+    // more nacks for one message than the old budget allowed (5 retries), the run still going
+    await waitFor('7 nacks of one message, or the end of ship', () => /"nacks":7,/.test(shipper.stderr()) || shipper.child.exitCode !== null, 60_000);
+    assert.equal(shipper.child.exitCode, null, `ship is still retrying:\n${shipper.stderr()}`);
+    const depth = (await queueDepth(n.queue)).messageCount;
+    assert.ok(depth >= 5 && depth < total, `the queue is full (${depth})`);
+    // an indexer arrives: the queue drains and the nacked lines go in
+    const bodies = await withChannel(async (ch) => {
+      const seen: string[] = [];
+      await ch.consume(n.queue, (m) => {
+        if (!m) return;
+        seen.push(m.content.toString());
+        ch.ack(m);
       });
-      const r = await shipper.exited;
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, new RegExp(`read ${total}, published ${total}, skipped 0, failed 0`));
-      assert.equal(bodies.length, total);
-      const lines = new Set(bodies.map((b) => (JSON.parse(b) as { message: string }).message));
-      assert.equal(lines.size, total, 'every line once');
-    } finally {
-      shipper.child.kill('SIGKILL');
-    }
+      await waitFor(`${total} messages`, () => seen.length >= total, 60_000);
+      return seen;
+    });
+    const r = await shipper.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`read ${total}, published ${total}, skipped 0, failed 0`));
+    assert.equal(bodies.length, total);
+    const lines = new Set(bodies.map((b) => (JSON.parse(b) as { message: string }).message));
+    assert.equal(lines.size, total, 'every line once');
   });
 });
 

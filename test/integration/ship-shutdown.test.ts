@@ -6,11 +6,12 @@
  * shippers, one per test, each left with events the broker cannot confirm.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { queueDepth, randomNames } from '../helpers/amqp.js';
 import { startCli, type CliResult, type RunningCli } from '../helpers/cli.js';
 import { bootstrap, metricValue, numberedLines } from '../helpers/pipeline.js';
 import { PrivateRabbit, rabbitAvailable } from '../helpers/rabbit-node.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** the process's exit, or a failure naming how long it was given (never a test that hangs) */
@@ -32,13 +33,19 @@ interface Shipper {
 }
 
 describe('ship: forced shutdown while the broker is down', { skip: !rabbitAvailable() && 'rabbitmq-server not installed' }, () => {
+  // the broker side only; the shippers and the private node go in the block's after hook
+  const pipe = usePipeline({ es: false });
   const rabbit = new PrivateRabbit();
   const shippers: Record<'timeout' | 'second', Shipper | null> = { timeout: null, second: null };
 
   async function startShipper(name: string, shutdownTimeout: string): Promise<Shipper> {
     const n = randomNames(name, rabbit.url);
     await bootstrap(n.env, ['--skip-elasticsearch']);
-    const p = startCli(['ship', '--metrics-port', '0', '--shutdown-timeout', shutdownTimeout], { env: { ...n.env, LOGSHIP_LOG_LEVEL: 'info' } });
+    const p = pipe.track(
+      pipe.block,
+      startCli(['ship', '--metrics-port', '0', '--shutdown-timeout', shutdownTimeout], { env: { ...n.env, LOGSHIP_LOG_LEVEL: 'info' } }),
+      'SIGKILL',
+    );
     const url = await waitFor('the shipper to serve /metrics', () => /"url":"(http:\/\/[^"]+)","metrics"/.exec(p.stderr())?.[1], 30_000);
     p.child.stdin!.write(numberedLines(100));
     await waitFor(`${name}: 100 queued`, async () => (await queueDepth(n.queue, rabbit.url)).messageCount === 100, 20_000);
@@ -46,6 +53,7 @@ describe('ship: forced shutdown while the broker is down', { skip: !rabbitAvaila
   }
 
   before(async () => {
+    pipe.defer(pipe.block, () => rabbit.destroy());
     await rabbit.start();
     shippers.timeout = await startShipper('shuttimeout', '3s');
     shippers.second = await startShipper('shutsecond', '60s');
@@ -55,11 +63,6 @@ describe('ship: forced shutdown while the broker is down', { skip: !rabbitAvaila
     for (const s of Object.values(shippers)) {
       await waitFor('150 lines read', async () => (await metricValue(s!.url, 'logship_shipper_events_read_total')) === 150, 20_000);
     }
-  });
-
-  after(async () => {
-    for (const s of Object.values(shippers)) s?.p.child.kill('SIGKILL');
-    await rabbit.destroy();
   });
 
   it('--shutdown-timeout is enforced while the broker is down: exit 1 in time, with the summary of what was not delivered', async () => {

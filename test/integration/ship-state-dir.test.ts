@@ -8,14 +8,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { deleteTopology, randomNames, type Names } from '../helpers/amqp.js';
-import { startCli, type RunningCli } from '../helpers/cli.js';
-import { startEs, type EsTarget } from '../helpers/es.js';
-import { checkpointedToEnd, checkpoints, drained, lineList, lines, servedUrl, shipHealth } from '../helpers/file-state.js';
-import { bootstrap, ship, startIndexer, stopProcess, type IndexerProcess } from '../helpers/pipeline.js';
+import { describe, it, type TestContext } from 'node:test';
+import type { Names } from '../helpers/amqp.js';
+import type { RunningCli } from '../helpers/cli.js';
+import { checkpointedToEnd, checkpoints, drained, lineList, lines, shipHealth } from '../helpers/file-state.js';
+import { bootstrap, ship, type IndexerProcess } from '../helpers/pipeline.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Ctx {
@@ -23,10 +22,7 @@ interface Ctx {
   env: Record<string, string>;
   dir: string;
   stateDir: string;
-  indexer: IndexerProcess | null;
-  mounted: boolean;
-  /** the exchange and queue may exist: delete them */
-  topology: boolean;
+  indexer: IndexerProcess;
 }
 
 /** Fills a filesystem to its last byte; returns the filler file. */
@@ -45,50 +41,30 @@ function fill(dir: string): string {
 }
 
 describe('ship: state directory and unreadable inputs', () => {
-  let es: EsTarget;
-  before(async () => {
-    es = await startEs();
-  });
-  after(async () => es.close());
+  const pipe = usePipeline();
+  const es = pipe.es;
 
   /**
-   * With `tmpfs`, the state dir is a 64 KiB tmpfs; returns null (test skipped)
-   * where mounting is not allowed. Cleans up what it made when a step fails.
+   * A directory with the state dir in it, a topology, an indexer: all removed
+   * after test t. With `tmpfs`, the state dir is a 64 KiB tmpfs (unmounted
+   * after the test); returns null (test skipped) where mounting is not allowed.
    */
   async function setup(t: TestContext, prefix: string, tmpfs: boolean): Promise<Ctx | null> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logship-${prefix}-`));
+    const dir = pipe.tmpDir(t, prefix);
     const stateDir = path.join(dir, 'state');
-    const c: Ctx = { n: randomNames(prefix), env: {}, dir, stateDir, indexer: null, mounted: false, topology: false };
-    try {
-      fs.mkdirSync(stateDir);
-      if (tmpfs) {
-        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir], { encoding: 'utf8' });
-        if (m.status !== 0) {
-          await teardown(c);
-          t.skip(`a full disk needs a small tmpfs, and mount failed: ${(m.stderr || m.error?.message || '').trim()}`);
-          return null;
-        }
-        c.mounted = true;
+    fs.mkdirSync(stateDir);
+    if (tmpfs) {
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir], { encoding: 'utf8' });
+      if (m.status !== 0) {
+        t.skip(`a full disk needs a small tmpfs, and mount failed: ${(m.stderr || m.error?.message || '').trim()}`);
+        return null;
       }
-      c.env = { ...c.n.env, LOGSHIP_ES_NODE: es.url, LOGSHIP_STATE_DIR: stateDir };
-      c.topology = true;
-      await bootstrap(c.env);
-      c.indexer = await startIndexer(c.env);
-      return c;
-    } catch (err) {
-      await teardown(c);
-      throw err;
+      pipe.defer(t, () => spawnSync('umount', [stateDir]));
     }
-  }
-
-  async function teardown(c: Ctx): Promise<void> {
-    try {
-      if (c.indexer) await stopProcess(c.indexer);
-      if (c.topology) await deleteTopology(c.n);
-    } finally {
-      if (c.mounted) spawnSync('umount', [c.stateDir]);
-      fs.rmSync(c.dir, { recursive: true, force: true });
-    }
+    const { n, env } = pipe.topology(t, prefix, { LOGSHIP_STATE_DIR: stateDir });
+    await bootstrap(env);
+    const indexer = await pipe.startIndexer(t, env);
+    return { n, env, dir, stateDir, indexer };
   }
 
   async function expectExactlyOnce(c: Ctx, expected: string[]): Promise<void> {
@@ -101,176 +77,137 @@ describe('ship: state directory and unreadable inputs', () => {
     assert.deepEqual(docs.map((d) => String(d.source.message)).sort(), [...expected].sort());
   }
 
-  async function follow(c: Ctx, args: string[]): Promise<{ s: RunningCli; url: string }> {
-    const s = startCli(['ship', '--follow', ...args, '--scan-interval', '100ms', '--metrics-port', '0'], { env: { ...c.env, LOGSHIP_LOG_LEVEL: 'info' } });
-    try {
-      const url = await waitFor(
-        'the shipper to serve /health',
-        () => servedUrl(s.stderr()) ?? (s.child.exitCode !== null ? Promise.reject(new Error(s.stderr())) : undefined),
-        30_000,
-        50,
-      );
-      return { s, url };
-    } catch (err) {
-      s.child.kill('SIGKILL');
-      throw err;
-    }
+  /** `ship --follow` serving /health, stopped after test t */
+  function follow(t: TestContext, c: Ctx, args: string[]): Promise<{ p: RunningCli; url: string }> {
+    return pipe.startServing(t, ['ship', '--follow', ...args, '--scan-interval', '100ms', '--metrics-port', '0'], c.env);
   }
 
   it('files whose checkpoints have not moved for over a week resume at their offsets: nothing shipped again, no entry forgotten', async (t) => {
-    let c: Ctx | null = null;
-    try {
-      c = await setup(t, 'state-old', false);
-      if (!c) return;
-      const app = path.join(c.dir, 'app.log');
-      const quiet = path.join(c.dir, 'quiet.log');
-      fs.writeFileSync(app, lines(0, 100, 'app'));
-      fs.writeFileSync(quiet, lines(0, 20, 'quiet'));
-      const first = await ship(c.env, '', [app, quiet]);
-      assert.equal(first.code, 0, first.stderr);
-      const ids = checkpoints(c.stateDir)
+    const c = await setup(t, 'state-old', false);
+    if (!c) return;
+    const app = path.join(c.dir, 'app.log');
+    const quiet = path.join(c.dir, 'quiet.log');
+    fs.writeFileSync(app, lines(0, 100, 'app'));
+    fs.writeFileSync(quiet, lines(0, 20, 'quiet'));
+    const first = await ship(c.env, '', [app, quiet]);
+    assert.equal(first.code, 0, first.stderr);
+    const ids = checkpoints(c.stateDir)
+      .map((e) => e.fileId)
+      .sort();
+    assert.equal(ids.length, 2);
+    // the shipper was stopped for 8 days (or both files were quiet that long)
+    const stateFile = path.join(c.stateDir, 'checkpoints.json');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ updatedAt: string }> };
+    for (const e of state.files) e.updatedAt = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    fs.appendFileSync(app, lines(100, 150, 'app'));
+    const second = await ship(c.env, '', [app, quiet]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /read 50, published 50/, 'only the new lines of app.log; quiet.log not again');
+    assert.deepEqual(
+      checkpoints(c.stateDir)
         .map((e) => e.fileId)
-        .sort();
-      assert.equal(ids.length, 2);
-      // the shipper was stopped for 8 days (or both files were quiet that long)
-      const stateFile = path.join(c.stateDir, 'checkpoints.json');
-      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { files: Array<{ updatedAt: string }> };
-      for (const e of state.files) e.updatedAt = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
-      fs.writeFileSync(stateFile, JSON.stringify(state));
-      fs.appendFileSync(app, lines(100, 150, 'app'));
-      const second = await ship(c.env, '', [app, quiet]);
-      assert.equal(second.code, 0, second.stderr);
-      assert.match(second.stderr, /read 50, published 50/, 'only the new lines of app.log; quiet.log not again');
-      assert.deepEqual(
-        checkpoints(c.stateDir)
-          .map((e) => e.fileId)
-          .sort(),
-        ids,
-        'the same file ids, both kept',
-      );
-      assert.ok(checkpointedToEnd(c.stateDir, [app, quiet]));
-      await expectExactlyOnce(c, [...lineList(0, 150, 'app'), ...lineList(0, 20, 'quiet')]);
-    } finally {
-      if (c) await teardown(c);
-    }
+        .sort(),
+      ids,
+      'the same file ids, both kept',
+    );
+    assert.ok(checkpointedToEnd(c.stateDir, [app, quiet]));
+    await expectExactlyOnce(c, [...lineList(0, 150, 'app'), ...lineList(0, 20, 'quiet')]);
   });
 
   it('a state directory on a full disk stops the run at start with exit 2 and the reason, with or without --follow', async (t) => {
-    let c: Ctx | null = null;
-    try {
-      c = await setup(t, 'state-full', true);
-      if (!c) return;
-      const log = path.join(c.dir, 'app.log');
-      fs.writeFileSync(log, lines(0, 10));
-      fill(c.stateDir);
-      const r = await ship(c.env, '', [log]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /state directory .*state (cannot be locked|cannot be written): .*(ENOSPC|no space left)/i);
-      const f = await ship(c.env, '', ['--follow', log, '--metrics-port', '0']);
-      assert.equal(f.code, 2, f.stderr);
-      assert.match(f.stderr, /state directory .*(ENOSPC|no space left)/i);
-      assert.equal(await es.count(c.n.indexWildcard), 0, 'nothing shipped');
-    } finally {
-      if (c) await teardown(c);
-    }
+    const c = await setup(t, 'state-full', true);
+    if (!c) return;
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 10));
+    fill(c.stateDir);
+    const r = await ship(c.env, '', [log]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /state directory .*state (cannot be locked|cannot be written): .*(ENOSPC|no space left)/i);
+    const f = await ship(c.env, '', ['--follow', log, '--metrics-port', '0']);
+    assert.equal(f.code, 2, f.stderr);
+    assert.match(f.stderr, /state directory .*(ENOSPC|no space left)/i);
+    assert.equal(await es.count(c.n.indexWildcard), 0, 'nothing shipped');
   });
 
   it('a state directory that fills up mid-run: shipping goes on, /health degraded with the reason, checkpoints written again once there is room', async (t) => {
-    let c: Ctx | null = null;
-    let s: RunningCli | undefined;
-    try {
-      c = await setup(t, 'state-fills', true);
-      if (!c) return;
-      const log = path.join(c.dir, 'app.log');
-      fs.writeFileSync(log, lines(0, 100));
-      const f = await follow(c, [log]);
-      s = f.s;
-      const url = f.url;
-      const { stateDir, n } = c;
-      await waitFor('the first checkpoint', () => checkpointedToEnd(stateDir, [log]), 20_000, 50);
-      assert.equal((await shipHealth(url)).status, 'ok');
-      const filler = fill(c.stateDir);
-      fs.appendFileSync(log, lines(100, 200));
-      await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(n.indexWildcard)) === 200, 30_000, 50);
-      const degraded = await waitFor(
-        '/health degraded',
-        async () => {
-          const h = await shipHealth(url);
-          return h.status === 'degraded' ? h : undefined;
-        },
-        10_000,
-        50,
-      );
-      assert.equal(degraded.checkpoints.ok, false);
-      assert.match(degraded.checkpoints.error ?? '', /cannot write checkpoints in .*state: .*(ENOSPC|no space left)/i);
-      assert.ok(degraded.checkpoints.since);
-      assert.equal(degraded.summary.published, 200, 'shipping went on');
-      assert.match(s.stderr(), /cannot write checkpoints; shipping goes on, retrying every second/);
-      fs.rmSync(filler);
-      await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(stateDir, [log]), 10_000, 50);
-      const healed = await waitFor(
-        '/health ok again',
-        async () => {
-          const h = await shipHealth(url);
-          return h.status === 'ok' ? h : undefined;
-        },
-        10_000,
-        50,
-      );
-      assert.equal(healed.checkpoints.error, null);
-      s.child.kill('SIGTERM');
-      assert.equal((await s.exited).code, 0, s.stderr());
-      await expectExactlyOnce(c, lineList(0, 200));
-    } finally {
-      s?.child.kill('SIGKILL');
-      if (c) await teardown(c);
-    }
+    const c = await setup(t, 'state-fills', true);
+    if (!c) return;
+    const log = path.join(c.dir, 'app.log');
+    fs.writeFileSync(log, lines(0, 100));
+    const { p: s, url } = await follow(t, c, [log]);
+    const { stateDir, n } = c;
+    await waitFor('the first checkpoint', () => checkpointedToEnd(stateDir, [log]), 20_000, 50);
+    assert.equal((await shipHealth(url)).status, 'ok');
+    const filler = fill(c.stateDir);
+    fs.appendFileSync(log, lines(100, 200));
+    await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(n.indexWildcard)) === 200, 30_000, 50);
+    const degraded = await waitFor(
+      '/health degraded',
+      async () => {
+        const h = await shipHealth(url);
+        return h.status === 'degraded' ? h : undefined;
+      },
+      10_000,
+      50,
+    );
+    assert.equal(degraded.checkpoints.ok, false);
+    assert.match(degraded.checkpoints.error ?? '', /cannot write checkpoints in .*state: .*(ENOSPC|no space left)/i);
+    assert.ok(degraded.checkpoints.since);
+    assert.equal(degraded.summary.published, 200, 'shipping went on');
+    assert.match(s.stderr(), /cannot write checkpoints; shipping goes on, retrying every second/);
+    fs.rmSync(filler);
+    await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(stateDir, [log]), 10_000, 50);
+    const healed = await waitFor(
+      '/health ok again',
+      async () => {
+        const h = await shipHealth(url);
+        return h.status === 'ok' ? h : undefined;
+      },
+      10_000,
+      50,
+    );
+    assert.equal(healed.checkpoints.error, null);
+    s.child.kill('SIGTERM');
+    assert.equal((await s.exited).code, 0, s.stderr());
+    await expectExactlyOnce(c, lineList(0, 200));
   });
 
   it('inputs that cannot be read with --follow: /health degraded naming them, exit 1 at SIGTERM naming those still unreadable', async (t) => {
-    let c: Ctx | null = null;
-    let s: RunningCli | undefined;
-    try {
-      c = await setup(t, 'follow-unreadable', false);
-      if (!c) return;
-      const good = path.join(c.dir, 'good.log');
-      fs.writeFileSync(good, lines(0, 5, 'good'));
-      const adir = path.join(c.dir, 'adir');
-      fs.mkdirSync(adir);
-      // unreadable even for root: a symlink that points to itself
-      const loop = path.join(c.dir, 'loop.log');
-      fs.symlinkSync(loop, loop);
-      const f = await follow(c, [good, adir, loop]);
-      s = f.s;
-      const url = f.url;
-      const { n } = c;
-      const degraded = await waitFor(
-        '/health degraded with both problems',
-        async () => {
-          const h = await shipHealth(url);
-          return h.status === 'degraded' && Object.keys(h.inputProblems).length === 2 ? h : undefined;
-        },
-        20_000,
-        50,
-      );
-      const problems = Object.values(degraded.inputProblems).join('\n');
-      assert.match(problems, /adir: is a directory/);
-      assert.match(problems, /loop\.log: .*(ELOOP|too many symbolic links)/i);
-      await waitFor('good.log indexed', async () => (await es.count(n.indexWildcard)) === 5, 20_000, 50);
-      // a problem that goes away is no longer reported
-      fs.rmSync(loop);
-      fs.writeFileSync(loop, lines(0, 3, 'loop'));
-      await waitFor('loop.log readable again', async () => Object.keys((await shipHealth(url)).inputProblems).length === 1, 10_000, 50);
-      await waitFor('loop.log indexed', async () => (await es.count(n.indexWildcard)) === 8, 20_000, 50);
-      assert.equal((await shipHealth(url)).status, 'degraded', 'the directory is still a problem');
-      s.child.kill('SIGTERM');
-      const r = await s.exited;
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /1 input\(s\) could not be read: cannot read .*adir: is a directory/);
-      await expectExactlyOnce(c, [...lineList(0, 5, 'good'), ...lineList(0, 3, 'loop')]);
-    } finally {
-      s?.child.kill('SIGKILL');
-      if (c) await teardown(c);
-    }
+    const c = await setup(t, 'follow-unreadable', false);
+    if (!c) return;
+    const good = path.join(c.dir, 'good.log');
+    fs.writeFileSync(good, lines(0, 5, 'good'));
+    const adir = path.join(c.dir, 'adir');
+    fs.mkdirSync(adir);
+    // unreadable even for root: a symlink that points to itself
+    const loop = path.join(c.dir, 'loop.log');
+    fs.symlinkSync(loop, loop);
+    const { p: s, url } = await follow(t, c, [good, adir, loop]);
+    const { n } = c;
+    const degraded = await waitFor(
+      '/health degraded with both problems',
+      async () => {
+        const h = await shipHealth(url);
+        return h.status === 'degraded' && Object.keys(h.inputProblems).length === 2 ? h : undefined;
+      },
+      20_000,
+      50,
+    );
+    const problems = Object.values(degraded.inputProblems).join('\n');
+    assert.match(problems, /adir: is a directory/);
+    assert.match(problems, /loop\.log: .*(ELOOP|too many symbolic links)/i);
+    await waitFor('good.log indexed', async () => (await es.count(n.indexWildcard)) === 5, 20_000, 50);
+    // a problem that goes away is no longer reported
+    fs.rmSync(loop);
+    fs.writeFileSync(loop, lines(0, 3, 'loop'));
+    await waitFor('loop.log readable again', async () => Object.keys((await shipHealth(url)).inputProblems).length === 1, 10_000, 50);
+    await waitFor('loop.log indexed', async () => (await es.count(n.indexWildcard)) === 8, 20_000, 50);
+    assert.equal((await shipHealth(url)).status, 'degraded', 'the directory is still a problem');
+    s.child.kill('SIGTERM');
+    const r = await s.exited;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /1 input\(s\) could not be read: cannot read .*adir: is a directory/);
+    await expectExactlyOnce(c, [...lineList(0, 5, 'good'), ...lineList(0, 3, 'loop')]);
   });
 });

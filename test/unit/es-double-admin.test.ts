@@ -1,7 +1,7 @@
 /** Contract tests of the double's admin endpoints through the official client: it accepts what logship sends and refuses what Elasticsearch refuses. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Client, errors } from '@elastic/elasticsearch';
+import { describe, it } from 'node:test';
+import { errors } from '@elastic/elasticsearch';
 import {
   type EsLayout,
   checkElasticsearch,
@@ -12,7 +12,7 @@ import {
   settingsComponentRequest,
 } from '@logship/common/elasticsearch';
 import { adminState } from '../helpers/es-double-admin.js';
-import { EsDouble } from '../helpers/es-double.js';
+import { useEsDouble } from '../helpers/es.js';
 
 function refusedWith(status: number, type: string, reason?: RegExp) {
   return (err: unknown) => {
@@ -28,15 +28,7 @@ function refusedWith(status: number, type: string, reason?: RegExp) {
 const DAY = 86_400_000;
 
 describe('Elasticsearch double: admin endpoints', () => {
-  const es = new EsDouble();
-  let client: Client;
-  before(async () => {
-    client = new Client({ node: await es.start(), maxRetries: 0 });
-  });
-  after(async () => {
-    await client.close();
-    await es.stop();
-  });
+  const { es, client } = useEsDouble();
 
   async function declare(layout: EsLayout): Promise<void> {
     const policy = ilmPolicyRequest(layout);

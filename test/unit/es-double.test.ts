@@ -1,19 +1,12 @@
 /** Contract tests: the official client accepts the double, and the double answers like Elasticsearch. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Client, errors } from '@elastic/elasticsearch';
-import { DEFAULT_MAX_CONTENT_LENGTH, EsDouble } from '../helpers/es-double.js';
+import { describe, it } from 'node:test';
+import { errors } from '@elastic/elasticsearch';
+import { DEFAULT_MAX_CONTENT_LENGTH } from '../helpers/es-double.js';
+import { useEsDouble } from '../helpers/es.js';
 
 describe('Elasticsearch double', () => {
-  const es = new EsDouble();
-  let client: Client;
-  before(async () => {
-    client = new Client({ node: await es.start(), maxRetries: 0 });
-  });
-  after(async () => {
-    await client.close();
-    await es.stop();
-  });
+  const { es, client } = useEsDouble();
 
   it('passes the client product check and answers info and ping', async () => {
     const info = await client.info();

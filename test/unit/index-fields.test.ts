@@ -5,8 +5,7 @@
  * every expansion is a name Elasticsearch accepts inside the template's pattern.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it, mock } from 'node:test';
-import { Client } from '@elastic/elasticsearch';
+import { describe, it, mock } from 'node:test';
 import {
   ErrorCodes,
   FIELD_VALUE_MAX,
@@ -24,7 +23,8 @@ import { indexTemplateRequest } from '@logship/common/elasticsearch';
 import { decodeDelivery } from '@logship/indexer';
 import { EventFactory } from '@logship/shipper';
 import fc from 'fast-check';
-import { EsDouble, invalidIndexName } from '../helpers/es-double.js';
+import { invalidIndexName } from '../helpers/es-double.js';
+import { useEsDouble } from '../helpers/es.js';
 import { wildcardToRegex } from '../helpers/es-query.js';
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -304,15 +304,7 @@ describe('--index field references through the decoder', () => {
 });
 
 describe('the Elasticsearch double refuses index names like Elasticsearch, through the official client', () => {
-  const es = new EsDouble();
-  let client: Client;
-  before(async () => {
-    client = new Client({ node: await es.start(), maxRetries: 0 });
-  });
-  after(async () => {
-    await client.close();
-    await es.stop();
-  });
+  const { es, client } = useEsDouble();
 
   it('answers 400 invalid_index_name_exception for each bad name, and writes the other items', async () => {
     const bad = ['Logs', 'a/b', 'a*', 'a,b', '_all', '-x', '+x', 'a#b', 'a:b', 'a b', '.', '..', 'a'.repeat(256), 'a"b', 'a<b', 'a|b', 'a?b', 'a\\b'];

@@ -4,21 +4,16 @@
  * its XSRF check, its authentication and its duplicate handling.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { KibanaDouble } from '../helpers/kibana-double.js';
+import { describe, it } from 'node:test';
+import { useKibanaDouble } from '../helpers/kibana-double.js';
 
 const XSRF = { 'kbn-xsrf': 'true', 'content-type': 'application/json' };
 
 describe('Kibana double (contract)', () => {
-  const kibana = new KibanaDouble();
-  let url: string;
-  before(async () => {
-    url = await kibana.start();
-  });
-  after(() => kibana.stop());
+  const kibana = useKibanaDouble();
 
   async function post(body: unknown, headers: Record<string, string> = XSRF, path = '/api/data_views/data_view') {
-    const res = await fetch(`${url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const res = await fetch(`${kibana.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
@@ -27,10 +22,10 @@ describe('Kibana double (contract)', () => {
     assert.equal(created.status, 200);
     const view = created.body.data_view as Record<string, unknown>;
     assert.deepEqual([view.id, view.title, view.name, view.timeFieldName], ['c-1', 'c-logs-*', 'c-logs-*', '@timestamp']);
-    const got = await fetch(`${url}/api/data_views/data_view/c-1`);
+    const got = await fetch(`${kibana.url}/api/data_views/data_view/c-1`);
     assert.equal(got.status, 200);
     assert.equal(((await got.json()) as { data_view: { title: string } }).data_view.title, 'c-logs-*');
-    const missing = await fetch(`${url}/api/data_views/data_view/nope`);
+    const missing = await fetch(`${kibana.url}/api/data_views/data_view/nope`);
     assert.equal(missing.status, 404);
     assert.deepEqual(await missing.json(), { statusCode: 404, error: 'Not Found', message: 'Saved object [index-pattern/nope] not found' });
   });
@@ -39,7 +34,7 @@ describe('Kibana double (contract)', () => {
     const r = await post({ data_view: { title: 'x-*' } }, { 'content-type': 'application/json' });
     assert.equal(r.status, 400);
     assert.equal(r.body.message, 'Request must contain a kbn-xsrf header.');
-    assert.equal((await fetch(`${url}/api/status`)).status, 200);
+    assert.equal((await fetch(`${kibana.url}/api/status`)).status, 200);
   });
 
   it('refuses bad bodies with the route validation messages', async () => {
@@ -81,8 +76,8 @@ describe('Kibana double (contract)', () => {
   it('keeps views per space (/s/SPACE/api/...); an unknown space is 404', async () => {
     kibana.spaces.add('ops');
     assert.equal((await post({ data_view: { id: 's-1', title: 's-*' } }, XSRF, '/s/ops/api/data_views/data_view')).status, 200);
-    assert.equal((await fetch(`${url}/s/ops/api/data_views/data_view/s-1`)).status, 200);
-    assert.equal((await fetch(`${url}/api/data_views/data_view/s-1`)).status, 404);
+    assert.equal((await fetch(`${kibana.url}/s/ops/api/data_views/data_view/s-1`)).status, 200);
+    assert.equal((await fetch(`${kibana.url}/api/data_views/data_view/s-1`)).status, 404);
     assert.equal((await post({ data_view: { title: 's-*' } }, XSRF, '/s/nowhere/api/data_views/data_view')).status, 404);
   });
 
@@ -90,7 +85,7 @@ describe('Kibana double (contract)', () => {
     kibana.spaces.add('one');
     kibana.spaces.add('two');
     assert.equal((await post({ data_view: { id: 'g-1', title: 'g-*' } }, XSRF, '/s/one/api/data_views/data_view')).status, 200);
-    assert.equal((await fetch(`${url}/s/two/api/data_views/data_view/g-1`)).status, 404);
+    assert.equal((await fetch(`${kibana.url}/s/two/api/data_views/data_view/g-1`)).status, 404);
     for (const override of [false, true]) {
       const r = await post({ data_view: { id: 'g-1', title: 'g-*' }, override }, XSRF, '/s/two/api/data_views/data_view');
       assert.deepEqual(r, { status: 409, body: { statusCode: 409, error: 'Conflict', message: 'Saved object [index-pattern/g-1] conflict' } });
@@ -105,10 +100,12 @@ describe('Kibana double (contract)', () => {
     try {
       const none = await post({ data_view: { title: 'z-*' } }, { 'content-type': 'application/json' });
       assert.deepEqual(none, { status: 401, body: { statusCode: 401, error: 'Unauthorized', message: 'Unauthorized' } });
-      const wrong = await fetch(`${url}/api/data_views/data_view/x`, { headers: { authorization: `Basic ${Buffer.from('elastic:no').toString('base64')}` } });
+      const wrong = await fetch(`${kibana.url}/api/data_views/data_view/x`, {
+        headers: { authorization: `Basic ${Buffer.from('elastic:no').toString('base64')}` },
+      });
       assert.equal(wrong.status, 401);
       assert.match(wrong.headers.get('www-authenticate') ?? '', /Basic/);
-      const right = await fetch(`${url}/api/data_views/data_view/x`, { headers: { authorization: kibana.requiredAuthorization } });
+      const right = await fetch(`${kibana.url}/api/data_views/data_view/x`, { headers: { authorization: kibana.requiredAuthorization } });
       assert.equal(right.status, 404);
     } finally {
       kibana.requiredAuthorization = null;
@@ -117,11 +114,11 @@ describe('Kibana double (contract)', () => {
 
   it('answers 503 while "not ready" and resets connections when down', async () => {
     kibana.down = '503';
-    const r = await fetch(`${url}/api/status`);
+    const r = await fetch(`${kibana.url}/api/status`);
     assert.equal(r.status, 503);
     assert.equal(((await r.json()) as { message: string }).message, 'Kibana server is not ready yet');
     kibana.down = 'refuse';
-    await assert.rejects(fetch(`${url}/api/status`));
+    await assert.rejects(fetch(`${kibana.url}/api/status`));
     kibana.down = null;
   });
 });
