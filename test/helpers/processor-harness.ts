@@ -67,6 +67,8 @@ export function setup(
     output: Output;
     bulkConcurrency: number;
     retryBackoffMs: number;
+    /** the consumer's prefetch window (deliveries) */
+    prefetch: number;
   }> = {},
 ) {
   const output = new ScriptedOutput(script);
@@ -109,6 +111,7 @@ export function setup(
     retryBackoffMs: overrides.retryBackoffMs ?? 2,
     retryMaxBackoffMs: overrides.retryBackoffMs ? overrides.retryBackoffMs * 8 : 10,
     retryTimeoutMs: overrides.retryTimeoutMs ?? 60_000,
+    ...(overrides.prefetch !== undefined ? { prefetch: () => overrides.prefetch! } : {}),
   });
   processor.start();
   let tag = 0;

@@ -27,6 +27,40 @@ describe('several bulks in flight (--bulk-concurrency)', () => {
     await t.processor.stop();
   });
 
+  it('bulks are cut so that --bulk-concurrency of them fit in the prefetch window: a full window is four bulks in flight, not one', async () => {
+    const gate = new GatedOutput();
+    // prefetch 8 single-event deliveries, batches of up to 100, 4 in flight, no flush by time
+    const t = setup(byId({}), { output: gate, bulkConcurrency: 4, batchSize: 100, prefetch: 8, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 8; i++) t.deliver(`e${i}`);
+    await waitFor('four bulks in flight', () => gate.inFlight === 4, 5_000, 1);
+    assert.deepEqual(
+      gate.calls.map((c) => c.ids.length),
+      [2, 2, 2, 2],
+    );
+    for (const c of gate.calls) c.answer();
+    await t.processor.drain();
+    assert.equal(t.acked.length, 8);
+    await t.processor.stop();
+  });
+
+  it('with many events per delivery the window holds whole batches: bulks stay at --batch-size', async () => {
+    const gate = new GatedOutput();
+    const t = setup(byId({}), { output: gate, bulkConcurrency: 4, batchSize: 100, prefetch: 8, flushIntervalMs: 60_000 });
+    for (let m = 0; m < 8; m++) t.deliverDocs(Array.from({ length: 100 }, (_, i) => ({ id: `m${m}-${i}`, source: '{}', index: 'i' })));
+    await waitFor('four bulks in flight', () => gate.inFlight === 4, 5_000, 1);
+    assert.ok(
+      gate.calls.every((c) => c.ids.length === 100),
+      gate.calls.map((c) => c.ids.length).join(' '),
+    );
+    while (gate.calls.some((c) => !c.answered)) {
+      for (const c of gate.calls.filter((x) => !x.answered)) c.answer();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await t.processor.drain();
+    assert.equal(t.acked.length, 8);
+    await t.processor.stop();
+  });
+
   it('a 429 on one in-flight bulk backs off the others: no bulk starts before the backoff is over, then the retry goes alone, before new documents', async () => {
     const gate = new GatedOutput();
     const warnings: string[] = [];

@@ -46,9 +46,9 @@ export class ItemQueue {
     return this.byteCount;
   }
 
-  /** a whole batch is waiting */
-  get full(): boolean {
-    return this.events >= this.limits.events || this.byteCount >= this.limits.bytes;
+  /** a whole batch is waiting (of `maxEvents` events, at most the limit) */
+  full(maxEvents = this.limits.events): boolean {
+    return this.events >= Math.min(maxEvents, this.limits.events) || this.byteCount >= this.limits.bytes;
   }
 
   push(item: Item): void {
@@ -61,14 +61,15 @@ export class ItemQueue {
   }
 
   /**
-   * The next batch, oldest first: at most `limits.events` events and
-   * `limits.bytes` bytes, or one item larger than that alone. Items whose
-   * delivery `isOpen` refuses are dropped on the way.
+   * The next batch, oldest first: at most `limits.events` events (or
+   * `maxEvents` if fewer) and `limits.bytes` bytes, or one item larger than
+   * that alone. Items whose delivery `isOpen` refuses are dropped on the way.
    */
-  take(isOpen: (d: Delivery) => boolean): Item[] {
+  take(isOpen: (d: Delivery) => boolean, maxEvents = this.limits.events): Item[] {
     const batch: Item[] = [];
     let bytes = 0;
-    const { events: maxEvents, bytes: maxBytes } = this.limits;
+    maxEvents = Math.max(1, Math.min(maxEvents, this.limits.events));
+    const maxBytes = this.limits.bytes;
     while (this.head < this.items.length && batch.length < maxEvents) {
       const it = this.items[this.head]!;
       if (!isOpen(it.delivery)) {

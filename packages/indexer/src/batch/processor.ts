@@ -1,6 +1,7 @@
 /**
  * The batch processor: takes decoded deliveries, cuts their documents into
- * batches (--batch-size events, --batch-bytes bytes, or what came until
+ * batches (--batch-size events, fewer when the prefetch window holds less
+ * than --bulk-concurrency such batches; --batch-bytes bytes; or what came until
  * --flush-interval, until deliveries paused or until the prefetch window was
  * full) and keeps up to --bulk-concurrency bulk requests in flight.
  *
@@ -31,6 +32,9 @@ import { WriteStatus } from './write-status.js';
  * traffic, is not held back for a whole --flush-interval.
  */
 export const QUIET_FLUSH_MS = 50;
+
+/** weight of the newest delivery in the running average of events per delivery */
+const EVENTS_WEIGHT = 1 / 16;
 
 export interface ProcessorOptions {
   output: Output;
@@ -80,6 +84,9 @@ export class BatchProcessor {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly isOpen: (d: Delivery) => boolean;
+  /** running average of events per delivery (batchEvents) */
+  private eventsPerDelivery = 1;
+  private deliveriesSeen = 0;
 
   constructor(private readonly o: ProcessorOptions) {
     const limits = { events: o.batchSize, bytes: o.batchBytes };
@@ -144,6 +151,7 @@ export class BatchProcessor {
 
   add(delivery: Delivery, decoded: Decoded): void {
     const events = decoded.docs.length + decoded.poison.length;
+    this.eventsPerDelivery = this.deliveriesSeen++ === 0 ? events : this.eventsPerDelivery + (events - this.eventsPerDelivery) * EVENTS_WEIGHT;
     this.ledger.track(delivery, events);
     this.o.metrics.eventsIn.inc(events);
     const now = Date.now();
@@ -158,7 +166,7 @@ export class BatchProcessor {
       // the loop sleeps without a deadline: give it one
       this.deadline = now + this.o.flushIntervalMs;
       this.notify();
-    } else if (this.pending.full || this.windowFull()) {
+    } else if (this.pending.full(this.batchEvents()) || this.windowFull()) {
       this.notify();
     }
   }
@@ -182,6 +190,19 @@ export class BatchProcessor {
     this.deadLetterer.stop();
     await this.loop;
     await Promise.all([...this.inflight]);
+  }
+
+  /**
+   * Events per bulk: --batch-size, or fewer when the prefetch window holds
+   * less than --bulk-concurrency batches of it. With one event per message
+   * and the defaults (prefetch 1000, batch 500, 4 bulks) a worker would
+   * otherwise have two bulks in flight and wait for one to be acked before
+   * the broker sends the next 500; four bulks of 250 keep the window moving.
+   */
+  private batchEvents(): number {
+    if (this.o.prefetch === undefined) return this.o.batchSize;
+    const held = this.o.prefetch() * Math.max(1, this.eventsPerDelivery);
+    return Math.max(1, Math.min(this.o.batchSize, Math.floor(held / this.concurrency)));
   }
 
   /** the broker sends no more deliveries until some are acked */
@@ -221,9 +242,10 @@ export class BatchProcessor {
         continue;
       }
       const quietAt = this.lastAddAt + this.quietMs;
-      const due = this.pending.full || this.draining || now >= this.deadline || now >= quietAt || this.windowFull();
+      const batchEvents = this.batchEvents();
+      const due = this.pending.full(batchEvents) || this.draining || now >= this.deadline || now >= quietAt || this.windowFull();
       if (this.pending.events > 0 && due) {
-        this.launch(this.pending.take(this.isOpen));
+        this.launch(this.pending.take(this.isOpen, batchEvents));
         this.deadline = this.pending.events > 0 ? Date.now() + this.o.flushIntervalMs : Infinity;
         continue;
       }
