@@ -25,7 +25,6 @@ class FakeChannel extends EventEmitter {
 function harness(opts: Partial<ChannelKeeperOptions<Channel>> = {}) {
   const opened: FakeChannel[] = [];
   const timers: Array<{ fn: () => void; ms: number }> = [];
-  const failures: Error[] = [];
   let failNext = 0;
   const keeper = new ChannelKeeper<Channel>({
     open: async () => {
@@ -47,7 +46,7 @@ function harness(opts: Partial<ChannelKeeperOptions<Channel>> = {}) {
     for (const t of due) t.fn();
     await new Promise((r) => setImmediate(r));
   };
-  return { keeper, opened, timers, failures, fire, failOpens: (n: number) => (failNext = n) };
+  return { keeper, opened, timers, fire, failOpens: (n: number) => (failNext = n) };
 }
 
 const fake = (ch: Channel | null) => ch as unknown as FakeChannel;

@@ -37,11 +37,18 @@ class FakeChannel extends EventEmitter {
   private onMessage: OnMessage | null = null;
   private tag = 0;
   async prefetch() {}
+  /** consumer tags cancelled, in order */
+  readonly cancelled: string[] = [];
+  /** consume-ok waits for this (a slow broker) */
+  consumeGate: Promise<void> | null = null;
   async consume(_queue: string, onMessage: OnMessage) {
     this.onMessage = onMessage;
+    if (this.consumeGate) await this.consumeGate;
     return { consumerTag: 'c1' };
   }
-  async cancel() {}
+  async cancel(tag: string) {
+    this.cancelled.push(tag);
+  }
   async close() {}
   deliver(content = Buffer.alloc(0)): number {
     const deliveryTag = ++this.tag;
@@ -96,6 +103,21 @@ async function startConsumer(onDelivery: (d: Delivery, msg: ConsumeMessage) => v
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('prompt acks', () => {
+  it('a consumer cancelled while its consume-ok is on the way is cancelled when the tag arrives: no deliveries after shutdown began', async () => {
+    const ch = new FakeChannel();
+    let release: () => void = () => undefined;
+    ch.consumeGate = new Promise<void>((r) => (release = r));
+    const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
+    const consumer = new Consumer(conn, { queue: 'q', prefetch: 100, logger: silent }, { receive: () => undefined, channelClosed: () => undefined });
+    const starting = consumer.start();
+    await tick();
+    await consumer.cancel();
+    release();
+    await starting;
+    assert.deepEqual(ch.cancelled, ['c1']);
+    await consumer.close();
+  });
+
   it('deliveries settled behind one that waits in 429 retry are acked before it settles', async () => {
     let release = false;
     const output: Output = {

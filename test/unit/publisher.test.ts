@@ -20,10 +20,15 @@ type ConfirmCb = (err: Error | null) => void;
 
 class FakeConfirmChannel extends EventEmitter {
   closed = false;
+  /** as amqplib between close() and close-ok: publishes throw "Channel closing" */
+  closing = false;
+  /** close() takes until finishClose() (default: closes at once) */
+  slowClose = false;
   /** every publish, in order, with its callback (null once answered) */
   readonly published: Array<{ id: string; cb: ConfirmCb | null }> = [];
   publish(_exchange: string, _key: string, _body: Buffer, props: { messageId: string }, cb: ConfirmCb): boolean {
     if (this.closed) throw new Error('Channel closed');
+    if (this.closing) throw new Error('Channel closing');
     this.published.push({ id: props.messageId, cb });
     return true;
   }
@@ -61,6 +66,12 @@ class FakeConfirmChannel extends EventEmitter {
     this.emit('close');
   }
   async close(): Promise<void> {
+    if (this.slowClose) this.closing = true;
+    else this.closeByBroker();
+  }
+  /** close-ok arrived (after a slow close) */
+  finishClose(): void {
+    this.closing = false;
     this.closeByBroker();
   }
 }
@@ -361,5 +372,27 @@ describe('Publisher', () => {
     assert.deepEqual(conn.channel.unanswered(), ['a'], 'published again on the new channel');
     conn.channel.ack('a');
     assert.deepEqual(settled, [{ id: 'a', outcome: 'confirmed' }]);
+  });
+
+  it('a message sent while a replaced channel is closing waits for the next channel instead of failing', async () => {
+    const { conn, clock, publisher, settled } = await setupWith({ recycleAfterNacks: 2 });
+    const old = conn.channel;
+    old.slowClose = true;
+    old.nack('a');
+    untilRepublished(clock, conn);
+    old.nack('a'); // the channel is replaced: close() sent, close-ok not yet back
+    assert.equal(old.closing, true);
+    publisher.send(message('b'));
+    assert.deepEqual(settled, [], 'b did not fail on the closing channel');
+    old.finishClose();
+    clock.advance(200);
+    await tick();
+    assert.equal(conn.channels.length, 2, 'a new channel');
+    untilRepublished(clock, conn);
+    await tick();
+    assert.deepEqual(conn.channel.unanswered().sort(), ['a', 'b']);
+    conn.channel.ack('a');
+    conn.channel.ack('b');
+    assert.deepEqual(settled.map((x) => `${x.id}:${x.outcome}`).sort(), ['a:confirmed', 'b:confirmed']);
   });
 });

@@ -87,6 +87,8 @@ export class ChannelKeeper<C extends Channel> {
 
   /** The current channel, opened now if there is none; rejects with why it could not be opened. */
   async acquire(): Promise<C> {
+    // a channel is current before its ready hook finished: wait for it
+    if (this.opening) await this.opening;
     if (!this.currentChannel) await this.open();
     if (this.currentChannel) return this.currentChannel;
     if (this.stopped) throw new Error('channel closed: the keeper was stopped');

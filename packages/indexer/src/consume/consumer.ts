@@ -127,6 +127,8 @@ export class Consumer implements AckWire {
       open: () => this.conn.createChannel(),
       errored: (err) => logger.warn({ err: errorMessage(err) }, 'consumer channel error'),
       ready: async (channel) => {
+        // a tag of an earlier channel (cancelled by the broker) must never be cancelled on this one
+        this.consumerTag = null;
         const prefetch = this.prefetch;
         await channel.prefetch(prefetch);
         // the ack prefix is per channel: deliveries of an older channel can never be acked here
@@ -135,6 +137,11 @@ export class Consumer implements AckWire {
         this.toAck = [];
         this.ackedAlone.clear();
         const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
+        if (!this.channels.keeping) {
+          // cancel() ran while consume-ok was on its way: it had no tag to cancel
+          await channel.cancel(ok.consumerTag).catch(() => undefined);
+          return;
+        }
         this.consumerTag = ok.consumerTag;
         this.lastError = null;
         logger.info({ queue, prefetch }, 'consuming');

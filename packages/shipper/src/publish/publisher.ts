@@ -190,12 +190,12 @@ export class Publisher<M = unknown> extends EventEmitter {
         });
       }
     } catch (err) {
-      if (this.channels.channel === ch && !/closed/i.test(errorMessage(err))) {
+      if (this.channels.channel === ch && !/clos(ed|ing)/i.test(errorMessage(err))) {
         // refused by the client on a live channel (it would refuse it again on the next): fail it, never wait forever
         this.window.fail(entry, new LogshipError(ErrorCodes.NOT_CONFIRMED, `could not publish a message: ${errorMessage(err)}`));
         return;
       }
-      // the channel closed under us: keep the message for the next channel
+      // the channel closed (or is closing: a replaced channel until its close event) under us: keep the message for the next channel
       this.options.logger.debug({ err: errorMessage(err) }, 'publish on a closed channel; will re-publish');
       this.window.lost(entry, ticket);
     }
