@@ -92,8 +92,16 @@ export async function fill(n: Names, events: number, perMessage: number): Promis
   });
 }
 
+/**
+ * BENCH_INDEX_ARGS: options added to every `logship index` of the index rows
+ * (e.g. "--prefetch 3000"), to measure a setting other than the defaults.
+ * Rows run with it are not the defaults' figures: say so beside them.
+ */
+const EXTRA_INDEX_ARGS = (process.env.BENCH_INDEX_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
-export async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extra: string[] = [], esUrl = es.url) {
+export async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extraArgs: string[] = [], esUrl = es.url) {
+  const extra = [...extraArgs, ...EXTRA_INDEX_ARGS];
   await settle();
   const before = es.stored;
   const started = process.hrtime.bigint();

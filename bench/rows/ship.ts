@@ -61,7 +61,7 @@ export async function benchShipBatched(): Promise<void> {
   try {
     const s = await shipRun(n, file, events, ['--events-per-message', '100']);
     const r = row('2 ship, 100 events/message', 'logship ship', events, s.seconds, s.peakRss);
-    record(r, { text: '>= 300k events/s', pass: r.eventsPerSecond >= 300_000 });
+    record(r, { text: '>= 400k events/s', pass: r.eventsPerSecond >= 400_000 });
   } finally {
     await drop(n);
   }
