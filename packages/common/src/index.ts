@@ -68,6 +68,7 @@ export {
 } from './amqp/connection.js';
 export { AmqpConnection, connectRecovering, type AmqpConnectionOptions, type RecoveringChannelModel } from './amqp/amqp-connection.js';
 export { amqpNodes } from './amqp/node-list.js';
+export { COMPACT_AFTER, compactFifo } from './fifo.js';
 export { ChannelKeeper, type ChannelKeeperOptions } from './amqp/channel-keeper.js';
 export { translateBrokerError, type ObjectRef } from './amqp/broker-errors.js';
 export {

@@ -6,6 +6,7 @@
  * channel died) are dropped when a batch is taken: the broker delivers them
  * again.
  */
+import { compactFifo } from '@logship/common';
 import type { Delivery } from '../consume/delivery-ledger.js';
 import type { Document } from '../decode/decode.js';
 import { bulkItemBytes } from '../outputs/bulk.js';
@@ -92,12 +93,6 @@ export class ItemQueue {
   }
 
   private compact(): void {
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    ({ items: this.items, head: this.head } = compactFifo(this.items, this.head));
   }
 }

@@ -11,7 +11,7 @@
  * delivery would be redelivered after a crash, and its event written or
  * dead-lettered a second time.
  */
-import { ChannelKeeper, errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger } from '@logship/common';
+import { ChannelKeeper, compactFifo, errorMessage, translateBrokerError, type Channel, type ConsumeMessage, type Logger } from '@logship/common';
 import { type AckWire, type Delivery, newDelivery } from './delivery-ledger.js';
 import { type HoldLimits, PrefetchWindow } from './prefetch-window.js';
 
@@ -207,10 +207,7 @@ export class Consumer implements AckWire {
       // a tag already acked on its own must not be named again (unknown delivery tag), nor a requeued one
       if (d.state === 'acked' && !this.ackedAlone.delete(d)) last = d;
     }
-    if (this.outstandingHead > 1024 && this.outstandingHead * 2 > list.length) {
-      this.outstanding = list.slice(this.outstandingHead);
-      this.outstandingHead = 0;
-    }
+    ({ items: this.outstanding, head: this.outstandingHead } = compactFifo(list, this.outstandingHead));
     // acks every outstanding tag up to it; the requeued and the already acked ones are no longer outstanding
     if (last && this.isLive(last)) last.channel.ack(frameOf(last), true);
     const pending = this.toAck;

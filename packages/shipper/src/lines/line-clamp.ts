@@ -8,6 +8,7 @@
  * cut at a chunk boundary never splits it either.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { compactFifo } from '@logship/common';
 
 export interface LineMeta {
   index: number;
@@ -50,7 +51,7 @@ export class LineClamp extends Transform {
   private lineBytes = 0;
   private kept = 0;
   private truncated = false;
-  private readonly queue: LineMeta[] = [];
+  private queue: LineMeta[] = [];
   private head = 0;
   /** the start of a character the last chunk ended in */
   private carry: Buffer | null = null;
@@ -68,10 +69,7 @@ export class LineClamp extends Transform {
     const m = this.queue[this.head];
     if (m === undefined || m.index !== index) return undefined;
     this.head++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
+    ({ items: this.queue, head: this.head } = compactFifo(this.queue, this.head));
     return m;
   }
 

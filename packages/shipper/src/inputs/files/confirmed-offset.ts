@@ -3,6 +3,7 @@
  * checkpoint may only move past an event when every event before it in the
  * file is confirmed too. Skipped lines (empty) count as confirmed at once.
  */
+import { compactFifo } from '@logship/common';
 
 interface Mark {
   end: number;
@@ -48,10 +49,7 @@ export class ConfirmedOffset {
       this.confirmed = Math.max(this.confirmed, this.marks[this.head]!.end);
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.marks.length) {
-      this.marks = this.marks.slice(this.head);
-      this.head = 0;
-    }
+    ({ items: this.marks, head: this.head } = compactFifo(this.marks, this.head));
     return this.confirmed !== before;
   }
 }
