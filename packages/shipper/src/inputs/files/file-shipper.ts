@@ -4,6 +4,7 @@
  * --follow it ends when every file was read and confirmed; with --follow it
  * tails them, picks up new files every --scan-interval, and runs until stop().
  */
+import type { ProgressSource } from '../../progress.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
@@ -26,11 +27,8 @@ export interface FileShipperOptions {
   multiline: (MultilineOptions & { timeoutMs: number }) | null;
 }
 
-export interface FileProgress {
-  bytesRead: number;
-  bytesTotal: number;
-  published: number;
-}
+/** what the progress bar of a file run shows (progress.ts) */
+export type FileProgress = ProgressSource;
 
 export class FileShipper {
   readonly session: ShipSession<FileMeta>;
