@@ -78,12 +78,7 @@ export class StreamShipper {
     let timer: NodeJS.Timeout | null = null;
     // a joined event: its id is made of its first line's sequence number
     const emit = (ev: JoinedEvent): Promise<void> | undefined => {
-      session.countRead();
-      if (ev.text === '') {
-        session.countSkipped();
-        return undefined;
-      }
-      if (ev.truncated) session.countTruncated();
+      if (!session.countLine(ev.text === '', ev.truncated)) return undefined;
       const tags = ev.lines > 1 ? (ev.split ? MULTILINE_SPLIT_TAGS : MULTILINE_TAGS) : NO_TAGS;
       return session.submit(factory.make(ev.text, ev.offset, ev.truncated, tags), undefined);
     };
@@ -103,12 +98,7 @@ export class StreamShipper {
     const onLine = (buf: Buffer, start: number, end: number, i: number): Promise<void> | undefined => {
       const truncated = clamp.takeMeta(i)?.truncated ?? false;
       if (joiner) return join({ text: buf.toString('utf8', start, end), offset: i, end: i + 1, truncated }, joiner);
-      session.countRead();
-      if (start === end) {
-        session.countSkipped();
-        return undefined;
-      }
-      if (truncated) session.countTruncated();
+      if (!session.countLine(start === end, truncated)) return undefined;
       return writer
         ? session.submitLine(writer, factory, buf, start, end, i, truncated, undefined)
         : session.submit(factory.make(buf.toString('utf8', start, end), i, truncated), undefined);

@@ -172,6 +172,21 @@ export class ShipSession<M = undefined> {
   }
 
   /**
+   * Counts a line (or joined event) read from an input, the one way every
+   * input does: read; an empty one skipped; a truncated one counted.
+   * Returns false when it is empty and so not to be submitted.
+   */
+  countLine(empty: boolean, truncated: boolean): boolean {
+    this.countRead();
+    if (empty) {
+      this.countSkipped();
+      return false;
+    }
+    if (truncated) this.countTruncated();
+    return true;
+  }
+
+  /**
    * Sends an event. Returns a promise only when the caller must wait (the
    * confirm window is full, or the broker blocks publishing), so the common
    * path costs no promise per event.

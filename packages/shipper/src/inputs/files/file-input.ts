@@ -184,13 +184,10 @@ export class FileInput {
     let timer: NodeJS.Timeout | null = null;
     let pos = start;
     const emit = async (ev: JoinedEvent) => {
-      session.countRead();
-      if (ev.text === '') {
-        session.countSkipped();
+      if (!session.countLine(ev.text === '', ev.truncated)) {
         tracker.skip(ev.end);
         return;
       }
-      if (ev.truncated) session.countTruncated();
       const tags = ev.lines > 1 ? (ev.split ? ['multiline', '_multiline_max_lines'] : ['multiline']) : NO_TAGS;
       const event = factory.make(ev.text, ev.offset, ev.truncated, tags);
       await session.submit(event, { fileId: state.fileId, mark: tracker.track(ev.end) });
@@ -215,12 +212,9 @@ export class FileInput {
       tracker.readTo = end;
       let wait: Promise<void> | undefined;
       if (writer) {
-        session.countRead();
-        if (from === to) {
-          session.countSkipped();
+        if (!session.countLine(from === to, meta.truncated)) {
           tracker.skip(end);
         } else {
-          if (meta.truncated) session.countTruncated();
           wait = session.submitLine(writer, factory, buf, from, to, offset, meta.truncated, { fileId: state.fileId, mark: tracker.track(end) });
         }
       } else {
