@@ -120,8 +120,9 @@ describe('dlq', () => {
 
   it('two concurrent dlq replays hand every letter to exactly one replayer: each replayed exactly once', async (t) => {
     const n = await topology(t, 'dlqtwo');
-    // enough letters that the two runs overlap (each takes some), so a replayer that grabbed all would be seen
-    const total = 5000;
+    // enough letters that the two runs overlap (each takes some), so a replayer that grabbed all would be seen:
+    // a replay runs at several thousand letters/s, and two CLIs started together can start a second apart on a busy machine
+    const total = 30_000;
     await fillDeadLetters(n, total);
     const [a, b] = await Promise.all([
       runCli(['dlq', 'replay'], { env: n.env, timeoutMs: 60_000 }),
