@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import {
-  ErrorCodes,
   FIELD_VALUE_MAX,
   LogshipError,
   createIndexNamer,
   dataStreamIndexProblem,
   fieldValue,
-  loadCommandLine,
   namerFor,
   sanitiseFieldValue,
   validateIndexPattern,
@@ -26,6 +24,7 @@ import fc from 'fast-check';
 import { invalidIndexName } from '../helpers/es-double.js';
 import { useEsDouble } from '../helpers/es.js';
 import { wildcardToRegex } from '../helpers/es-query.js';
+import { refusedAtStartup } from '../helpers/index-patterns.js';
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
 const T = Date.UTC(2026, 0, 2, 3);
@@ -36,18 +35,6 @@ function indexOf(namer: IndexNamer, source: string, t = T): string {
   const doc = { index: namer.nameFor(t), source };
   namer.perDocument?.(doc);
   return doc.index;
-}
-
-function refused(pattern: string, mentions: RegExp): void {
-  assert.match(validateIndexPattern(pattern) ?? 'accepted', mentions, pattern);
-  assert.throws(
-    () => createIndexNamer(pattern),
-    (err: unknown) => err instanceof LogshipError && err.code === ErrorCodes.CONFIG_INVALID,
-  );
-  assert.throws(
-    () => loadCommandLine('index', [`--index=${pattern}`], {}),
-    (err: unknown) => err instanceof LogshipError && err.exitCode === 2 && mentions.test(err.message),
-  );
 }
 
 describe('--index field references: syntax', () => {
@@ -70,36 +57,39 @@ describe('--index field references: syntax', () => {
   });
 
   it('refuses at startup (exit 2) what could name an index outside the pattern or is not a field', () => {
-    refused('%{[service][name]}-%{+yyyy}', /must start with literal text.*cover every index/);
-    refused('%{+yyyy}-%{[service][name]}', /must start with literal text/);
-    refused('logs-%{[a]:Other}', /fallback "Other" must be lowercase/);
-    refused('logs-%{[a]:}', /fallback "" must be/);
-    refused('logs-%{[a]:_x}', /fallback "_x"/);
-    refused('logs-%{[a]:a.b}', /fallback "a\.b"/);
-    refused('logs-%{[a]:a/b}', /fallback "a\/b"/);
-    refused('logs-%{[a]x}', /unexpected "x" after the field name/);
-    refused('logs-%{[a..b]}', /empty part/);
-    refused('logs-%{[]}', /each name in brackets/);
-    refused('logs-%{:x}', /field name is empty/);
-    refused('logs-%{a[b]}', /each name in brackets/);
-    refused('logs-%{[a]', /without a closing "}"/);
+    refusedAtStartup('%{[service][name]}-%{+yyyy}', /must start with literal text.*cover every index/);
+    refusedAtStartup('%{+yyyy}-%{[service][name]}', /must start with literal text/);
+    refusedAtStartup('logs-%{[a]:Other}', /fallback "Other" must be lowercase/);
+    refusedAtStartup('logs-%{[a]:}', /fallback "" must be/);
+    refusedAtStartup('logs-%{[a]:_x}', /fallback "_x"/);
+    refusedAtStartup('logs-%{[a]:a.b}', /fallback "a\.b"/);
+    refusedAtStartup('logs-%{[a]:a/b}', /fallback "a\/b"/);
+    refusedAtStartup('logs-%{[a]x}', /unexpected "x" after the field name/);
+    refusedAtStartup('logs-%{[a..b]}', /empty part/);
+    refusedAtStartup('logs-%{[]}', /each name in brackets/);
+    refusedAtStartup('logs-%{:x}', /field name is empty/);
+    refusedAtStartup('logs-%{a[b]}', /each name in brackets/);
+    refusedAtStartup('logs-%{[a]', /without a closing "}"/);
     // 245 + "-" + 2 * 7 (fallbacks) fits, but each value would only get 4 characters, less than "unknown"
-    refused(`${'a'.repeat(245)}-%{[x]}-%{[y]}`, /leaves 4 bytes for each field value, fewer than its fallback's 7/);
-    refused(`${'a'.repeat(256)}-%{[x]}`, /can expand to 257 bytes without its field values/);
+    refusedAtStartup(`${'a'.repeat(245)}-%{[x]}-%{[y]}`, /leaves 4 bytes for each field value, fewer than its fallback's 7/);
+    refusedAtStartup(`${'a'.repeat(256)}-%{[x]}`, /can expand to 257 bytes without its field values/);
     assert.equal(validateIndexPattern(`${'a'.repeat(246)}-%{[x]:abc}`), undefined);
   });
 
   it('a date-format literal does not count as the literal text a field pattern starts with: %{+0yyyy}-%{[service][name]} and %{+0}%{[a]} exit 2 (templates *-* and ** over the whole cluster)', () => {
-    refused(
+    refusedAtStartup(
       '%{+0yyyy}-%{[service][name]}',
       /starts with a %\{\.\.\.\} reference; .*must start with literal text ending in "-", "_" or "\.".*cover every index of the cluster/,
     );
-    refused('%{+0}%{[a]}', /starts with a %\{\.\.\.\} reference; .*must start with literal text ending in "-", "_" or "\."/);
-    refused('%{+yyyy.MM}_%{[a]}', /must start with literal text/);
+    refusedAtStartup('%{+0}%{[a]}', /starts with a %\{\.\.\.\} reference; .*must start with literal text ending in "-", "_" or "\."/);
+    refusedAtStartup('%{+yyyy.MM}_%{[a]}', /must start with literal text/);
     // literal text must end in "-", "_" or ".": logs%{...} would give the template logs*, over logstash-* too
-    refused('logs%{[service][name]}', /starts with the literal text "logs", which does not end in "-", "_" or "\.".*template "logs\*" would otherwise cover/);
-    refused('svc%{[a]}', /literal text "svc"/);
-    refused('logs%{+yyyy}-%{[a]}', /literal text "logs"/);
+    refusedAtStartup(
+      'logs%{[service][name]}',
+      /starts with the literal text "logs", which does not end in "-", "_" or "\.".*template "logs\*" would otherwise cover/,
+    );
+    refusedAtStartup('svc%{[a]}', /literal text "svc"/);
+    refusedAtStartup('logs%{+yyyy}-%{[a]}', /literal text "logs"/);
     assert.equal(validateIndexPattern('logship-%{+0yyyy}-%{[service][name]}'), undefined);
     assert.equal(validateIndexPattern('logship_%{[a]}'), undefined);
     assert.equal(validateIndexPattern('app.%{[a]}'), undefined);

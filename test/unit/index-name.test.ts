@@ -1,18 +1,10 @@
 /** --index patterns: Joda date tokens, Elasticsearch's index name rules, refusal at startup. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DATE_TOKENS,
-  ErrorCodes,
-  LogshipError,
-  OPTIONS,
-  createDataStreamNamer,
-  createIndexNamer,
-  loadCommandLine,
-  validateIndexPattern,
-} from '@logship/common';
+import { DATE_TOKENS, LogshipError, OPTIONS, createDataStreamNamer, createIndexNamer, validateIndexPattern } from '@logship/common';
 import { indexTemplateRequest } from '@logship/common/elasticsearch';
 import fc from 'fast-check';
+import { refusedAtStartup } from '../helpers/index-patterns.js';
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
 
@@ -81,24 +73,6 @@ function wildcardRegExp(wildcard: string): RegExp {
       .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
       .join('.*')}$`,
     's',
-  );
-}
-
-function refusedAtStartup(pattern: string, mentions: RegExp): void {
-  assert.match(validateIndexPattern(pattern) ?? 'accepted', mentions, pattern);
-  assert.throws(
-    () => createIndexNamer(pattern),
-    (err: unknown) => err instanceof LogshipError && err.code === ErrorCodes.CONFIG_INVALID,
-  );
-  assert.throws(
-    () => loadCommandLine('index', [`--index=${pattern}`], {}),
-    (err: unknown) => {
-      assert.ok(err instanceof LogshipError);
-      assert.equal(err.exitCode, 2);
-      assert.match(err.message, /--index \(LOGSHIP_INDEX\)/);
-      assert.match(err.message, mentions);
-      return true;
-    },
   );
 }
 
