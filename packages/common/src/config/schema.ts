@@ -159,8 +159,8 @@ export const OPTIONS = {
   },
   prefetch: {
     format: 'prefetch',
-    default: 1000,
-    doc: 'unacknowledged deliveries an indexer may hold, 1-65535; fewer when messages carry several events: it holds about --bulk-concurrency + 2 batches (--batch-size events, --batch-bytes bytes); keep it at least --batch-size',
+    default: 3000,
+    doc: 'unacknowledged deliveries an indexer may hold, 1-65535; fewer when messages carry several events: it holds about --bulk-concurrency + 2 batches (--batch-size events, --batch-bytes bytes); keep it at least --batch-size; lower it to share a small backlog more evenly between workers',
     commands: ['index'],
     arg: 'N',
   },

@@ -194,10 +194,11 @@ export class BatchProcessor {
 
   /**
    * Events per bulk: --batch-size, or fewer when the prefetch window holds
-   * less than --bulk-concurrency batches of it. With one event per message
-   * and the defaults (prefetch 1000, batch 500, 4 bulks) a worker would
+   * less than --bulk-concurrency batches of it. With one event per message,
+   * --prefetch 1000 and the default batch 500 and 4 bulks, a worker would
    * otherwise have two bulks in flight and wait for one to be acked before
    * the broker sends the next 500; four bulks of 250 keep the window moving.
+   * At the default --prefetch 3000 the window holds six batches of 500.
    */
   private batchEvents(): number {
     if (this.o.prefetch === undefined) return this.o.batchSize;
