@@ -7,8 +7,10 @@
  *
  * The rows are in bench/rows/, the steps they share in bench/steps.ts.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { ROOT } from './lib.js';
 import { SCALE, finish, printTableHead } from './report.js';
 import { benchCompression, benchIndexBatched, benchIndexSingle, benchScaling } from './rows/indexing.js';
 import { benchLatency, benchMemory } from './rows/memory.js';
@@ -32,6 +34,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
 const ON_REQUEST = new Set(['ship-properties', 'compression']);
 const wanted = process.argv.slice(2);
 for (const w of wanted) if (!(w in BENCHES)) throw new Error(`unknown benchmark ${w}; choose from ${Object.keys(BENCHES).join(', ')}`);
+// the rows run the built command (dist/ and its one-file bundle): build it from the sources first
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 process.stdout.write(
   `logship benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`,
 );

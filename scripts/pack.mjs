@@ -106,9 +106,10 @@ export function bundledManifest(lib, libs) {
 
 /**
  * Copies dist/, leaving out files whose source is gone: tsc --build never deletes the output
- * of a renamed or removed source file, and such stale code must not ship.
+ * of a renamed or removed source file, and such stale code must not ship. `built` names the
+ * files of dist/ that come from another step (the cli's one-file bundle, scripts/bundle.mjs).
  */
-function copyDist(pkgDir, dest) {
+function copyDist(pkgDir, dest, built = []) {
   const src = path.join(pkgDir, 'src');
   const dist = path.join(pkgDir, 'dist');
   if (!fs.existsSync(dist)) throw new PackError(`${dist} does not exist: build first (npm run build)`);
@@ -117,14 +118,17 @@ function copyDist(pkgDir, dest) {
     const file = path.join(entry.parentPath, entry.name);
     const rel = path.relative(dist, file);
     const base = rel.replace(/(\.d)?\.(js|ts)(\.map)?$/, '');
-    if (!fs.existsSync(path.join(src, `${base}.ts`))) continue;
+    if (!built.includes(rel) && !fs.existsSync(path.join(src, `${base}.ts`))) continue;
     fs.mkdirSync(path.join(dest, 'dist', path.dirname(rel)), { recursive: true });
     fs.copyFileSync(file, path.join(dest, 'dist', rel));
   }
 }
 
 function pack(opts) {
-  if (opts.build) run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--build'], root);
+  if (opts.build) {
+    run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--build'], root);
+    run(process.execPath, [path.join(root, 'scripts/bundle.mjs')], root);
+  }
   const rootPkg = readJson(path.join(root, 'package.json'));
   const cliDir = path.join(root, 'packages/cli');
   const cli = readJson(path.join(cliDir, 'package.json'));
@@ -137,7 +141,8 @@ function pack(opts) {
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fs.cpSync(path.join(cliDir, 'bin'), path.join(dir, 'bin'), { recursive: true });
-    copyDist(cliDir, dir);
+    // the bundle carries the third-party code too; the installed dependencies serve dist/main.js
+    copyDist(cliDir, dir, ['logship.mjs']);
     for (const f of ['README.md', 'LICENSE']) if (fs.existsSync(path.join(root, f))) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     for (const [i, n] of BUNDLED.entries()) {
       const dest = path.join(dir, 'node_modules', libs[i].name);

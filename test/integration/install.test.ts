@@ -132,6 +132,8 @@ describe('install', () => {
     const unwanted = files.filter((f) => /(^|\/)(src|test)\/|\.test\.|\.tsbuildinfo$|\.map$|(?<!\.d)\.ts$/.test(f));
     assert.deepEqual(unwanted, [], 'no sources, tests, source maps or build state are installed');
     assert.ok(files.includes('bin/logship.js') && files.includes('dist/main.js'));
+    // the command in one file (scripts/bundle.mjs): bin/logship.js runs it, so the runs below use it
+    assert.ok(files.includes('dist/logship.mjs'), 'the one-file bundle is installed');
 
     // the third-party dependencies the cli declares are the packages' own, and they installed
     const installed = readJson(path.join(cliDir, 'package.json')).dependencies ?? {};

@@ -260,6 +260,21 @@ describe('docker/Dockerfile', () => {
     assert.doesNotThrow(() => loadCommandLine('index', [], Object.fromEntries(env)));
   });
 
+  it('copies every script the build of npm ci runs (the build stage has no other scripts/)', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const scripts = [...`${pkg.scripts.prepare} ${pkg.scripts.build}`.matchAll(/\bscripts\/[\w.-]+\.mjs\b/g)].map((m) => m[0]);
+    assert.ok(scripts.includes('scripts/bundle.mjs'), `the build bundles the command: ${pkg.scripts.build}`);
+    const copied = lines
+      .filter((x) => /^COPY (?!--from)/.test(x))
+      .flatMap((l) =>
+        l
+          .replace(/^COPY\s+/, '')
+          .split(/\s+/)
+          .slice(0, -1),
+      );
+    for (const s of scripts) assert.ok(copied.includes(s), `the Dockerfile copies ${s}, which npm ci runs`);
+  });
+
   it('copies only files that exist', () => {
     for (const l of lines.filter((x) => /^COPY (?!--from)/.test(x))) {
       for (const src of l

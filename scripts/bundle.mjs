@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Bundles the built command (packages/cli/dist/main.js and everything it imports, the
+// third-party packages included) into ONE file, packages/cli/dist/logship.mjs, which
+// bin/logship.js runs when it is there. Run by `npm run build` after `tsc --build`.
+//
+// Why: Node resolves, reads and compiles every module file at start. logship index loads
+// more than 600 of them (the official Elasticsearch client alone takes about 200 ms) and
+// took about 550 ms from spawn to its first document stored; from one file it takes about
+// 350 ms (docs/performance.md). Every command starts faster the same way.
+//
+// What the bundle must keep: each package reads its own package.json for its version
+// (createRequire(import.meta.url)('../package.json')); from one file that path would name
+// the cli's package.json, so the plugin below writes each package's version in at build time.
+// Everything else is plain ES modules and CommonJS that esbuild bundles as they are.
+//
+//   node scripts/bundle.mjs        (exit 0 ok, 1 failure)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_JSON = "createRequire(import.meta.url)('../package.json')";
+
+/** Replaces each package's read of its own package.json with the file's content. */
+const ownPackageJson = {
+  name: 'own-package-json',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]packages[\\/][a-z]+[\\/]dist[\\/].*\.js$/ }, (args) => {
+      const text = fs.readFileSync(args.path, 'utf8');
+      if (!text.includes(PACKAGE_JSON)) return undefined;
+      const manifest = path.join(path.dirname(args.path), '..', 'package.json');
+      const { version } = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+      return { contents: text.replaceAll(PACKAGE_JSON, JSON.stringify({ version })), loader: 'js' };
+    });
+  },
+};
+
+const entry = path.join(root, 'packages/cli/dist/main.js');
+const outfile = path.join(root, 'packages/cli/dist/logship.mjs');
+try {
+  if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist: run tsc --build first`);
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // CommonJS packages inside an ES module bundle call require() for Node's own modules
+    banner: { js: "import { createRequire as __logshipRequire } from 'node:module'; const require = __logshipRequire(import.meta.url);" },
+    plugins: [ownPackageJson],
+    logLevel: 'warning',
+  });
+} catch (err) {
+  process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
