@@ -9,7 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCodes, checkTopology, declareTopology, queueArguments, translateBrokerError, type ChannelFactory, type TopologySettings } from '@logship/common';
+import {
+  ErrorCodes,
+  brokerReplyCode,
+  checkTopology,
+  declareTopology,
+  isBrokerAccessRefused,
+  isBrokerNotFound,
+  queueArguments,
+  translateBrokerError,
+  type ChannelFactory,
+  type TopologySettings,
+} from '@logship/common';
 
 const base: TopologySettings = {
   exchange: 'logs',
@@ -143,5 +154,43 @@ describe('topology: mismatches of the quorum arguments name the option that fixe
     assert.match(e.message, /x-delivery-limit = \(not set\), but logship asked for x-delivery-limit = 20/);
     assert.match(e.hint!, /use another --queue name \(the queue was declared without x-delivery-limit/);
     assert.match(e.hint!, /rabbitmqctl -p "\/" delete_queue "logs\.indexer"/);
+  });
+});
+
+describe('topology: a refusal is read from the reply code, never from the digits of a name', () => {
+  // amqplib's texts: the reply code and its name come first, the broker's message (which names the object) after
+  const refused = (name: string) =>
+    Object.assign(
+      new Error(
+        `Operation failed: ExchangeDeclare; 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - access to exchange '${name}' in vhost '/' refused for user 'shipper'"`,
+      ),
+      { code: 403 },
+    );
+  const missing = (name: string) => new Error(`Channel closed by server: 404 (NOT-FOUND) with message "NOT_FOUND - no exchange '${name}' in vhost '/'"`);
+
+  it('ACCESS_REFUSED for an exchange whose random name contains 404 is a refusal, not a missing exchange', () => {
+    const name = 'leastpriv-fe5740493a.dlx';
+    const e = translateBrokerError(refused(name), { kind: 'exchange', name }, 'declare');
+    assert.equal(e.code, ErrorCodes.ACCESS_REFUSED, e.message);
+    assert.match(e.message, /the broker refused to declare exchange "leastpriv-fe5740493a\.dlx": access to exchange/);
+  });
+
+  it('NOT_FOUND for an exchange whose name contains 403 is a missing exchange, also when only the text says so', () => {
+    const name = 'app-7403ab';
+    const e = translateBrokerError(missing(name), { kind: 'exchange', name }, 'check');
+    assert.equal(e.code, ErrorCodes.TOPOLOGY_MISSING, e.message);
+    assert.equal(brokerReplyCode(missing(name)), 404);
+    assert.equal(brokerReplyCode(refused('x-404')), 403);
+  });
+
+  it('another error whose text holds 404 or 403 only in a name is neither', () => {
+    const e = translateBrokerError(
+      new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - unknown delivery tag 1 on \'q-404-403\'"'),
+      { kind: 'queue', name: 'q-404-403' },
+      'use',
+    );
+    assert.equal(e.code, ErrorCodes.AMQP_CONNECT, e.message);
+    assert.equal(isBrokerNotFound(new Error("IllegalOperationError: Channel closed ('app-404')")), false);
+    assert.equal(isBrokerAccessRefused(new Error("IllegalOperationError: Channel closed ('app-403')")), false);
   });
 });

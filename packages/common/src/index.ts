@@ -70,7 +70,7 @@ export { AmqpConnection, connectRecovering, type AmqpConnectionOptions, type Rec
 export { amqpNodes } from './amqp/node-list.js';
 export { COMPACT_AFTER, compactFifo } from './fifo.js';
 export { ChannelKeeper, type ChannelKeeperOptions } from './amqp/channel-keeper.js';
-export { translateBrokerError, type ObjectRef } from './amqp/broker-errors.js';
+export { brokerReplyCode, isBrokerAccessRefused, isBrokerNotFound, translateBrokerError, type ObjectRef } from './amqp/broker-errors.js';
 export {
   checkTopology,
   declareTopology,

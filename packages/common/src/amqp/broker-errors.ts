@@ -20,6 +20,32 @@ export interface ObjectRef {
   option?: string;
 }
 
+/**
+ * The AMQP reply code of a broker error: amqplib sets it as `code` and writes it
+ * before the broker's text ("Channel closed by server: 404 (NOT-FOUND) with
+ * message ...", "Operation failed: ExchangeDeclare; 403 (ACCESS-REFUSED) with
+ * message ..."). Only that code counts, never digits elsewhere in the text: the
+ * broker's reply names the object, and a random name such as "app-5740493a"
+ * contains "404".
+ */
+export function brokerReplyCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === 'number') return code;
+  // the first "NNN (NAME-IN-CAPITALS)" is amqplib's, written before the broker's text
+  const m = /\b(\d{3}) \([A-Z][A-Z-]*\)/.exec(errorMessage(err));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The broker answered NOT_FOUND: by its reply code, or by the reply text, which starts "NOT_FOUND - ". */
+export function isBrokerNotFound(err: unknown): boolean {
+  return brokerReplyCode(err) === 404 || /\bNOT_FOUND - /.test(errorMessage(err));
+}
+
+/** The broker answered ACCESS_REFUSED: by its reply code, or by the reply text, which starts "ACCESS_REFUSED - ". */
+export function isBrokerAccessRefused(err: unknown): boolean {
+  return brokerReplyCode(err) === 403 || /\bACCESS_REFUSED - /.test(errorMessage(err));
+}
+
 /** How to delete an object by hand: rabbitmqctl has delete_queue but no delete_exchange. */
 export function deleteCommand(kind: 'exchange' | 'queue', name: string, vhost: string): string {
   return kind === 'queue'
@@ -66,13 +92,13 @@ export function translateBrokerError(err: unknown, what: ObjectRef, action: 'dec
       },
     );
   }
-  if (/NOT_FOUND|404/.test(msg)) {
+  if (isBrokerNotFound(err)) {
     return new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `${what.kind} "${what.name}" does not exist`, {
       hint: `run "logship bootstrap" first with the same ${what.kind === 'binding' ? '--exchange/--queue settings' : `--${what.option ?? what.kind} setting`}`,
       cause: err,
     });
   }
-  if (/ACCESS_REFUSED|403/.test(msg)) {
+  if (isBrokerAccessRefused(err)) {
     return new LogshipError(
       ErrorCodes.ACCESS_REFUSED,
       `the broker refused to ${action} ${what.kind} "${what.name}": ${msg.replace(/^.*ACCESS_REFUSED - /, '').replace(/"$/, '')}`,

@@ -19,6 +19,8 @@ import {
   ErrorCodes,
   LogshipError,
   errorMessage,
+  isBrokerAccessRefused,
+  isBrokerNotFound,
   isLogshipError,
   requireQueue,
   type Channel,
@@ -54,13 +56,13 @@ export interface ReplayResult {
 export function translateAmqpFailure(err: unknown, doing: string, safe: string): LogshipError {
   if (isLogshipError(err)) return err;
   const msg = errorMessage(err);
-  if (/NOT_FOUND|404/.test(msg)) {
+  if (isBrokerNotFound(err)) {
     return new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `${doing}: the broker says an exchange or queue does not exist (${msg})`, {
       hint: 'run "logship bootstrap" with the same --exchange/--queue/--dead-letter-queue settings',
       cause: err,
     });
   }
-  if (/ACCESS_REFUSED|403/.test(msg)) {
+  if (isBrokerAccessRefused(err)) {
     return new LogshipError(ErrorCodes.ACCESS_REFUSED, `${doing}: the broker refused (${msg})`, {
       hint: 'grant the RabbitMQ user read on the dead-letter queue and write on the main exchange',
       cause: err,

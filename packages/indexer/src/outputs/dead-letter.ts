@@ -12,6 +12,7 @@ import {
   ErrorCodes,
   LogshipError,
   errorMessage,
+  isBrokerNotFound,
   type ConfirmChannel,
   type Logger,
   type Message,
@@ -121,7 +122,7 @@ export class DeadLetterPublisher {
   private notConfirmed(err: unknown, channelError: Error | null): LogshipError {
     const cause = channelError ?? err;
     const msg = errorMessage(cause);
-    if (/NOT_FOUND|404/.test(msg)) {
+    if (isBrokerNotFound(cause)) {
       return new LogshipError(ErrorCodes.TOPOLOGY_MISSING, `dead-letter exchange "${this.exchange}" does not exist (${msg})`, {
         hint: 'run logship bootstrap to declare the dead-letter exchange and queue; the delivery stays unacked and is retried',
         cause,
