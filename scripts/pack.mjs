@@ -107,7 +107,7 @@ export function bundledManifest(lib, libs) {
 /**
  * Copies dist/, leaving out files whose source is gone: tsc --build never deletes the output
  * of a renamed or removed source file, and such stale code must not ship. `built` names the
- * files of dist/ that come from another step (the cli's one-file bundle, scripts/bundle.mjs).
+ * folders of dist/ that come from another step (the cli's bundle, scripts/bundle.mjs), copied whole.
  */
 function copyDist(pkgDir, dest, built = []) {
   const src = path.join(pkgDir, 'src');
@@ -118,7 +118,7 @@ function copyDist(pkgDir, dest, built = []) {
     const file = path.join(entry.parentPath, entry.name);
     const rel = path.relative(dist, file);
     const base = rel.replace(/(\.d)?\.(js|ts)(\.map)?$/, '');
-    if (!built.includes(rel) && !fs.existsSync(path.join(src, `${base}.ts`))) continue;
+    if (!built.some((dir) => rel.startsWith(`${dir}${path.sep}`)) && !fs.existsSync(path.join(src, `${base}.ts`))) continue;
     fs.mkdirSync(path.join(dest, 'dist', path.dirname(rel)), { recursive: true });
     fs.copyFileSync(file, path.join(dest, 'dist', rel));
   }
@@ -142,7 +142,7 @@ function pack(opts) {
     fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fs.cpSync(path.join(cliDir, 'bin'), path.join(dir, 'bin'), { recursive: true });
     // the bundle carries the third-party code too; the installed dependencies serve dist/main.js
-    copyDist(cliDir, dir, ['logship.mjs']);
+    copyDist(cliDir, dir, ['bundle']);
     for (const f of ['README.md', 'LICENSE']) if (fs.existsSync(path.join(root, f))) fs.copyFileSync(path.join(root, f), path.join(dir, f));
     for (const [i, n] of BUNDLED.entries()) {
       const dest = path.join(dir, 'node_modules', libs[i].name);

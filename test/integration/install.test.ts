@@ -132,8 +132,9 @@ describe('install', () => {
     const unwanted = files.filter((f) => /(^|\/)(src|test)\/|\.test\.|\.tsbuildinfo$|\.map$|(?<!\.d)\.ts$/.test(f));
     assert.deepEqual(unwanted, [], 'no sources, tests, source maps or build state are installed');
     assert.ok(files.includes('bin/logship.js') && files.includes('dist/main.js'));
-    // the command in one file (scripts/bundle.mjs): bin/logship.js runs it, so the runs below use it
-    assert.ok(files.includes('dist/logship.mjs'), 'the one-file bundle is installed');
+    // the command bundled (scripts/bundle.mjs): bin/logship.js runs it, so the runs below use it
+    assert.ok(files.includes('dist/bundle/main.mjs'), 'the bundle is installed');
+    assert.ok(files.filter((f) => f.startsWith('dist/bundle/chunk-')).length >= 2, 'with its chunks');
 
     // the third-party dependencies the cli declares are the packages' own, and they installed
     const installed = readJson(path.join(cliDir, 'package.json')).dependencies ?? {};
