@@ -34,7 +34,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
 const ON_REQUEST = new Set(['ship-properties', 'compression']);
 const wanted = process.argv.slice(2);
 for (const w of wanted) if (!(w in BENCHES)) throw new Error(`unknown benchmark ${w}; choose from ${Object.keys(BENCHES).join(', ')}`);
-// the rows run the built command (dist/ and its one-file bundle): build it from the sources first
+// the rows run the built command (dist/ and its bundle, scripts/bundle.mjs): build it from the sources first
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 process.stdout.write(
   `logship benchmarks (scale ${SCALE}) on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`,

@@ -61,6 +61,12 @@ try {
     plugins: [ownPackageJson],
     logLevel: 'warning',
   });
+  // a read of '../package.json' left in the bundle would name the cli's manifest for every package
+  for (const file of fs.readdirSync(outdir)) {
+    if (/['"]\.\.\/package\.json['"]/.test(fs.readFileSync(path.join(outdir, file), 'utf8'))) {
+      throw new Error(`${file} still reads '../package.json': write it as ${PACKAGE_JSON} so the plugin can replace it`);
+    }
+  }
 } catch (err) {
   process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
