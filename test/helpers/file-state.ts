@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AMQP_URL, queueDepth } from './amqp.js';
 import { metricValue } from './pipeline.js';
+import { waitFor } from './wait.js';
 
 export interface CheckpointEntry {
   fileId: string;
@@ -72,6 +73,19 @@ export interface ShipHealth {
 
 export async function shipHealth(url: string): Promise<ShipHealth> {
   return (await (await fetch(`${url}/health`)).json()) as ShipHealth;
+}
+
+/** Waits until the shipper's /health satisfies `ok` (named `what` in the timeout error) and returns it. */
+export function shipHealthWhen(url: string, what: string, ok: (h: ShipHealth) => boolean, timeoutMs = 10_000): Promise<ShipHealth> {
+  return waitFor(
+    what,
+    async () => {
+      const h = await shipHealth(url);
+      return ok(h) ? h : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 /** The URL a `ship --follow --metrics-port 0` serves, from its log (LOGSHIP_LOG_LEVEL=info). */

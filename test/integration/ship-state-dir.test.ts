@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Names } from '../helpers/amqp.js';
 import type { RunningCli } from '../helpers/cli.js';
-import { checkpointedToEnd, checkpoints, drained, lineList, lines, shipHealth } from '../helpers/file-state.js';
+import { checkpointedToEnd, checkpoints, drained, lineList, lines, shipHealth, shipHealthWhen } from '../helpers/file-state.js';
 import { bootstrap, ship, type IndexerProcess } from '../helpers/pipeline.js';
 import { usePipeline } from '../helpers/use-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
@@ -142,15 +142,7 @@ describe('ship: state directory and unreadable inputs', () => {
     const filler = fill(c.stateDir);
     fs.appendFileSync(log, lines(100, 200));
     await waitFor('the new lines indexed while checkpoints cannot be written', async () => (await es.count(n.indexWildcard)) === 200, 30_000, 50);
-    const degraded = await waitFor(
-      '/health degraded',
-      async () => {
-        const h = await shipHealth(url);
-        return h.status === 'degraded' ? h : undefined;
-      },
-      10_000,
-      50,
-    );
+    const degraded = await shipHealthWhen(url, '/health degraded', (h) => h.status === 'degraded');
     assert.equal(degraded.checkpoints.ok, false);
     assert.match(degraded.checkpoints.error ?? '', /cannot write checkpoints in .*state: .*(ENOSPC|no space left)/i);
     assert.ok(degraded.checkpoints.since);
@@ -158,15 +150,7 @@ describe('ship: state directory and unreadable inputs', () => {
     assert.match(s.stderr(), /cannot write checkpoints; shipping goes on, retrying every second/);
     fs.rmSync(filler);
     await waitFor('the checkpoint at the end of the file', () => checkpointedToEnd(stateDir, [log]), 10_000, 50);
-    const healed = await waitFor(
-      '/health ok again',
-      async () => {
-        const h = await shipHealth(url);
-        return h.status === 'ok' ? h : undefined;
-      },
-      10_000,
-      50,
-    );
+    const healed = await shipHealthWhen(url, '/health ok again', (h) => h.status === 'ok');
     assert.equal(healed.checkpoints.error, null);
     s.child.kill('SIGTERM');
     assert.equal((await s.exited).code, 0, s.stderr());
@@ -185,14 +169,11 @@ describe('ship: state directory and unreadable inputs', () => {
     fs.symlinkSync(loop, loop);
     const { p: s, url } = await follow(t, c, [good, adir, loop]);
     const { n } = c;
-    const degraded = await waitFor(
+    const degraded = await shipHealthWhen(
+      url,
       '/health degraded with both problems',
-      async () => {
-        const h = await shipHealth(url);
-        return h.status === 'degraded' && Object.keys(h.inputProblems).length === 2 ? h : undefined;
-      },
+      (h) => h.status === 'degraded' && Object.keys(h.inputProblems).length === 2,
       20_000,
-      50,
     );
     const problems = Object.values(degraded.inputProblems).join('\n');
     assert.match(problems, /adir: is a directory/);
