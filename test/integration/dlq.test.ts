@@ -98,6 +98,17 @@ describe('dlq', () => {
     assert.equal(copies[0]!.properties.headers?.['x-logship-error-reason'], undefined, 'error headers are dropped');
   });
 
+  it('dlq replay --max-inflight 1 (the smallest window: one unconfirmed copy, one letter held) replays every letter once', async (t) => {
+    const n = await topology(t, 'dlqwin1');
+    await fillDeadLetters(n, 300);
+    const r = await runCli(['dlq', 'replay', '--max-inflight', '1'], { env: n.env, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /replayed 300 message\(s\) .*; 0 left in/);
+    const copies = await drainQueue(n.queue);
+    assert.equal(copies.length, 300);
+    assert.equal(new Set(eventIds(copies)).size, 300);
+  });
+
   it('dlq replay keeps the content encoding of a letter dead-lettered as received: a gzip body is replayed as gzip, not as text', async (t) => {
     const n = await topology(t, 'dlqgzip');
     const body = gzipSync('{"message":"compressed"}');

@@ -141,13 +141,14 @@ function message(id: string): OutgoingMessage<string> {
   return { messageId: id, body: Buffer.from(`{"id":"${id}"}`), properties: { messageId: id }, events: 1, meta: id };
 }
 
-async function setup(opts: { maxInflight?: number; recycleAfterNacks?: number } = {}) {
+async function setup(opts: { maxInflight?: number; maxInflightBytes?: number; recycleAfterNacks?: number } = {}) {
   const conn = new FakeConnection();
   const clock = new FakeClock();
   const publisher = new Publisher<string>(conn as unknown as RecoveringChannelModel, {
     exchange: 'logs',
     routingKey: 'logs',
     maxInflight: opts.maxInflight ?? 100,
+    maxInflightBytes: opts.maxInflightBytes ?? 1 << 20,
     logger: createLogger({ level: 'silent' }),
     clock,
     random: () => 0.5,
@@ -298,6 +299,26 @@ describe('Publisher', () => {
     conn.channel.ack('a');
     await waiting;
     assert.equal(publisher.hasRoom(), true);
+  });
+
+  it('the window bounds bytes in flight (--max-inflight-bytes): ready() waits for a confirm; a larger message still goes alone', async () => {
+    const { conn, publisher } = await setup({ maxInflightBytes: 20 });
+    const sized = (id: string, bytes: number) => ({ ...message(id), body: Buffer.alloc(bytes, 0x20) });
+    publisher.send(sized('a', 12));
+    assert.equal(publisher.hasRoom(), true, '12 of 20 bytes');
+    publisher.send(sized('b', 12));
+    assert.equal(publisher.hasRoom(), false, '24 of 20 bytes');
+    let ready = false;
+    const waiting = publisher.ready().then(() => {
+      ready = true;
+    });
+    await tick();
+    assert.equal(ready, false);
+    conn.channel.ack('a');
+    await waiting;
+    conn.channel.ack('b');
+    publisher.send(sized('c', 100));
+    assert.equal(publisher.hasRoom(), false, 'a message over the bound is sent, alone');
   });
 
   it('a channel closed by a fatal broker error (NOT_FOUND) fails every message once and stops the publisher', async () => {

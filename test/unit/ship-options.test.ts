@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCodes, LogshipError, createLogger, createRegistry, loadCommandLine } from '@logship/common';
-import { ShipSession, checkShipOptions, formatSummary, shipMultiline } from '@logship/shipper';
+import { ShipSession, checkShipOptions, formatSummary, publisherOptions, shipMultiline } from '@logship/shipper';
 
 function check(argv: string[], files: boolean): LogshipError | null {
   const { config } = loadCommandLine('ship', argv, {});
@@ -45,6 +45,16 @@ describe('ship options that do not apply', () => {
     assert.equal(check(['--follow'], false)?.exitCode, 2);
     assert.equal(check([], false), null);
     assert.equal(check([], true), null);
+  });
+
+  it('--max-inflight and --max-inflight-bytes bound the confirm window of the publisher', () => {
+    const logger = createLogger({ level: 'silent' });
+    const o = publisherOptions(loadCommandLine('ship', ['--max-inflight', '7', '--max-inflight-bytes', '64kb'], {}).config, logger);
+    assert.equal(o.maxInflight, 7);
+    assert.equal(o.maxInflightBytes, 64 * 1024);
+    const env = publisherOptions(loadCommandLine('ship', [], { LOGSHIP_MAX_INFLIGHT_BYTES: '2mb' }).config, logger);
+    assert.equal(env.maxInflightBytes, 2 * 1024 * 1024);
+    assert.throws(() => loadCommandLine('ship', ['--max-inflight-bytes', '0'], {}), /--max-inflight-bytes/);
   });
 
   it('multiline applies to stdin and files alike', () => {

@@ -24,7 +24,7 @@ export { EventWriter, type EventWriterOptions } from './events/event-writer.js';
 export { MessageEncoder } from './publish/message-encoder.js';
 export { ConfirmWindow, NACK_BACKOFF, NACK_BUDGET_MS, type OutgoingMessage, type Outcome } from './publish/confirm-window.js';
 export { Publisher, type PublisherClock, type PublisherOptions } from './publish/publisher.js';
-export { ShipSession, formatSummary, notDelivered, type SessionOptions, type ShipSummary } from './publish/ship-session.js';
+export { ShipSession, formatSummary, notDelivered, publisherOptions, type SessionOptions, type ShipSummary } from './publish/ship-session.js';
 
 export { checkShipOptions, shipMultiline, type ShipMultiline } from './ship-options.js';
 export { renderProgress, startProgress, type ProgressSource } from './progress.js';

@@ -50,7 +50,7 @@ export async function runDlq({ config, positionals }: CommandContext): Promise<n
       }
       return ExitCodes.OK;
     }
-    const r = await replayDeadLetters(conn, config, config.limit);
+    const r = await replayDeadLetters(conn, config, config.limit, { window: config.maxInflight });
     const left = r.remaining === null ? '' : `; ${r.remaining} left in "${config.deadLetterQueue}"`;
     const newer = r.leftNewer ? ' (letters dead-lettered after the replay started are left for the next replay)' : '';
     process.stdout.write(

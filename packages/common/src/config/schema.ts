@@ -227,6 +227,13 @@ export const OPTIONS = {
     commands: ['ship', 'generate', 'dlq'],
     arg: 'N',
   },
+  maxInflightBytes: {
+    format: 'bytes',
+    default: '16mb',
+    doc: 'bytes of message bodies awaiting a broker confirm before input is paused (a message larger than this is still sent alone); bounds memory with --events-per-message',
+    commands: ['ship', 'generate'],
+    arg: 'SIZE',
+  },
   nackTimeout: {
     format: 'duration',
     default: '60s',

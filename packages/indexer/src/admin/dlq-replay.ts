@@ -31,14 +31,15 @@ import {
 import { DLQ_HEADERS } from '../outputs/dead-letter.js';
 import type { DlqSettings } from './dlq-admin.js';
 
-/** Unconfirmed copies at most (and letters held unacked): enough for thousands of letters/s. */
-const REPLAY_WINDOW = 2000;
+/** Unconfirmed copies at most (and letters held unacked) when no window is given: the default of --max-inflight. */
+const REPLAY_WINDOW = 1000;
 /** With nothing in flight and no delivery for this long, the queue is checked: empty means done. */
 const IDLE_MS = 300;
 /** Idle this long (letters ready but never delivered to us, e.g. a single-active-consumer queue): stop. */
 const GIVE_UP_IDLE_MS = 5000;
 
 export interface ReplayOptions {
+  /** copies awaiting a confirm at most, and letters held unacked (dlq replay's --max-inflight) */
   window?: number;
 }
 

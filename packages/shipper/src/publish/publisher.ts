@@ -44,8 +44,8 @@ export interface PublisherOptions {
   exchange: string;
   routingKey: string;
   maxInflight: number;
-  /** bytes of message bodies awaiting a confirm (bounds memory with large NDJSON messages); default 4 MiB */
-  maxInflightBytes?: number;
+  /** bytes of message bodies awaiting a confirm (bounds memory with large NDJSON messages): ship's --max-inflight-bytes */
+  maxInflightBytes: number;
   logger: Logger;
   /** how long a message may keep being nacked before it fails; default NACK_BUDGET_MS (60 s) */
   nackBudgetMs?: number;
@@ -102,7 +102,7 @@ export class Publisher<M = unknown> extends EventEmitter {
     this.window = new ConfirmWindow<M>(
       {
         maxMessages: options.maxInflight,
-        maxBytes: options.maxInflightBytes ?? 4 * 1024 * 1024,
+        maxBytes: options.maxInflightBytes,
         now: this.clock.now,
         ...(options.nackBudgetMs !== undefined ? { nackBudgetMs: options.nackBudgetMs } : {}),
         ...(options.random ? { random: options.random } : {}),

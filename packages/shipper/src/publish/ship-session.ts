@@ -20,7 +20,7 @@ import { MessageEncoder } from './message-encoder.js';
 import type { EventFactory, SerializedEvent } from '../events/event-factory.js';
 import type { EventWriter } from '../events/event-writer.js';
 import type { OutgoingMessage, Outcome } from './confirm-window.js';
-import { Publisher } from './publisher.js';
+import { Publisher, type PublisherOptions } from './publisher.js';
 
 export interface ShipSummary {
   read: number;
@@ -45,6 +45,18 @@ export function formatSummary(s: ShipSummary): string {
     ` (truncated ${s.truncated}, unroutable ${s.unroutable}, json failures ${s.jsonFailures})` +
     (missing > 0 ? `; ${missing} events read were not delivered` : '')
   );
+}
+
+/** The publisher's options from the configuration: both bounds of the confirm window, the nack budget. */
+export function publisherOptions(config: Config, logger: Logger): PublisherOptions {
+  return {
+    exchange: config.exchange,
+    routingKey: config.routingKey,
+    maxInflight: config.maxInflight,
+    maxInflightBytes: config.maxInflightBytes,
+    nackBudgetMs: config.nackTimeout,
+    logger,
+  };
 }
 
 export interface SessionOptions<M> {
@@ -103,13 +115,7 @@ export class ShipSession<M = undefined> {
     const { config, logger } = this.options;
     const conn = await connectRecovering(config, { role: 'shipper', logger, registry: this.options.registry });
     this.conn = conn;
-    const publisher = new Publisher<M[]>(conn, {
-      exchange: config.exchange,
-      routingKey: config.routingKey,
-      maxInflight: config.maxInflight,
-      nackBudgetMs: config.nackTimeout,
-      logger,
-    });
+    const publisher = new Publisher<M[]>(conn, publisherOptions(config, logger));
     this.publisher = publisher;
     publisher.on('settled', (msg: OutgoingMessage<M[]>, outcome: Outcome, error?: Error) => this.onSettled(msg, outcome, error));
     publisher.on('publish-error', () => this.metrics.publishErrors.inc());
