@@ -1,6 +1,8 @@
 /** `logship dlq list|replay` against a real broker: speed, concurrent replays, a broker stop mid-replay. */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
 import { AMQP_URL, drainQueue, queueDepth, randomNames, type Names } from '../helpers/amqp.js';
@@ -35,6 +37,8 @@ async function fillDeadLetters(n: Names, count: number, url = AMQP_URL, extra: (
     await conn.close();
   }
 }
+
+const execFileAsync = promisify(execFile);
 
 function eventIds(messages: amqp.GetMessage[]): string[] {
   return messages.map((m) => String(m.properties.headers?.['x-logship-event-id']));
@@ -98,15 +102,30 @@ describe('dlq', () => {
     assert.equal(copies[0]!.properties.headers?.['x-logship-error-reason'], undefined, 'error headers are dropped');
   });
 
-  it('dlq replay --max-inflight 1 (the smallest window: one unconfirmed copy, one letter held) replays every letter once', async (t) => {
-    const n = await topology(t, 'dlqwin1');
-    await fillDeadLetters(n, 300);
-    const r = await runCli(['dlq', 'replay', '--max-inflight', '1'], { env: n.env, timeoutMs: 60_000 });
+  it('dlq replay --max-inflight 5 holds at most 5 letters: its consumer on the dead-letter queue has prefetch 5 (rabbitmqctl), every letter replayed once', async (t) => {
+    const n = await topology(t, 'dlqwin');
+    // with a window of 5 each copy waits for its confirm in small groups: enough letters for the consumer to be seen
+    const total = 10_000;
+    await fillDeadLetters(n, total);
+    const replay = startCli(['dlq', 'replay', '--max-inflight', '5'], { env: n.env, timeoutMs: 120_000 });
+    t.after(() => replay.child.kill('SIGKILL'));
+    const prefetch = await waitFor(
+      'the replay consumer on the dead-letter queue',
+      async () => {
+        const { stdout } = await execFileAsync('rabbitmqctl', ['list_consumers', '-p', '/', 'queue_name', 'prefetch_count', '--formatter', 'json', '--quiet']);
+        const rows = JSON.parse(stdout) as Array<{ queue_name: string; prefetch_count: number }>;
+        return rows.find((r) => r.queue_name === n.deadLetterQueue)?.prefetch_count;
+      },
+      60_000,
+      50,
+    );
+    assert.equal(prefetch, 5);
+    const r = await replay.exited;
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /replayed 300 message\(s\) .*; 0 left in/);
+    assert.match(r.stdout, new RegExp(`replayed ${total} message\\(s\\) .*; 0 left in`));
     const copies = await drainQueue(n.queue);
-    assert.equal(copies.length, 300);
-    assert.equal(new Set(eventIds(copies)).size, 300);
+    assert.equal(copies.length, total);
+    assert.equal(new Set(eventIds(copies)).size, total);
   });
 
   it('dlq replay keeps the content encoding of a letter dead-lettered as received: a gzip body is replayed as gzip, not as text', async (t) => {
