@@ -318,7 +318,8 @@ describe('Publisher', () => {
     await waiting;
     conn.channel.ack('b');
     publisher.send(sized('c', 100));
-    assert.equal(publisher.hasRoom(), false, 'a message over the bound is sent, alone');
+    assert.deepEqual(conn.channel.unanswered(), ['c'], 'a message over the bound is sent, alone');
+    assert.equal(publisher.hasRoom(), false);
   });
 
   it('a channel closed by a fatal broker error (NOT_FOUND) fails every message once and stops the publisher', async () => {

@@ -41,6 +41,7 @@ export {
 export {
   listDeadLetters,
   replayDeadLetters,
+  replayWindow,
   translateAmqpFailure,
   viewDeadLetter,
   type DeadLetterListing,

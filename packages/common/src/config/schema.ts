@@ -223,7 +223,7 @@ export const OPTIONS = {
   maxInflight: {
     format: 'positive-int',
     default: 1000,
-    doc: 'published messages awaiting a broker confirm before input is paused (dlq replay: copies awaiting a confirm, and letters held)',
+    doc: 'published messages awaiting a broker confirm before input is paused (dlq replay: copies awaiting a confirm, and letters held, at most 65535)',
     commands: ['ship', 'generate', 'dlq'],
     arg: 'N',
   },

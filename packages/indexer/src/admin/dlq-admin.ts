@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { requireQueue, type ChannelModel, type Message } from '@logship/common';
 import { DLQ_HEADERS } from '../outputs/dead-letter.js';
-import { translateAmqpFailure } from './dlq-replay.js';
+import { MAX_PREFETCH, translateAmqpFailure } from './dlq-replay.js';
 
-export { replayDeadLetters, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
+export { replayDeadLetters, replayWindow, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
 
 export interface DeadLetterView {
   eventId: string | null;
@@ -84,8 +84,6 @@ function letterKey(m: Message): string {
 
 /** At most this many letters are read to count distinct events (all held unacked at once). */
 const DISTINCT_SCAN_LIMIT = 10_000;
-/** basic.qos prefetch-count is a 16-bit field: no more letters can be held unacked by one consumer */
-const MAX_PREFETCH = 65_535;
 /** A read stops when no letter arrived for this long (another client holds the rest). */
 const LIST_IDLE_MS = 500;
 

@@ -31,6 +31,8 @@ import {
 import { DLQ_HEADERS } from '../outputs/dead-letter.js';
 import type { DlqSettings } from './dlq-admin.js';
 
+/** basic.qos prefetch-count is a 16-bit field: no more letters can be held unacked by one consumer */
+export const MAX_PREFETCH = 65_535;
 /** Unconfirmed copies at most (and letters held unacked) when no window is given: the default of --max-inflight. */
 const REPLAY_WINDOW = 1000;
 /** With nothing in flight and no delivery for this long, the queue is checked: empty means done. */
@@ -41,6 +43,14 @@ const GIVE_UP_IDLE_MS = 5000;
 export interface ReplayOptions {
   /** copies awaiting a confirm at most, and letters held unacked (dlq replay's --max-inflight) */
   window?: number;
+}
+
+/**
+ * The replay's window: --max-inflight (default 1000), no more than the letters to replay, and no
+ * more than a consumer's prefetch can hold (a 16-bit field: ship's --max-inflight has no such cap).
+ */
+export function replayWindow(window: number | undefined, target: number): number {
+  return Math.max(1, Math.min(window ?? REPLAY_WINDOW, target, MAX_PREFETCH));
 }
 
 export interface ReplayResult {
@@ -325,7 +335,7 @@ export async function replayDeadLetters(conn: ChannelModel, s: DlqSettings, limi
   conn.on('close', onConnectionClose);
   const run = new ReplayRun(s, pub, sub, target, startedAt);
   try {
-    await run.start(Math.max(1, Math.min(options.window ?? REPLAY_WINDOW, target)));
+    await run.start(replayWindow(options.window, target));
   } catch (err) {
     run.fail(translateAmqpFailure(err, `dlq replay could not consume "${s.deadLetterQueue}"`, safe));
   }
