@@ -141,6 +141,18 @@ function message(id: string): OutgoingMessage<string> {
   return { messageId: id, body: Buffer.from(`{"id":"${id}"}`), properties: { messageId: id }, events: 1, meta: id };
 }
 
+/** ready() stays pending while the window is full, and resolves once the broker acks `id`. */
+async function readyOnlyAfterAck(publisher: Publisher<string>, conn: FakeConnection, id: string): Promise<void> {
+  let ready = false;
+  const waiting = publisher.ready().then(() => {
+    ready = true;
+  });
+  await tick();
+  assert.equal(ready, false, 'ready() waits while the window is full');
+  conn.channel.ack(id);
+  await waiting;
+}
+
 async function setup(opts: { maxInflight?: number; maxInflightBytes?: number; recycleAfterNacks?: number } = {}) {
   const conn = new FakeConnection();
   const clock = new FakeClock();
@@ -290,14 +302,7 @@ describe('Publisher', () => {
     publisher.send(message('a'));
     publisher.send(message('b'));
     assert.equal(publisher.hasRoom(), false);
-    let ready = false;
-    const waiting = publisher.ready().then(() => {
-      ready = true;
-    });
-    await tick();
-    assert.equal(ready, false);
-    conn.channel.ack('a');
-    await waiting;
+    await readyOnlyAfterAck(publisher, conn, 'a');
     assert.equal(publisher.hasRoom(), true);
   });
 
@@ -308,14 +313,7 @@ describe('Publisher', () => {
     assert.equal(publisher.hasRoom(), true, '12 of 20 bytes');
     publisher.send(sized('b', 12));
     assert.equal(publisher.hasRoom(), false, '24 of 20 bytes');
-    let ready = false;
-    const waiting = publisher.ready().then(() => {
-      ready = true;
-    });
-    await tick();
-    assert.equal(ready, false);
-    conn.channel.ack('a');
-    await waiting;
+    await readyOnlyAfterAck(publisher, conn, 'a');
     conn.channel.ack('b');
     publisher.send(sized('c', 100));
     assert.deepEqual(conn.channel.unanswered(), ['c'], 'a message over the bound is sent, alone');
