@@ -4,7 +4,7 @@
  * without Elasticsearch (ship, generate) do not load the client.
  */
 export { ErrorCodes, ExitCodes, LogshipError, errorMessage, isLogshipError, type ErrorCode } from './errors.js';
-export { MIN_RETENTION_MS, formatBytes, formatEsDuration, parseBytes, parseDuration, parseRetention } from './units.js';
+export { MAX_PREFETCH, MIN_RETENTION_MS, formatBytes, formatEsDuration, parseBytes, parseDuration, parseRetention } from './units.js';
 export { createLogger, maskUrl, scrubConfigSecrets, scrubSecrets, type Logger, type SecretSettings } from './logger.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 

@@ -22,6 +22,9 @@ const DURATION_UNITS: Record<string, number> = {
 };
 
 /** Bytes from "5mb", "512kb", "1048576" or a number. Returns NaN when invalid. */
+/** basic.qos prefetch-count is a 16-bit field: no consumer can hold more deliveries unacked */
+export const MAX_PREFETCH = 65_535;
+
 export function parseBytes(value: unknown): number {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : Number.NaN;
   if (typeof value !== 'string') return Number.NaN;

@@ -3,6 +3,7 @@ import {
   ErrorCodes,
   ExitCodes,
   LogshipError,
+  MAX_PREFETCH,
   createRegistry,
   dataStreamIndexProblem,
   handleShutdownSignals,
@@ -26,7 +27,7 @@ export function batchAdvice(config: Pick<Config, 'batchSize' | 'prefetch' | 'flu
   return (
     `--batch-size ${config.batchSize} is larger than --prefetch ${config.prefetch}: with one event per message a batch never fills, ` +
     `so each waits --flush-interval (${config.flushInterval} ms) and the indexer writes at most ${config.prefetch} events per interval; ` +
-    `set --prefetch ${Math.min(config.batchSize, 65535)} or more (or --batch-size ${config.prefetch} or less), ` +
+    `set --prefetch ${Math.min(config.batchSize, MAX_PREFETCH)} or more (or --batch-size ${config.prefetch} or less), ` +
     `unless shippers send ${perMessage} or more events per message (--events-per-message)`
   );
 }

@@ -2,7 +2,7 @@
 import convict from 'convict';
 import { validateDataStreamName } from '../index-name.js';
 import { maskUrl, splitUrl, splitUrlList } from '../logger.js';
-import { parseBytes, parseDuration, parseRetention } from '../units.js';
+import { MAX_PREFETCH, parseBytes, parseDuration, parseRetention } from '../units.js';
 
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off'];
@@ -180,7 +180,7 @@ export function registerFormats(): void {
   convict.addFormat({
     name: 'prefetch',
     validate(value: unknown) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_PREFETCH) {
         throw new Error('must be a whole number from 1 to 65535 (the AMQP prefetch count is 16 bits; 0, unlimited, is not allowed)');
       }
     },

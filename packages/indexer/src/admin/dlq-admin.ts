@@ -4,9 +4,9 @@
  * they hold. `dlq replay` lives in dlq-replay.ts.
  */
 import { createHash } from 'node:crypto';
-import { requireQueue, type ChannelModel, type Message } from '@logship/common';
+import { MAX_PREFETCH, requireQueue, type ChannelModel, type Message } from '@logship/common';
 import { DLQ_HEADERS } from '../outputs/dead-letter.js';
-import { MAX_PREFETCH, translateAmqpFailure } from './dlq-replay.js';
+import { translateAmqpFailure } from './dlq-replay.js';
 
 export { replayDeadLetters, replayWindow, translateAmqpFailure, type ReplayOptions, type ReplayResult } from './dlq-replay.js';
 

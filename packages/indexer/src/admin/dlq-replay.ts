@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import {
   ErrorCodes,
   LogshipError,
+  MAX_PREFETCH,
   errorMessage,
   isBrokerAccessRefused,
   isBrokerNotFound,
@@ -31,8 +32,6 @@ import {
 import { DLQ_HEADERS } from '../outputs/dead-letter.js';
 import type { DlqSettings } from './dlq-admin.js';
 
-/** basic.qos prefetch-count is a 16-bit field: no more letters can be held unacked by one consumer */
-export const MAX_PREFETCH = 65_535;
 /** Unconfirmed copies at most (and letters held unacked) when no window is given: the default of --max-inflight. */
 const REPLAY_WINDOW = 1000;
 /** With nothing in flight and no delivery for this long, the queue is checked: empty means done. */
