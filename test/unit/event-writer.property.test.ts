@@ -8,7 +8,9 @@
  *   - valid UTF-8: the bytes written are exactly the string path's JSON;
  *   - invalid UTF-8: the byte path declines (-1 / null) and adds nothing;
  *     the string path then makes a valid event with U+FFFD;
- *   - every event is valid JSON of one line whose message decodes to the line.
+ *   - every event is valid JSON of one line whose message decodes to the line;
+ *   - the encoder reuses a slab once its messages are released, in any order,
+ *     and never writes over a body that was not released.
  *
  * A failure prints fast-check's seed and path; LOGSHIP_TEST_SEED=<seed> replays it.
  */
@@ -89,5 +91,49 @@ describe('event writer (property)', () => {
       }),
       { seed: SEED, numRuns: 500 },
     );
+  });
+
+  it('released slabs are reused, in any release order, and never under a body still waiting for its confirm', () => {
+    const writer = new EventWriter({ hostName: 'h', inputType: 'stdin', scope: 'run' });
+    let reusedSomewhere = false;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ len: fc.integer({ min: 0, max: 60_000 }), release: fc.nat(), byte: fc.integer({ min: 0x21, max: 0x7e }) }), {
+          minLength: 1,
+          maxLength: 150,
+          size: 'max', // long runs: a slab fills and is released
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        (steps, perMessage) => {
+          const enc = new MessageEncoder<undefined>(perMessage);
+          const waiting: Array<{ body: Buffer; copy: Buffer; release: () => void }> = [];
+          const seen = new Set<ArrayBufferLike>();
+          let last: ArrayBufferLike | null = null;
+          const check = (slab?: ArrayBufferLike) => {
+            for (const w of waiting) if (slab === undefined || w.body.buffer === slab) assert.ok(w.body.equals(w.copy), 'a waiting body was written over');
+          };
+          for (const [i, step] of steps.entries()) {
+            const msg = enc.addLine(writer, Buffer.alloc(step.len, step.byte), 0, step.len, i, false);
+            if (msg) {
+              // back in a slab after leaving it: the slab was released and reused
+              if (msg.body.buffer !== last && seen.has(msg.body.buffer)) reusedSomewhere = true;
+              seen.add(msg.body.buffer);
+              last = msg.body.buffer;
+              // the slab just written: no waiting body in it may have changed
+              check(msg.body.buffer);
+              waiting.push({ body: msg.body, copy: Buffer.from(msg.body), release: msg.release! });
+            }
+            // half the steps release a waiting message at random, a quarter the oldest (confirms come mostly in order)
+            const pick = step.release % 4;
+            if (waiting.length > 0 && pick < 3) waiting.splice(pick < 2 ? step.release % waiting.length : 0, 1)[0]!.release();
+            if (i % 10 === 0) check();
+          }
+          check();
+        },
+      ),
+      // no shrinking: a failing run of 150 large lines takes minutes to shrink; the seed replays it
+      { seed: SEED, numRuns: 150, endOnFailure: true },
+    );
+    assert.ok(reusedSomewhere, 'some run reused a released slab');
   });
 });

@@ -183,6 +183,30 @@ describe('message encoder (slabs)', () => {
     }
   });
 
+  it('a slab is reused only once every message in it is released, never while one still waits for its confirm', () => {
+    const enc = new MessageEncoder<undefined>(1);
+    const line = Buffer.from('y'.repeat(20_000));
+    let n = 0;
+    const add = () => enc.addLine(writer, line, 0, line.length, n++, false)!;
+    const msgs = Array.from({ length: 150 }, add);
+    const first = msgs[0]!.body.buffer;
+    const inFirst = msgs.filter((m) => m.body.buffer === first);
+    assert.ok(inFirst.length > 1 && inFirst.length < msgs.length, 'the messages fill more than one slab');
+    const waiting = inFirst[0]!;
+    const copy = Buffer.from(waiting.body);
+    for (const m of inFirst.slice(1)) m.release!();
+    assert.equal(enc.pooledSlabs, 0, 'one message still reads the first slab');
+    for (let i = 0; i < 150; i++) assert.notEqual(add().body.buffer, first, 'a slab a waiting message reads is never written again');
+    assert.ok(waiting.body.equals(copy));
+    waiting.release!();
+    waiting.release!(); // a second call changes nothing
+    assert.equal(enc.pooledSlabs, 1);
+    let reused = false;
+    for (let i = 0; i < 150 && !reused; i++) reused = add().body.buffer === first;
+    assert.ok(reused, 'the released slab holds the next bodies');
+    assert.equal(enc.pooledSlabs, 0);
+  });
+
   it('one event per message: the message id is the event id, content type JSON', () => {
     const enc = new MessageEncoder<undefined>(1);
     const line = Buffer.from('hello');

@@ -24,12 +24,12 @@ class FakeConfirmChannel extends EventEmitter {
   closing = false;
   /** close() takes until finishClose() (default: closes at once) */
   slowClose = false;
-  /** every publish, in order, with its callback (null once answered) */
-  readonly published: Array<{ id: string; cb: ConfirmCb | null }> = [];
-  publish(_exchange: string, _key: string, _body: Buffer, props: { messageId: string }, cb: ConfirmCb): boolean {
+  /** every publish, in order, with its callback (null once answered) and the body's bytes (amqplib copies them into its frame) */
+  readonly published: Array<{ id: string; cb: ConfirmCb | null; body: string }> = [];
+  publish(_exchange: string, _key: string, body: Buffer, props: { messageId: string }, cb: ConfirmCb): boolean {
     if (this.closed) throw new Error('Channel closed');
     if (this.closing) throw new Error('Channel closing');
-    this.published.push({ id: props.messageId, cb });
+    this.published.push({ id: props.messageId, cb, body: body.toString() });
     return true;
   }
   /** answers of the broker, oldest unanswered first */
@@ -287,6 +287,41 @@ describe('Publisher', () => {
     await reconnect();
     assert.ok(conn.channel.ack('a'));
     assert.deepEqual(settled, [{ id: 'a', outcome: 'confirmed' }]);
+  });
+
+  it('a body is released to its encoder once, when its message is settled, never while it may be re-published; a nack retry copies it out first', async () => {
+    const { conn, clock, publisher, reconnect } = await setup();
+    const released: string[] = [];
+    /** a body in a shared slab, as the encoder makes them; release() lets the encoder reuse the slab */
+    const slab = Buffer.alloc(256, 0x20);
+    let at = 0;
+    const inSlab = (id: string): OutgoingMessage<string> => {
+      const text = `{"id":"${id}"}`;
+      const body = slab.subarray(at, at + text.length);
+      at += body.write(text);
+      return { ...message(id), body, release: () => released.push(id) };
+    };
+    publisher.send(inSlab('a'));
+    publisher.send(inSlab('b'));
+    publisher.send(inSlab('c'));
+    publisher.send(inSlab('d'));
+    assert.deepEqual(released, [], 'nothing is released while it waits for the broker');
+    conn.channel.ack('a');
+    assert.deepEqual(released, ['a']);
+    conn.channel.returnMessage('b');
+    conn.channel.ack('b');
+    assert.deepEqual(released, ['a', 'b'], 'unroutable is settled too');
+    conn.channel.nack('c');
+    assert.deepEqual(released, ['a', 'b', 'c'], 'a nacked body is copied out of the slab and the slab released');
+    conn.drop();
+    assert.deepEqual(released, ['a', 'b', 'c'], 'a message left unconfirmed by a lost channel is kept for the next');
+    slab.fill(0x78, 0, slab.indexOf('{"id":"d"}')); // the encoder reuses what a, b and c held (d still reads its bytes)
+    await reconnect();
+    clock.advance(10_000); // c's backoff after the nack
+    assert.deepEqual(conn.channel.published.map((p) => p.body).sort(), ['{"id":"c"}', '{"id":"d"}'], 'c re-published from its copy');
+    conn.channel.ack('c');
+    conn.channel.ack('d');
+    assert.deepEqual(released, ['a', 'b', 'c', 'd'], 'released once each');
   });
 
   it('a basic.return before the ack settles the message as unroutable', async () => {

@@ -23,6 +23,12 @@ export interface OutgoingMessage<M = unknown> {
   events: number;
   /** opaque data handed back on settle (checkpoints) */
   meta?: M;
+  /**
+   * Called by the publisher once `body`'s bytes are no longer read: when the
+   * message is settled, or when a nack retry copied the body out. The
+   * encoder then reuses the memory. The publisher calls it once.
+   */
+  release?: (() => void) | undefined;
 }
 
 /**

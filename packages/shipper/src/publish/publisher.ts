@@ -62,6 +62,13 @@ export interface PublisherEvents<M> {
 
 const FATAL_CHANNEL_ERROR = /NOT_FOUND|ACCESS_REFUSED|PRECONDITION_FAILED|NOT_ALLOWED/;
 
+/** Tells the message's encoder, once, that its body's bytes are no longer read. */
+function releaseBody(msg: OutgoingMessage<unknown>): void {
+  const release = msg.release;
+  msg.release = undefined;
+  release?.();
+}
+
 /** least time between two channel replacements after repeated nacks */
 const RECYCLE_MS = 2000;
 
@@ -220,7 +227,10 @@ export class Publisher<M = unknown> extends EventEmitter {
     if (decision.kind === 'failed') return;
     this.recycleAfterNacks(ch, entry.nacks);
     // a body waiting seconds for its retry must not pin the encoder's whole slab
-    if (entry.msg.body.buffer.byteLength > entry.msg.body.length) entry.msg.body = Buffer.from(entry.msg.body);
+    if (entry.msg.body.buffer.byteLength > entry.msg.body.length) {
+      entry.msg.body = Buffer.from(entry.msg.body);
+      releaseBody(entry.msg);
+    }
     this.options.logger.warn({ messageId: entry.msg.messageId, nacks: entry.nacks, delayMs: decision.delayMs }, 'broker nacked a message; retrying');
     this.clock.setTimeout(() => {
       if (this.window.retryDue(entry)) this.transmit(entry);
@@ -249,6 +259,8 @@ export class Publisher<M = unknown> extends EventEmitter {
   }
 
   private onSettled(msg: OutgoingMessage<M>, outcome: Outcome, error?: Error): void {
+    // amqplib copied the body into its frame in publish(): the encoder may reuse these bytes now
+    releaseBody(msg);
     this.emit('settled', msg, outcome, error);
     this.wakeWindow();
     if (this.window.idle) this.wakeIdle();
