@@ -272,6 +272,12 @@ describe('files', () => {
     // full messages of 100 events, plus a few partial ones sent by --flush-interval while input waited
     const messages = (await queueDepth(c.n.queue)).messageCount;
     assert.ok(messages >= 12_000 && messages < 12_200, `${messages} messages`);
+    // one checkpoint mark per message (mergeMeta) still ends at the last line confirmed: the whole file
+    const state = JSON.parse(fs.readFileSync(path.join(c.env.LOGSHIP_STATE_DIR!, 'checkpoints.json'), 'utf8')) as { files: Array<{ offset: number }> };
+    assert.deepEqual(
+      state.files.map((f) => f.offset),
+      [fs.statSync(file).size],
+    );
   });
 
   it('checkpoint never ahead of confirms: with the broker stopped no checkpoint advances; after it returns, all arrive once', {

@@ -207,6 +207,31 @@ describe('message encoder (slabs)', () => {
     assert.equal(enc.pooledSlabs, 0);
   });
 
+  it("mergeMeta folds an event's meta into the previous one of the same message, never across messages", () => {
+    const merges: Array<[number, number]> = [];
+    // folds only an odd meta: 1 into 0, 5 into 4 (3 starts the second message, 2 and 4 are kept)
+    const enc = new MessageEncoder<number>(3, (prev, next) => {
+      merges.push([prev, next]);
+      return next % 2 === 1;
+    });
+    const line = Buffer.from('z');
+    const metas: number[][] = [];
+    for (let n = 0; n < 6; n++) {
+      const msg = enc.addLine(writer, line, 0, 1, n, false, n);
+      if (msg) metas.push(msg.meta!);
+    }
+    assert.deepEqual(metas, [
+      [0, 2],
+      [3, 4],
+    ]);
+    assert.deepEqual(merges, [
+      [0, 1],
+      [0, 2],
+      [3, 4],
+      [4, 5],
+    ]);
+  });
+
   it('one event per message: the message id is the event id, content type JSON', () => {
     const enc = new MessageEncoder<undefined>(1);
     const line = Buffer.from('hello');

@@ -128,6 +128,30 @@ describe('confirmed offsets', () => {
     c.skip(31);
     assert.equal(c.confirmed, 31);
   });
+
+  it('absorb folds a mark into the one tracked just before it while both wait, and refuses anything else', () => {
+    const c = new ConfirmedOffset(0);
+    const a = c.track(10);
+    const b = c.track(20);
+    assert.equal(c.absorb(a, b), true);
+    assert.equal(c.pending, 1);
+    c.skip(21);
+    const d = c.track(30);
+    assert.equal(c.absorb(a, d), false, 'a skipped line between them');
+    const e = c.track(40);
+    assert.equal(c.absorb(a, e), false, 'not the mark right before');
+    c.confirm(d);
+    const f = c.track(50);
+    assert.equal(c.absorb(e, f), true);
+    assert.equal(c.confirm(a), true);
+    assert.equal(c.confirmed, 30, 'a now ends where b ended; the skipped line and d follow');
+    assert.equal(c.confirm(e), true);
+    assert.equal(c.confirmed, 50, 'e ends where f ended');
+    const g = c.track(60);
+    c.confirm(g);
+    const h = c.track(70);
+    assert.equal(c.absorb(g, h), false, 'g is confirmed already');
+  });
 });
 
 describe('progress bar', () => {

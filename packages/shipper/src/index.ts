@@ -8,6 +8,7 @@ export { openStdin } from './inputs/stdin.js';
 export { StreamShipper, type StreamShipperOptions } from './inputs/stream-shipper.js';
 export { FileShipper, type FileProgress, type FileShipperOptions } from './inputs/files/file-shipper.js';
 export { ConfirmedOffset } from './inputs/files/confirmed-offset.js';
+export { mergeFileMeta, type FileMeta } from './inputs/files/file-input.js';
 export { FINGERPRINT_BYTES, checkStart, fingerprint, type Fingerprint } from './inputs/files/identity.js';
 export { StateStore, type CheckpointHealth, type FileState } from './inputs/files/state-store.js';
 export { TailStream, type TailEnd, type TailOptions } from './inputs/files/tail-stream.js';

@@ -49,7 +49,14 @@ export class MessageEncoder<M> {
   private lastN = 0;
   private metas: M[] = [];
 
-  constructor(private readonly eventsPerMessage: number) {}
+  /**
+   * @param mergeMeta folds an event's meta into the previous event's of the
+   *   same message (false keeps both): fewer objects wait for the confirm
+   */
+  constructor(
+    private readonly eventsPerMessage: number,
+    private readonly mergeMeta?: (prev: M, next: M) => boolean,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -129,7 +136,10 @@ export class MessageEncoder<M> {
 
   private added(meta: M | undefined): OutgoingMessage<M[]> | undefined {
     this.count++;
-    if (meta !== undefined) this.metas.push(meta);
+    if (meta !== undefined) {
+      const last = this.metas.length - 1;
+      if (last < 0 || !this.mergeMeta?.(this.metas[last]!, meta)) this.metas.push(meta);
+    }
     return this.count >= this.eventsPerMessage ? this.flush() : undefined;
   }
 

@@ -63,8 +63,15 @@ export interface SessionOptions<M> {
   config: Config;
   logger: Logger;
   registry: Registry;
-  /** called for every event once the broker settled it */
+  /** called for every meta handed in (after mergeMeta) once the broker settled its message */
   onSettled?: (meta: M, outcome: Outcome) => void;
+  /**
+   * Folds an event's meta into the meta of the event before it in the same
+   * message (they are settled together, with one outcome); returns false to
+   * keep both. With 100 events per message, one meta per message instead of
+   * one per event stays alive until the confirm (docs/performance.md).
+   */
+  mergeMeta?: (prev: M, next: M) => boolean;
 }
 
 export class ShipSession<M = undefined> {
@@ -82,7 +89,7 @@ export class ShipSession<M = undefined> {
 
   constructor(private readonly options: SessionOptions<M>) {
     this.metrics = createShipperMetrics(options.registry);
-    this.encoder = new MessageEncoder<M>(options.config.eventsPerMessage);
+    this.encoder = new MessageEncoder<M>(options.config.eventsPerMessage, options.mergeMeta);
   }
 
   /** The error that stops this run (unroutable, refused, not confirmed), if any. */

@@ -35,6 +35,20 @@ export class ConfirmedOffset {
     return mark;
   }
 
+  /**
+   * Folds `next`, the mark just tracked, into `prev`, the one tracked right
+   * before it, when both wait for a confirm: the two events are settled
+   * together (one message), so one mark ending at next's end stands for both.
+   * Returns false (nothing changed) otherwise.
+   */
+  absorb(prev: Mark, next: Mark): boolean {
+    const n = this.marks.length;
+    if (n - this.head < 2 || this.marks[n - 1] !== next || this.marks[n - 2] !== prev || prev.confirmed || next.confirmed) return false;
+    prev.end = next.end;
+    this.marks.pop();
+    return true;
+  }
+
   /** A line that needs no confirm (skipped): moves the offset when nothing is pending before it. */
   skip(end: number): void {
     if (this.pending === 0) this.confirmed = Math.max(this.confirmed, end);

@@ -25,6 +25,14 @@ export interface FileMeta {
   mark: ReturnType<ConfirmedOffset['track']>;
 }
 
+/**
+ * The session's mergeMeta for file events: consecutive lines of one file in
+ * one message keep one checkpoint mark, ending where the last of them ends.
+ */
+export function mergeFileMeta(trackers: Map<string, ConfirmedOffset>): (prev: FileMeta, next: FileMeta) => boolean {
+  return (prev, next) => prev.fileId === next.fileId && (trackers.get(prev.fileId)?.absorb(prev.mark, next.mark) ?? false);
+}
+
 export interface FileInputContext {
   config: Config;
   logger: Logger;

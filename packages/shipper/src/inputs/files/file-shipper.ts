@@ -11,7 +11,7 @@ import { glob, isDynamicPattern } from 'tinyglobby';
 import { ErrorCodes, LogshipError, errorMessage, type Config, type Logger, type Registry } from '@logship/common';
 import { ShipSession, type ShipSummary } from '../../publish/ship-session.js';
 import type { ConfirmedOffset } from './confirmed-offset.js';
-import { FileInput, describeFileError, type FileMeta } from './file-input.js';
+import { FileInput, describeFileError, mergeFileMeta, type FileMeta } from './file-input.js';
 import type { MultilineOptions } from '../../lines/multiline.js';
 import { type CheckpointHealth, StateStore } from './state-store.js';
 
@@ -55,6 +55,7 @@ export class FileShipper {
         const tracker = this.trackers.get(meta.fileId);
         if (tracker?.confirm(meta.mark)) this.store.advance(meta.fileId, tracker.confirmed);
       },
+      mergeMeta: mergeFileMeta(this.trackers),
     });
   }
 
