@@ -2,7 +2,8 @@
  * File checkpoints with several events per message (ShipSession's mergeMeta
  * as file inputs use it: consecutive lines of one file in one message keep one
  * mark). On random files — lines of two files interleaved, some lines skipped
- * (empty) — packed N per message and settled by the broker in any order, a
+ * (empty), some not valid UTF-8 (the string path, as file inputs fall back to
+ * it) — packed N per message and settled by the broker in any order, a
  * file's confirmed offset is always the end of the longest run of its lines,
  * from the start, that are all skipped or in settled messages: never past a
  * line still waiting, never behind one that is settled with all before it.
@@ -11,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfirmedOffset, EventWriter, MessageEncoder, mergeFileMeta, type FileMeta } from '@logship/shipper';
+import { ConfirmedOffset, EventFactory, EventWriter, MessageEncoder, mergeFileMeta, type FileMeta } from '@logship/shipper';
 import fc from 'fast-check';
 
 const SEED = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -26,14 +27,24 @@ interface Line {
 
 describe('file checkpoints (property)', () => {
   it('with N events per message and merged marks, settled in any order, the confirmed offset is the end of the settled prefix', () => {
-    const writer = new EventWriter({ hostName: 'h', inputType: 'file', scope: 'run' });
+    const scope = { hostName: 'h', inputType: 'file', scope: 'run' };
+    const writer = new EventWriter(scope);
+    const factory = new EventFactory({ ...scope, codec: 'plain' });
     let merged = false;
     fc.assert(
       fc.property(
-        fc.array(fc.record({ file: fc.constantFrom<'a' | 'b'>('a', 'b'), len: fc.integer({ min: 0, max: 40 }), skipped: fc.boolean() }), {
-          minLength: 1,
-          maxLength: 60,
-        }),
+        fc.array(
+          fc.record({
+            file: fc.constantFrom<'a' | 'b'>('a', 'b'),
+            len: fc.integer({ min: 0, max: 40 }),
+            skipped: fc.boolean(),
+            invalidUtf8: fc.boolean(),
+          }),
+          {
+            minLength: 1,
+            maxLength: 60,
+          },
+        ),
         fc.integer({ min: 1, max: 8 }),
         fc.array(fc.nat(), { minLength: 60, maxLength: 60 }),
         (input, perMessage, order) => {
@@ -62,10 +73,12 @@ describe('file checkpoints (property)', () => {
               tracker.skip(end);
               continue;
             }
-            const line = Buffer.alloc(x.len, 0x61);
-            const msg = enc.addLine(writer, line, 0, x.len, i, false, { fileId: x.file, mark: tracker.track(end) });
-            assert.notEqual(msg, null, 'ASCII lines take the byte path');
-            take(msg ?? undefined);
+            const line = Buffer.alloc(x.len + 1, 0x61);
+            if (x.invalidUtf8) line[x.len] = 0xff;
+            const meta = { fileId: x.file, mark: tracker.track(end) };
+            const msg = enc.addLine(writer, line, 0, line.length, i, false, meta);
+            assert.equal(msg === null, x.invalidUtf8, 'only a line that is not valid UTF-8 goes to the string path');
+            take(msg === null ? enc.add(factory.make(line.toString('utf8'), i, false), meta) : msg);
           }
           take(enc.flush());
           const settled = new Set<number>();
