@@ -21,10 +21,10 @@ const DURATION_UNITS: Record<string, number> = {
   d: 86_400_000,
 };
 
-/** Bytes from "5mb", "512kb", "1048576" or a number. Returns NaN when invalid. */
 /** basic.qos prefetch-count is a 16-bit field: no consumer can hold more deliveries unacked */
 export const MAX_PREFETCH = 65_535;
 
+/** Bytes from "5mb", "512kb", "1048576" or a number. Returns NaN when invalid. */
 export function parseBytes(value: unknown): number {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : Number.NaN;
   if (typeof value !== 'string') return Number.NaN;

@@ -181,7 +181,7 @@ export function registerFormats(): void {
     name: 'prefetch',
     validate(value: unknown) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_PREFETCH) {
-        throw new Error('must be a whole number from 1 to 65535 (the AMQP prefetch count is 16 bits; 0, unlimited, is not allowed)');
+        throw new Error(`must be a whole number from 1 to ${MAX_PREFETCH} (the AMQP prefetch count is 16 bits; 0, unlimited, is not allowed)`);
       }
     },
     coerce: (value: unknown) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
