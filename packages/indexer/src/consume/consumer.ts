@@ -59,6 +59,13 @@ export class Consumer implements AckWire {
   private readonly window: PrefetchWindow | null;
   /** a change of the prefetch window under way (consuming again) */
   private resizing: Promise<void> | null = null;
+  /**
+   * The window should change, but deliveries came before the consumer's tag:
+   * amqplib hands over the deliveries that follow consume-ok in the same read
+   * before the tag reaches us. Once the tag is known the window changes;
+   * otherwise a full first window would wait for its first bulk's answer.
+   */
+  private resizeWhenConsuming = false;
   /** the last fatal channel error (queue missing, access refused) */
   lastError: Error | null = null;
 
@@ -86,7 +93,15 @@ export class Consumer implements AckWire {
    */
   measured(events: number, bytes: number): void {
     const next = this.window?.observe(events, bytes);
-    if (next == null || this.resizing || !this.channels.keeping || !this.channels.channel || !this.consumerTag) return;
+    if (next != null) this.resizeTo(next);
+  }
+
+  private resizeTo(next: number): void {
+    if (this.resizing || !this.channels.keeping || !this.channels.channel) return;
+    if (!this.consumerTag) {
+      this.resizeWhenConsuming = true;
+      return;
+    }
     this.resizing = this.resize(this.channels.channel, this.consumerTag, next).finally(() => {
       this.resizing = null;
     });
@@ -129,6 +144,7 @@ export class Consumer implements AckWire {
       ready: async (channel) => {
         // a tag of an earlier channel (cancelled by the broker) must never be cancelled on this one
         this.consumerTag = null;
+        this.resizeWhenConsuming = false;
         const prefetch = this.prefetch;
         await channel.prefetch(prefetch);
         // the ack prefix is per channel: deliveries of an older channel can never be acked here
@@ -145,6 +161,9 @@ export class Consumer implements AckWire {
         this.consumerTag = ok.consumerTag;
         this.lastError = null;
         logger.info({ queue, prefetch }, 'consuming');
+        const next = this.resizeWhenConsuming ? this.window?.wanted() : null;
+        this.resizeWhenConsuming = false;
+        if (next != null) this.resizeTo(next);
       },
       closed: (channel, channelError, wasCurrent) => {
         // unacked deliveries of this channel go back to the queue

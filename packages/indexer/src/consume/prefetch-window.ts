@@ -76,6 +76,11 @@ export class PrefetchWindow {
     }
     this.seen++;
     this.sinceChange++;
+    return this.wanted();
+  }
+
+  /** the window to ask for instead of the current one, by the deliveries seen so far; null to keep it */
+  wanted(): number | null {
     // let the averages take in what this window brought before judging it
     if (this.sinceChange < Math.min(this.current, 32)) return null;
     const target = this.target;
