@@ -226,6 +226,16 @@ describe('bootstrap', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--check/);
   });
+
+  it('index with an --es-ca it cannot read exits 2 naming the option and the file, and takes no message (the client loads while the broker connects)', async (t) => {
+    const { n } = pipe.topology(t, 'badca');
+    assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
+    assert.equal((await ship(n.env, numberedLines(3))).code, 0);
+    const r = await runCli(['index', '--metrics-port', '0', '--es-ca', '/nonexistent/ca.pem'], { env: n.env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot read --es-ca \/nonexistent\/ca\.pem: .*no such file/);
+    assert.equal((await queueDepth(n.queue)).messageCount, 3, 'every message still in the queue');
+  });
 });
 
 describe('unreachable or missing broker objects', () => {

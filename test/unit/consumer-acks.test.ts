@@ -21,7 +21,7 @@ import {
   type Output,
 } from '@logship/indexer';
 import { createEsClient } from '@logship/common/elasticsearch';
-import { ElasticsearchOutput } from '@logship/indexer';
+import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
 import { EsDouble } from '../helpers/es-double.js';
 import { waitFor } from '../helpers/wait.js';
 

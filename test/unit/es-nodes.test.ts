@@ -9,7 +9,8 @@ import { after, describe, it } from 'node:test';
 import { isLogshipError, loadCommandLine } from '@logship/common';
 import type { ClusterConnectionPool } from '@elastic/elasticsearch';
 import { createEsClient, esNodeStates, esNodeUrls, logEsNodeChanges } from '@logship/common/elasticsearch';
-import { ElasticsearchOutput, type Document } from '@logship/indexer';
+import type { Document } from '@logship/indexer';
+import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
 import { EsDouble } from '../helpers/es-double.js';
 import { waitFor } from '../helpers/wait.js';
 

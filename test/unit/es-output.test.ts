@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEsClient } from '@logship/common/elasticsearch';
-import { ElasticsearchOutput, type Document } from '@logship/indexer';
+import type { Document } from '@logship/indexer';
+import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
 import { DEFAULT_MAX_CONTENT_LENGTH, EsDouble } from '../helpers/es-double.js';
 
 const docs: Document[] = [

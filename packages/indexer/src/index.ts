@@ -27,7 +27,8 @@ export { BatchProcessor, QUIET_FLUSH_MS, type ProcessorOptions } from './batch/p
 
 export type { ItemOutcome, Output } from './outputs/output.js';
 export { buildBulkBody, bulkItemBytes, classifyItem, classifyResponse } from './outputs/bulk.js';
-export { ElasticsearchOutput } from './outputs/elasticsearch.js';
+// the Elasticsearch output (and the official client it loads) has its own entry point,
+// @logship/indexer/elasticsearch, so that loading the indexer does not load the client
 export { FileOutput, StreamOutput } from './outputs/ndjson.js';
 export {
   DLQ_HEADERS,

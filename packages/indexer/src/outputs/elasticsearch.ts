@@ -1,6 +1,10 @@
-/** Writes batches to Elasticsearch with the official client's _bulk. */
-import { errorMessage } from '@logship/common';
-import { esStatusOf, type Client } from '@logship/common/elasticsearch';
+/**
+ * Writes batches to Elasticsearch with the official client's _bulk. The
+ * indexer imports this module (and with it the client) dynamically, while it
+ * connects to the broker: see openOutput in ../indexer.ts.
+ */
+import { errorMessage, type Config, type Logger } from '@logship/common';
+import { createEsClient, esNodeStates, esStatusOf, logEsNodeChanges, type Client, type EsNodeState } from '@logship/common/elasticsearch';
 import type { Document } from '../decode/decode.js';
 import { buildBulkBody, classifyResponse } from './bulk.js';
 import type { ItemOutcome, Output } from './output.js';
@@ -37,6 +41,11 @@ export class ElasticsearchOutput implements Output {
 
   get reachable(): boolean {
     return this.ok;
+  }
+
+  /** the nodes of --es-node, masked, and whether the client sends them requests (a dead one is skipped) */
+  nodes(): EsNodeState[] {
+    return esNodeStates(this.client);
   }
 
   async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
@@ -80,4 +89,11 @@ export class ElasticsearchOutput implements Output {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** The output for --output elasticsearch: the client from the --es-* options, logging when a node goes dead or comes back. */
+export function createElasticsearchOutput(config: Config, logger: Logger): ElasticsearchOutput {
+  const client = createEsClient(config);
+  logEsNodeChanges(client, logger);
+  return new ElasticsearchOutput(client, config.pipeline);
 }

@@ -13,5 +13,7 @@ export interface Output {
   write(docs: readonly Document[]): Promise<ItemOutcome[]>;
   /** whether the output answered its last request (for /health) */
   readonly reachable: boolean;
+  /** Elasticsearch only: its nodes, masked, and whether the client sends them requests (/health) */
+  nodes?(): Array<{ node: string; alive: boolean }>;
   close(): Promise<void>;
 }
