@@ -118,6 +118,25 @@ describe('prompt acks', () => {
     await consumer.close();
   });
 
+  it('a channel closed by the broker in the same read as consume-ok: start() fails with the broker error, its tag is not kept', async () => {
+    const ch = new FakeChannel();
+    let release: () => void = () => undefined;
+    ch.consumeGate = new Promise<void>((r) => (release = r));
+    const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
+    const consumer = new Consumer(conn, { queue: 'q', prefetch: 100, logger: silent }, { receive: () => undefined, channelClosed: () => undefined });
+    const starting = consumer.start();
+    await tick();
+    ch.emit(
+      'error',
+      Object.assign(new Error('Channel closed by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - access to queue \'q\' refused"'), { code: 403 }),
+    );
+    ch.die();
+    release();
+    await assert.rejects(starting, /ACCESS_REFUSED|access/i);
+    assert.equal(consumer.connected, false);
+    await consumer.close();
+  });
+
   it('deliveries settled behind one that waits in 429 retry are acked before it settles', async () => {
     let release = false;
     const output: Output = {

@@ -153,8 +153,9 @@ export class Consumer implements AckWire {
         this.toAck = [];
         this.ackedAlone.clear();
         const ok = await channel.consume(queue, (msg) => this.onMessage(channel, msg), { noAck: false });
-        if (!this.channels.keeping) {
-          // cancel() ran while consume-ok was on its way: it had no tag to cancel
+        if (!this.channels.keeping || this.channels.channel !== channel) {
+          // cancel() ran while consume-ok was on its way (it had no tag to cancel), or the channel
+          // closed in the same read: its tag must not be kept, nor its error (lastError) forgotten
           await channel.cancel(ok.consumerTag).catch(() => undefined);
           return;
         }

@@ -1,7 +1,7 @@
 /**
  * Writes batches to Elasticsearch with the official client's _bulk. The
  * indexer imports this module (and with it the client) dynamically, while it
- * connects to the broker: see openOutput in ../indexer.ts.
+ * connects to the broker: see loadElasticsearch and createOutput in ../indexer.ts.
  */
 import { errorMessage, type Config, type Logger } from '@logship/common';
 import { createEsClient, esNodeStates, esStatusOf, logEsNodeChanges, type Client, type EsNodeState } from '@logship/common/elasticsearch';
