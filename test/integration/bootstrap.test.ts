@@ -227,7 +227,7 @@ describe('bootstrap', () => {
     assert.match(help.stdout, /--check/);
   });
 
-  it('index with an --es-ca it cannot read exits 2 naming the option and the file, and takes no message (the client loads while the broker connects)', async (t) => {
+  it('index with an --es-ca it cannot read exits 2 naming the option and the file, every message still queued (the client loads while the broker connects)', async (t) => {
     const { n } = pipe.topology(t, 'badca');
     assert.equal((await runCli(['bootstrap', '--skip-elasticsearch'], { env: n.env })).code, 0);
     assert.equal((await ship(n.env, numberedLines(3))).code, 0);

@@ -1,7 +1,7 @@
 /**
  * What each command loads from the bundle (scripts/bundle.mjs): the official
  * Elasticsearch client is the largest module there, and a command that does
- * not write to Elasticsearch never loads it. `logship index` imports it
+ * not talk to Elasticsearch never loads it. `logship index` imports it
  * dynamically, while it connects to the broker (indexer.ts), never as a
  * static import that would load before anything else runs.
  */
