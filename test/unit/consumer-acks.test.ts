@@ -134,6 +134,7 @@ describe('prompt acks', () => {
     release();
     await assert.rejects(starting, /ACCESS_REFUSED|access/i);
     assert.equal(consumer.connected, false);
+    assert.deepEqual(ch.cancelled, ['c1'], "the closed channel's tag is dropped, not kept as the consumer's");
     await consumer.close();
   });
 
