@@ -102,15 +102,21 @@ async function startConsumer(onDelivery: (d: Delivery, msg: ConsumeMessage) => v
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** A consumer whose consume-ok the broker holds back: start() is under way until release(). */
+async function startingWithConsumeOkHeld() {
+  const ch = new FakeChannel();
+  let release: () => void = () => undefined;
+  ch.consumeGate = new Promise<void>((r) => (release = r));
+  const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
+  const consumer = new Consumer(conn, { queue: 'q', prefetch: 100, logger: silent }, { receive: () => undefined, channelClosed: () => undefined });
+  const starting = consumer.start();
+  await tick();
+  return { ch, consumer, starting, release };
+}
+
 describe('prompt acks', () => {
   it('a consumer cancelled while its consume-ok is on the way is cancelled when the tag arrives: no deliveries after shutdown began', async () => {
-    const ch = new FakeChannel();
-    let release: () => void = () => undefined;
-    ch.consumeGate = new Promise<void>((r) => (release = r));
-    const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
-    const consumer = new Consumer(conn, { queue: 'q', prefetch: 100, logger: silent }, { receive: () => undefined, channelClosed: () => undefined });
-    const starting = consumer.start();
-    await tick();
+    const { ch, consumer, starting, release } = await startingWithConsumeOkHeld();
     await consumer.cancel();
     release();
     await starting;
@@ -119,13 +125,7 @@ describe('prompt acks', () => {
   });
 
   it('a channel closed by the broker in the same read as consume-ok: start() fails with the broker error, its tag is not kept', async () => {
-    const ch = new FakeChannel();
-    let release: () => void = () => undefined;
-    ch.consumeGate = new Promise<void>((r) => (release = r));
-    const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
-    const consumer = new Consumer(conn, { queue: 'q', prefetch: 100, logger: silent }, { receive: () => undefined, channelClosed: () => undefined });
-    const starting = consumer.start();
-    await tick();
+    const { ch, consumer, starting, release } = await startingWithConsumeOkHeld();
     ch.emit(
       'error',
       Object.assign(new Error('Channel closed by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - access to queue \'q\' refused"'), { code: 403 }),
