@@ -13,7 +13,7 @@ describe('bulk request builder', () => {
     });
     const d = decodeDelivery({ content: Buffer.from(hostile), properties: { contentType: 'application/json' } }, createIndexNamer('logs-%{+yyyy.MM.dd}'));
     const body = buildBulkBody(d.docs);
-    const lines = body.split('\n');
+    const lines = body.toString().split('\n');
     assert.equal(lines.length, 3, 'one action, one source, trailing newline');
     assert.deepEqual(Object.keys(JSON.parse(lines[0]!)), ['create']);
     assert.equal(JSON.parse(lines[0]!).create._id, 'a"}}\n{"delete":{"_id":"v"}}');
@@ -27,7 +27,7 @@ describe('bulk request builder', () => {
       { id: 'c', index: 'logs-2', source: '{"n":3}' },
       { id: 'd', index: 'logs-1', source: '{"n":4}' },
     ];
-    const lines = buildBulkBody(docs).split('\n');
+    const lines = buildBulkBody(docs).toString().split('\n');
     assert.equal(lines.pop(), '');
     assert.deepEqual(
       lines.filter((_l, i) => i % 2 === 0).map((l) => JSON.parse(l) as unknown),
@@ -44,16 +44,24 @@ describe('bulk request builder', () => {
     );
   });
 
-  it('bulkItemBytes counts exactly the UTF-8 bytes each document adds to the body (action line, source, newlines)', () => {
+  it('bulkItemBytes counts exactly the UTF-8 bytes each document adds to the body, and the body holds the text of every action and source', () => {
     const doc = fc.record({
       id: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
       index: fc.constantFrom('logs-2026.01.01', 'logs-2026.01.02', 'ünïcödé-€'),
       source: fc.string({ unit: 'binary' }).map((m) => JSON.stringify({ m })),
+      // some sources as the bytes of a delivery's body (BodyDocument), the others as strings
+      asBytes: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(doc, { maxLength: 20 }), (docs) => {
+      fc.property(fc.array(doc, { maxLength: 20 }), (records) => {
+        const docs = records.map(({ asBytes, ...d }) => (asBytes ? { ...d, raw: Buffer.from(d.source) } : d));
+        // the body as text, built the plain way: what Elasticsearch must receive
+        const text = docs
+          .map((d) => `${JSON.stringify({ create: { _index: d.index, ...(d.id === undefined ? {} : { _id: d.id }) } })}\n${d.source}\n`)
+          .join('');
         const sum = docs.reduce((n, d) => n + bulkItemBytes(d), 0);
-        assert.equal(sum, Buffer.byteLength(buildBulkBody(docs)));
+        assert.equal(sum, Buffer.byteLength(text));
+        assert.equal(buildBulkBody(docs).toString(), text);
       }),
       { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined },
     );
@@ -63,7 +71,7 @@ describe('bulk request builder', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary' }), fc.stringMatching(/^[0-9a-f]{32}$/)), { maxLength: 20 }), (ids) => {
         const docs = ids.map((id) => ({ id, index: 'logs-1', source: '{}' }));
-        const lines = buildBulkBody(docs).split('\n');
+        const lines = buildBulkBody(docs).toString().split('\n');
         assert.deepEqual(
           ids.map((_id, i) => (JSON.parse(lines[2 * i]!) as { create: { _id: string } }).create._id),
           ids,

@@ -281,6 +281,7 @@ describe('decoding properties (fast-check)', () => {
         const expected = m && !Number.isNaN(Date.parse(m[1]!)) ? { id: m[2], timestampMs: Date.parse(m[1]!) } : undefined;
         const got = scanOwnLayout(line);
         assert.deepEqual(got && { id: got.id, timestampMs: got.timestampMs }, expected, line.slice(0, 300));
+        if (got) assert.equal(line.slice(got.idAt, got.idAt + got.id.length), got.id);
       }),
       { numRuns: 2000, ...(SEED !== undefined ? { seed: SEED } : {}) },
     );

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createIndexNamer } from '@logship/common';
 import zlib from 'node:zlib';
-import { MAX_INFLATED_BYTES, decodeDelivery } from '@logship/indexer';
+import { createDataStreamNamer } from '@logship/common';
+import { MAX_INFLATED_BYTES, buildBulkBody, decodeDelivery } from '@logship/indexer';
 
 const namer = createIndexNamer('logs-%{+yyyy.MM.dd}');
 const msg = (content: string | Buffer, properties: Record<string, unknown> = {}) => ({
@@ -149,6 +150,47 @@ describe('the decoding boundary: no message can crash or stall the consumer', ()
     assert.equal(d.poison.length, 2);
     assert.match(d.poison[1]!.reason, /NDJSON line cannot be decoded: namer exploded/);
     assert.equal(d.poison[1]!.body.toString(), '{"b":2}');
+  });
+});
+
+describe("logship's own single events keep the body's bytes", () => {
+  const ownId = 'cd'.repeat(16);
+  // the previous format's app_id makes the layout logship's own (no agent needed in these short bodies)
+  const props = { contentType: 'application/json', appId: 'logship' };
+  const own = (message: string) => `{"@timestamp":"2026-02-03T04:05:06.789Z","message":${JSON.stringify(message)},"event":{"id":"${ownId}"}}`;
+  const bulkSource = (docs: Parameters<typeof buildBulkBody>[0]) => buildBulkBody(docs).toString().split('\n')[1];
+
+  it('an ASCII body is the source as bytes (the delivery body itself), with its id and index, and written to the bulk body as is', () => {
+    const content = Buffer.from(own('plain ascii'));
+    const d = decodeDelivery({ content, properties: props }, namer);
+    const doc = d.docs[0]!;
+    assert.equal(doc.raw, content, 'the body, not a copy');
+    assert.equal(doc.id, ownId);
+    assert.equal(doc.index, 'logs-2026.02.03');
+    assert.equal(doc.source, content.toString());
+    assert.equal(bulkSource(d.docs), content.toString());
+  });
+
+  it('a body with other characters than ASCII, or invalid UTF-8, keeps its decoded text (the replacement characters included)', () => {
+    const invalid = Buffer.from(own('bad X'));
+    invalid[invalid.indexOf('X')] = 0xff;
+    for (const content of [Buffer.from(own('caf\u00e9 \u20ac')), invalid]) {
+      const d = decodeDelivery({ content, properties: props }, namer);
+      const doc = d.docs[0]!;
+      assert.equal(doc.raw, undefined, 'kept as text');
+      assert.equal(doc.id, ownId);
+      assert.equal(doc.source, content.toString());
+      assert.equal(bulkSource(d.docs), content.toString());
+    }
+  });
+
+  it('a source set after decoding (--data-stream fields) replaces the bytes, in the bulk body too', () => {
+    const content = Buffer.from(own('to a data stream'));
+    const d = decodeDelivery({ content, properties: props }, createDataStreamNamer('logs-app-default'));
+    const doc = d.docs[0]!;
+    assert.equal(doc.raw, undefined);
+    assert.match(doc.source, /,"data_stream":\{"type":"logs","dataset":"app","namespace":"default"\}\}$/);
+    assert.equal(bulkSource(d.docs), doc.source);
   });
 });
 

@@ -82,7 +82,10 @@ export function previousPublishProperties(messageId: string, ndjson: boolean, ti
  */
 
 export interface OwnLayout {
+  /** event.id: a slice of the line (a view of it that keeps the whole line alive) */
   id: string;
+  /** index of event.id's first character in the line */
+  idAt: number;
   /** the @timestamp in epoch milliseconds (a valid date) */
   timestampMs: number;
   /** index just past the closing brace of "event":{"id":"..."} */
@@ -149,7 +152,7 @@ export function scanOwnLayout(line: string): OwnLayout | undefined {
   at += BEFORE_ID.length;
   ID.lastIndex = at;
   if (!ID.test(line)) return undefined;
-  return { id: line.slice(at, at + ID_LENGTH), timestampMs, end: at + ID_LENGTH + 2 };
+  return { id: line.slice(at, at + ID_LENGTH), idAt: at, timestampMs, end: at + ID_LENGTH + 2 };
 }
 
 /**

@@ -67,7 +67,7 @@ export class BulkRunner {
           rejected++;
           deadLetterer.start(
             it.delivery,
-            Buffer.from(it.doc.source),
+            it.doc.raw ?? Buffer.from(it.doc.source),
             { type: outcome.type, reason: outcome.reason, status: outcome.status, index: it.doc.index, eventId: it.doc.id },
             { contentType: 'application/json' },
             it.firstTry,

@@ -39,9 +39,9 @@ export interface ConsumerOptions {
   logger: Logger;
 }
 
-/** amqplib answers a message by its fields.deliveryTag alone: the delivery's fields stand for the message */
+/** amqplib answers a message by its fields.deliveryTag alone: the delivery's tag stands for the message */
 function frameOf(d: Delivery): ConsumeMessage {
-  return d.msg as ConsumeMessage;
+  return d.msg as unknown as ConsumeMessage;
 }
 
 export class Consumer implements AckWire {

@@ -15,8 +15,13 @@ import type { Channel, ConsumeMessage, IndexerMetrics, Logger } from '@logship/c
 export type DeliveryState = 'unacked' | 'acked' | 'requeued';
 
 export interface Delivery {
-  /** what the broker needs to answer it (its delivery tag): the body is not kept once decoded */
-  readonly msg: Pick<ConsumeMessage, 'fields'>;
+  /**
+   * what the broker needs to answer it: its delivery tag alone. Neither the
+   * body nor amqplib's fields (with their strings) are kept once decoded: a
+   * delivery lives until its bulk is answered, and whatever it holds is
+   * copied by every young-generation GC meanwhile.
+   */
+  readonly msg: { readonly fields: { readonly deliveryTag: number } };
   /** the channel it came on: the only one its tag may be acked on */
   readonly channel: Channel;
   readonly receivedAt: number;
@@ -26,7 +31,7 @@ export interface Delivery {
 }
 
 export function newDelivery(msg: Pick<ConsumeMessage, 'fields'>, channel: Channel): Delivery {
-  return { msg: { fields: msg.fields }, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked' };
+  return { msg: { fields: { deliveryTag: msg.fields.deliveryTag } }, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked' };
 }
 
 /** The broker side of a delivery's answer (the consumer). */

@@ -22,6 +22,7 @@ import {
   tooDeepReason,
   type IndexNamer,
 } from '@logship/common';
+import { isAscii } from 'node:buffer';
 import { removeContentEncoding } from './content-encoding.js';
 
 export { MAX_INFLATED_BYTES } from './content-encoding.js';
@@ -33,6 +34,40 @@ export interface Document {
   /** one line of JSON: the document source */
   source: string;
   index: string;
+  /** the source's UTF-8 bytes, when they are the delivery's body as received (see BodyDocument) */
+  readonly raw?: Buffer | undefined;
+}
+
+/**
+ * A document whose source is the delivery's whole body, unchanged: logship's
+ * own single-event messages in ASCII, on the fast path. It keeps the body's
+ * bytes, not a string of them: a document lives until its bulk is answered,
+ * and every young-generation GC meanwhile copies what it holds on the heap (a
+ * string of the text is most of that; the bytes are outside the heap). The
+ * bulk body is built from the bytes (outputs/bulk.ts); `source` decodes them
+ * when asked, and setting it replaces them.
+ */
+class BodyDocument implements Document {
+  private text: string | undefined = undefined;
+  constructor(
+    public id: string | undefined,
+    public index: string,
+    private bytes: Buffer | undefined,
+  ) {}
+
+  get source(): string {
+    this.text ??= this.bytes!.toString('utf8');
+    return this.text;
+  }
+
+  set source(text: string) {
+    this.text = text;
+    this.bytes = undefined;
+  }
+
+  get raw(): Buffer | undefined {
+    return this.text === undefined ? this.bytes : undefined;
+  }
 }
 
 export interface Poison {
@@ -72,12 +107,16 @@ const isPoison = (o: Outcome): o is Poison => 'reason' in o;
  * measured, so a document Elasticsearch would refuse for its depth is
  * dead-lettered here with a clear reason.
  */
-function fastPath(line: string, body: () => Buffer, namer: IndexNamer, appId: string | undefined): Outcome | undefined {
+function fastPath(line: string, body: () => Buffer, namer: IndexNamer, appId: string | undefined, whole?: Buffer): Outcome | undefined {
   const own = ownEvent(line, appId);
   if (!own || line.includes('\n')) return undefined;
   const depth = excessDepth(line, own.end, 1);
   if (depth !== undefined) return { reason: tooDeepReason(depth), body: body() };
-  return { id: own.id, source: line, index: namer.nameFor(own.timestampMs) };
+  const index = namer.nameFor(own.timestampMs);
+  // The line is the whole body and all ASCII (so valid UTF-8, and its byte offsets are its character
+  // offsets): keep the bytes, with the id copied out of them (own.id, a slice, would keep the line alive)
+  if (whole !== undefined && isAscii(whole)) return new BodyDocument(whole.toString('latin1', own.idAt, own.idAt + own.id.length), index, whole);
+  return { id: own.id, source: line, index };
 }
 
 function fallbackTimestamp(msg: MessageLike): string {
@@ -170,7 +209,7 @@ function decodeSingle(text: string, body: Buffer, type: string, msg: MessageLike
   const declaredJson = isJsonType(type);
   const whole = () => body;
   if (declaredJson) {
-    const fast = fastPath(text, whole, namer, msg.properties.appId);
+    const fast = fastPath(text, whole, namer, msg.properties.appId, body);
     if (fast) return fast;
   }
   if (declaredJson || startsAsObject(text)) {

@@ -18,17 +18,18 @@ function jsonId(id: string): string {
   return PLAIN.test(id) ? `"${id}"` : JSON.stringify(id);
 }
 
-function actionLine(prefix: string, id: string | undefined): string {
-  return id === undefined ? `${prefix}}}\n` : `${prefix},"_id":${jsonId(id)}}}\n`;
-}
-
 /**
- * NDJSON body of `create` actions. The index comes from the configured
- * pattern and the id is JSON-encoded, and every source is one line of JSON,
- * so no event can add or change an action.
+ * NDJSON body of `create` actions, as bytes. The index comes from the
+ * configured pattern and the id is JSON-encoded, and every source is one line
+ * of JSON, so no event can add or change an action. The body is written into
+ * one buffer of its exact size (bulkItemBytes): a source kept as bytes is
+ * copied as it is, and no string of the whole body is made.
  */
-export function buildBulkBody(docs: readonly Document[]): string {
-  let body = '';
+export function buildBulkBody(docs: readonly Document[]): Buffer {
+  let total = 0;
+  for (const d of docs) total += bulkItemBytes(d);
+  const body = Buffer.allocUnsafe(total);
+  let at = 0;
   // documents of a batch mostly share their index: encode its name once per run of equal names
   let index: string | null = null;
   let create = '';
@@ -37,10 +38,18 @@ export function buildBulkBody(docs: readonly Document[]): string {
       index = d.index;
       create = createPrefix(index);
     }
-    body += actionLine(create, d.id);
-    body += d.source;
-    body += '\n';
+    at += body.write(create, at);
+    if (d.id !== undefined) {
+      at += body.write(',"_id":', at, 'latin1');
+      at += body.write(jsonId(d.id), at);
+    }
+    at += body.write('}}\n', at, 'latin1');
+    const raw = d.raw;
+    at += raw === undefined ? body.write(d.source, at) : raw.copy(body, at);
+    body[at++] = 0x0a;
   }
+  // bulkItemBytes counts exactly what is written (a test checks it against the text): a short count would cut a source
+  if (at !== total) throw new Error(`bulk body of ${total} bytes measured, ${at} written`);
   return body;
 }
 
@@ -51,7 +60,7 @@ let measuredPrefixBytes = 0;
 /**
  * The exact number of bytes a document adds to a bulk body: its action line,
  * its source (UTF-8, not UTF-16 code units) and the newline after it. The
- * sum over a batch is the byte length of buildBulkBody(batch).
+ * sum over a batch is the length of buildBulkBody(batch).
  */
 export function bulkItemBytes(doc: Document): number {
   if (doc.index !== measuredIndex) {
@@ -61,8 +70,9 @@ export function bulkItemBytes(doc: Document): number {
   const id = doc.id;
   // a plain id is ASCII: one byte per character, plus its two quotes
   const idPart = id === undefined ? 0 : (PLAIN.test(id) ? id.length + 2 : Buffer.byteLength(JSON.stringify(id))) + ',"_id":'.length;
+  const raw = doc.raw;
   // prefix + [,"_id":<id>] + }}\n + source + \n
-  return measuredPrefixBytes + idPart + 3 + Buffer.byteLength(doc.source) + 1;
+  return measuredPrefixBytes + idPart + 3 + (raw === undefined ? Buffer.byteLength(doc.source) : raw.length) + 1;
 }
 
 interface BulkItem {

@@ -70,7 +70,7 @@ export class ElasticsearchOutput implements Output {
         // retried as it is: split a batch until each part fits, and dead-letter
         // an event that is too large on its own
         this.ok = true;
-        if (docs.length === 1) return [tooLargeOutcome(Buffer.byteLength(body))];
+        if (docs.length === 1) return [tooLargeOutcome(body.length)];
         const half = Math.ceil(docs.length / 2);
         const first = await this.write(docs.slice(0, half));
         const second = await this.write(docs.slice(half));
