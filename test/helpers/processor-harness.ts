@@ -91,8 +91,8 @@ export function setup(
   const logger = overrides.logger ?? createLogger({ level: 'silent' });
   const ledger = new DeliveryLedger(
     {
-      sendAck: (d) => acked.push(d.msg.fields.deliveryTag),
-      sendRequeue: (d) => nacked.push([d.msg.fields.deliveryTag, true]),
+      sendAck: (d) => acked.push(d.tag),
+      sendRequeue: (d) => nacked.push([d.tag, true]),
       isLive: overrides.isLive ?? (() => true),
     },
     metrics,

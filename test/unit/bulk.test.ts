@@ -54,7 +54,7 @@ describe('bulk request builder', () => {
     });
     fc.assert(
       fc.property(fc.array(doc, { maxLength: 20 }), (records) => {
-        const docs = records.map(({ asBytes, ...d }) => (asBytes ? { ...d, raw: Buffer.from(d.source) } : d));
+        const docs = records.map(({ asBytes, ...d }) => (asBytes ? { ...d, raw: Buffer.from(d.source), rawLength: Buffer.byteLength(d.source) } : d));
         // the body as text, built the plain way: what Elasticsearch must receive
         const text = docs
           .map((d) => `${JSON.stringify({ create: { _index: d.index, ...(d.id === undefined ? {} : { _id: d.id }) } })}\n${d.source}\n`)

@@ -150,7 +150,7 @@ describe('prompt acks', () => {
     };
     let processor: BatchProcessor | null = null;
     const { ch, consumer, ledger, metrics } = await startConsumer((d) => {
-      const id = `e${d.msg.fields.deliveryTag}`;
+      const id = `e${d.tag}`;
       processor!.add(d, { docs: [{ id, source: JSON.stringify({ id }), index: 'i' }], poison: [] });
     });
     processor = new BatchProcessor({

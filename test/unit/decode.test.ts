@@ -164,7 +164,9 @@ describe("logship's own single events keep the body's bytes", () => {
     const content = Buffer.from(own('plain ascii'));
     const d = decodeDelivery({ content, properties: props }, namer);
     const doc = d.docs[0]!;
-    assert.equal(doc.raw, content, 'the body, not a copy');
+    assert.deepEqual(doc.raw, content);
+    assert.equal(doc.raw!.buffer, content.buffer, "a view of the body's memory, not a copy");
+    assert.equal(doc.rawLength, content.length);
     assert.equal(doc.id, ownId);
     assert.equal(doc.index, 'logs-2026.02.03');
     assert.equal(doc.source, content.toString());
@@ -178,6 +180,7 @@ describe("logship's own single events keep the body's bytes", () => {
       const d = decodeDelivery({ content, properties: props }, namer);
       const doc = d.docs[0]!;
       assert.equal(doc.raw, undefined, 'kept as text');
+      assert.equal(doc.rawLength, undefined);
       assert.equal(doc.id, ownId);
       assert.equal(doc.source, content.toString());
       assert.equal(bulkSource(d.docs), content.toString());

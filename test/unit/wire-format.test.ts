@@ -23,6 +23,11 @@ function decodeCounting(msg: MessageLike): { decoded: Decoded; parses: number } 
   }
 }
 
+/** what a decoding gives the rest of the indexer (a document's own fields are its representation) */
+function observed(d: Decoded) {
+  return { docs: d.docs.map((x) => ({ id: x.id, index: x.index, source: x.source, raw: x.raw, rawLength: x.rawLength })), poison: d.poison };
+}
+
 function asDelivery(m: OutgoingMessage<unknown>): MessageLike {
   return { content: Buffer.from(m.body), properties: m.properties as MessageLike['properties'] };
 }
@@ -86,7 +91,7 @@ describe('wire format v1', () => {
         content: Buffer.from(m.body),
         properties: previousPublishProperties(m.messageId, m.events > 1, Date.UTC(2020, 0, 1)),
       });
-      assert.deepEqual(previous.decoded, v1.decoded);
+      assert.deepEqual(observed(previous.decoded), observed(v1.decoded));
       assert.equal(previous.parses, 0);
     }
   });

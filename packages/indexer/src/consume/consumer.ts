@@ -41,7 +41,7 @@ export interface ConsumerOptions {
 
 /** amqplib answers a message by its fields.deliveryTag alone: the delivery's tag stands for the message */
 function frameOf(d: Delivery): ConsumeMessage {
-  return d.msg as unknown as ConsumeMessage;
+  return { fields: { deliveryTag: d.tag } } as ConsumeMessage;
 }
 
 export class Consumer implements AckWire {
@@ -236,7 +236,7 @@ export class Consumer implements AckWire {
     for (const d of pending) {
       if (!this.isLive(d)) continue;
       // covered by the multiple ack above
-      if (!head || d.msg.fields.deliveryTag < head.msg.fields.deliveryTag) continue;
+      if (!head || d.tag < head.tag) continue;
       this.ackedAlone.add(d);
       d.channel.ack(frameOf(d), false);
     }

@@ -21,7 +21,7 @@ export interface Delivery {
    * delivery lives until its bulk is answered, and whatever it holds is
    * copied by every young-generation GC meanwhile.
    */
-  readonly msg: { readonly fields: { readonly deliveryTag: number } };
+  readonly tag: number;
   /** the channel it came on: the only one its tag may be acked on */
   readonly channel: Channel;
   readonly receivedAt: number;
@@ -31,7 +31,7 @@ export interface Delivery {
 }
 
 export function newDelivery(msg: Pick<ConsumeMessage, 'fields'>, channel: Channel): Delivery {
-  return { msg: { fields: { deliveryTag: msg.fields.deliveryTag } }, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked' };
+  return { tag: msg.fields.deliveryTag, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked' };
 }
 
 /** The broker side of a delivery's answer (the consumer). */
@@ -93,7 +93,7 @@ export class DeliveryLedger {
     if (this.wire.isLive(d)) {
       this.wire.sendRequeue(d);
       this.metrics.deliveriesRequeued.inc();
-      this.logger.warn({ deliveryTag: d.msg.fields.deliveryTag, why }, 'delivery nacked with requeue');
+      this.logger.warn({ deliveryTag: d.tag, why }, 'delivery nacked with requeue');
     }
     this.close(d);
   }

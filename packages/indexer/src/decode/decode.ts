@@ -34,8 +34,10 @@ export interface Document {
   /** one line of JSON: the document source */
   source: string;
   index: string;
-  /** the source's UTF-8 bytes, when they are the delivery's body as received (see BodyDocument) */
+  /** the source's UTF-8 bytes, when they are the delivery's body as received (see BodyDocument): a new view each time */
   readonly raw?: Buffer | undefined;
+  /** raw's length, without making the view */
+  readonly rawLength?: number | undefined;
 }
 
 /**
@@ -49,24 +51,37 @@ export interface Document {
  */
 class BodyDocument implements Document {
   private text: string | undefined = undefined;
+  /** the body's memory, offset and length: no Buffer object of its own (about 100 heap bytes) is kept per document */
+  private memory: ArrayBufferLike | undefined;
+  private readonly offset: number;
+  private readonly length: number;
+
   constructor(
     public id: string | undefined,
     public index: string,
-    private bytes: Buffer | undefined,
-  ) {}
+    body: Buffer,
+  ) {
+    this.memory = body.buffer;
+    this.offset = body.byteOffset;
+    this.length = body.length;
+  }
 
   get source(): string {
-    this.text ??= this.bytes!.toString('utf8');
+    this.text ??= this.raw!.toString('utf8');
     return this.text;
   }
 
   set source(text: string) {
     this.text = text;
-    this.bytes = undefined;
+    this.memory = undefined;
   }
 
   get raw(): Buffer | undefined {
-    return this.text === undefined ? this.bytes : undefined;
+    return this.memory === undefined ? undefined : Buffer.from(this.memory, this.offset, this.length);
+  }
+
+  get rawLength(): number | undefined {
+    return this.memory === undefined ? undefined : this.length;
   }
 }
 

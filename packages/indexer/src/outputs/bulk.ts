@@ -70,9 +70,9 @@ export function bulkItemBytes(doc: Document): number {
   const id = doc.id;
   // a plain id is ASCII: one byte per character, plus its two quotes
   const idPart = id === undefined ? 0 : (PLAIN.test(id) ? id.length + 2 : Buffer.byteLength(JSON.stringify(id))) + ',"_id":'.length;
-  const raw = doc.raw;
+  const raw = doc.rawLength;
   // prefix + [,"_id":<id>] + }}\n + source + \n
-  return measuredPrefixBytes + idPart + 3 + (raw === undefined ? Buffer.byteLength(doc.source) : raw.length) + 1;
+  return measuredPrefixBytes + idPart + 3 + (raw === undefined ? Buffer.byteLength(doc.source) : raw) + 1;
 }
 
 interface BulkItem {
