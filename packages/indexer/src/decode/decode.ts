@@ -66,9 +66,9 @@ class BodyDocument implements Document {
     this.length = body.length;
   }
 
+  /** decoded anew each time while the bytes are kept (an index pattern with %{field} reads it once, while decoding) */
   get source(): string {
-    this.text ??= this.raw!.toString('utf8');
-    return this.text;
+    return this.text ?? this.raw!.toString('utf8');
   }
 
   set source(text: string) {
@@ -129,8 +129,11 @@ function fastPath(line: string, body: () => Buffer, namer: IndexNamer, appId: st
   if (depth !== undefined) return { reason: tooDeepReason(depth), body: body() };
   const index = namer.nameFor(own.timestampMs);
   // The line is the whole body and all ASCII (so valid UTF-8, and its byte offsets are its character
-  // offsets): keep the bytes, with the id copied out of them (own.id, a slice, would keep the line alive)
-  if (whole !== undefined && isAscii(whole)) return new BodyDocument(whole.toString('latin1', own.idAt, own.idAt + own.id.length), index, whole);
+  // offsets): keep the bytes, with the id copied out of them (own.id, a slice, would keep the line alive).
+  // The bytes are copied: the body is a view of the block amqplib read from the socket (16 to 130 KB,
+  // other messages too), which one event waiting for its retry would otherwise keep. Small copies
+  // share Node's 8 KB pool slabs; a larger body gets memory of its own size.
+  if (whole !== undefined && isAscii(whole)) return new BodyDocument(whole.toString('latin1', own.idAt, own.idAt + own.id.length), index, Buffer.from(whole));
   return { id: own.id, source: line, index };
 }
 
