@@ -67,6 +67,14 @@ describe('bulk request builder', () => {
     );
   });
 
+  it('a body whose bytes were miscounted is refused, never sent cut or padded', () => {
+    const source = '{"n":1}';
+    for (const rawLength of [source.length - 1, source.length + 1]) {
+      const docs = [{ id: 'a', index: 'logs-1', source, raw: Buffer.from(source), rawLength }];
+      assert.throws(() => buildBulkBody(docs), /bulk body of \d+ bytes measured, \d+ written/);
+    }
+  });
+
   it('every id, plain or needing escapes, comes back unchanged from its action line', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary' }), fc.stringMatching(/^[0-9a-f]{32}$/)), { maxLength: 20 }), (ids) => {
