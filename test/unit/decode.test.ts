@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createIndexNamer } from '@logship/common';
+import { createDataStreamNamer, createIndexNamer } from '@logship/common';
 import zlib from 'node:zlib';
-import { createDataStreamNamer } from '@logship/common';
 import { MAX_INFLATED_BYTES, buildBulkBody, decodeDelivery } from '@logship/indexer';
 
 const namer = createIndexNamer('logs-%{+yyyy.MM.dd}');
