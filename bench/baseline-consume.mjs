@@ -20,5 +20,7 @@ await new Promise((resolve) => {
   });
 });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+// the channel first: its close follows the last ack on the channel, where a connection close may overtake it (the ack lost, the messages redelivered)
+await ch.close();
 await conn.close();
 process.stdout.write(`${JSON.stringify({ events: got, seconds })}\n`);

@@ -107,6 +107,8 @@ await ch.consume(queue, (msg) => {
 });
 await finished;
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+// the channel first: its close follows the last ack on the channel, where a connection close may overtake it (the ack lost, the messages redelivered)
+await ch.close();
 await conn.close();
 agent.destroy();
 process.stdout.write(`${JSON.stringify({ events: acked, seconds })}\n`);
