@@ -13,6 +13,59 @@ export const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
 
 export const rows: Row[] = [];
 
+/**
+ * BENCH_ROUNDS: how many alternating rounds a ratio row runs (default 3).
+ * One run of each side moves with this shared host by about 15 %, more
+ * than logship and the simplest indexer differ at +0 ms: a single pair
+ * decides by chance.
+ */
+export function roundsWanted(fallback = 3): number {
+  const n = Number(process.env.BENCH_ROUNDS ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_ROUNDS must be a whole number of 1 or more (got "${process.env.BENCH_ROUNDS}")`);
+  return n;
+}
+
+export interface Round {
+  base: Row;
+  logship: Row;
+}
+
+/**
+ * A ratio row in alternating rounds: the baseline and logship take turns
+ * going first (a host that drifts favours neither), each on fresh input
+ * that `baseline` and `logship` prepare themselves. logship's rows get
+ * their round's ratio. Returns the round whose ratio is the median (the
+ * lower one of an even count) to stand for the row, and every round's
+ * ratio in the order run, for its note. Each round is reported to `log` as
+ * it ends.
+ */
+export async function alternatingRounds(
+  count: number,
+  baseline: () => Promise<Row>,
+  logship: () => Promise<Row>,
+  log: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<{ median: Round; ratios: number[] }> {
+  const done: Round[] = [];
+  for (let i = 0; i < count; i++) {
+    const logshipFirst = i % 2 === 1;
+    const first = await (logshipFirst ? logship() : baseline());
+    const second = await (logshipFirst ? baseline() : logship());
+    const [base, ours] = logshipFirst ? [second, first] : [first, second];
+    ours.ratio = ratioOf(ours, base);
+    done.push({ base, logship: ours });
+    log(
+      `    round ${i + 1} of ${count}${logshipFirst ? ', logship first' : ''}: baseline ${base.eventsPerSecond}, logship ${ours.eventsPerSecond} events/s, ratio ${(ours.ratio ?? 0).toFixed(2)}`,
+    );
+  }
+  const byRatio = [...done].sort((a, b) => (a.logship.ratio ?? 0) - (b.logship.ratio ?? 0));
+  return { median: byRatio[Math.floor((byRatio.length - 1) / 2)]!, ratios: done.map((r) => r.logship.ratio ?? 0) };
+}
+
+/** the note of a row measured in rounds */
+export function roundsNote(ratios: number[]): string {
+  return ratios.length === 1 ? 'one round' : `median of ${ratios.length} alternating rounds, whose ratios were ${ratios.map((r) => r.toFixed(2)).join(', ')}`;
+}
+
 export function record(r: Row, target?: { text: string; pass: boolean }, note?: string): Row {
   if (target) {
     r.target = target.text;
