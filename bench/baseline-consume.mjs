@@ -13,7 +13,8 @@ await ch.prefetch(1000);
 let got = 0;
 await new Promise((resolve) => {
   void ch.consume(queue, (msg) => {
-    if (!msg) return;
+    // anything past the messages asked for stays unacked: back to the queue at close
+    if (!msg || got >= count) return;
     got++;
     if (got % 500 === 0 || got === count) ch.ack(msg, true);
     if (got === count) resolve();

@@ -35,16 +35,15 @@ export interface Round {
  * going first (a host that drifts favours neither), each on fresh input
  * that `baseline` and `logship` prepare themselves. logship's rows get
  * their round's ratio. Returns the round whose ratio is the median (the
- * lower one of an even count) to stand for the row, and every round's
- * ratio in the order run, for its note. Each round is reported to `log` as
- * it ends.
+ * lower one of an even count) to stand for the row, and every round in
+ * the order run, for its note. Each round is reported to `log` as it ends.
  */
 export async function alternatingRounds(
   count: number,
   baseline: () => Promise<Row>,
   logship: () => Promise<Row>,
   log: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
-): Promise<{ median: Round; ratios: number[] }> {
+): Promise<{ median: Round; rounds: Round[] }> {
   const done: Round[] = [];
   for (let i = 0; i < count; i++) {
     const logshipFirst = i % 2 === 1;
@@ -58,12 +57,13 @@ export async function alternatingRounds(
     );
   }
   const byRatio = [...done].sort((a, b) => (a.logship.ratio ?? 0) - (b.logship.ratio ?? 0));
-  return { median: byRatio[Math.floor((byRatio.length - 1) / 2)]!, ratios: done.map((r) => r.logship.ratio ?? 0) };
+  return { median: byRatio[Math.floor((byRatio.length - 1) / 2)]!, rounds: done };
 }
 
-/** the note of a row measured in rounds */
-export function roundsNote(ratios: number[]): string {
-  return ratios.length === 1 ? 'one round' : `median of ${ratios.length} alternating rounds, whose ratios were ${ratios.map((r) => r.toFixed(2)).join(', ')}`;
+/** the note of a row measured in rounds: every round's events/s and ratio, so that the median can be checked */
+export function roundsNote(rounds: Round[]): string {
+  const each = rounds.map((r) => `${r.base.eventsPerSecond} / ${r.logship.eventsPerSecond} (${(r.logship.ratio ?? 0).toFixed(2)})`).join(', ');
+  return `${rounds.length === 1 ? 'one round' : `median of ${rounds.length} alternating rounds`}, baseline / logship events/s (ratio): ${each}`;
 }
 
 export function record(r: Row, target?: { text: string; pass: boolean }, note?: string): Row {

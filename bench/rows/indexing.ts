@@ -30,7 +30,7 @@ export async function benchIndexSingle(latencyMs = 0): Promise<void> {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
     const raw = record(row(bench, 'raw amqplib consume+ack', out.events, seconds, r.peakRss));
-    const { median, ratios } = await alternatingRounds(
+    const { median, rounds } = await alternatingRounds(
       roundsWanted(),
       async () => {
         await fill(n, events, 1);
@@ -46,7 +46,7 @@ export async function benchIndexSingle(latencyMs = 0): Promise<void> {
     // the ratio column is to the simplest correct indexer (one bulk in flight): several in flight must beat it most when Elasticsearch is far
     const want = latencyMs === 0 ? 1 : 2;
     const lr = median.logship;
-    record(lr, { text: `ratio >= ${want.toFixed(1)}`, pass: (lr.ratio ?? 0) >= want }, `${roundsNote(ratios)}; ratio to raw consume+ack: ${ratioOf(lr, raw)}`);
+    record(lr, { text: `ratio >= ${want.toFixed(1)}`, pass: (lr.ratio ?? 0) >= want }, `${roundsNote(rounds)}; ratio to raw consume+ack: ${ratioOf(lr, raw)}`);
   } finally {
     await es.stop();
     await drop(n);

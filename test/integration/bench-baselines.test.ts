@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AMQP_URL, deleteTopology, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
+import { AMQP_URL, type Names, deleteTopology, queueDepth, randomNames, withChannel } from '../helpers/amqp.js';
 import { ROOT } from '../helpers/cli.js';
 import { startLeanDouble } from '../helpers/es.js';
 
@@ -29,23 +29,40 @@ async function backlog(queue: string): Promise<void> {
   });
 }
 
+/** runs a baseline to its exit; one still running after 60 s (waiting for events that never come) is killed */
 function runBaseline(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bench', script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
 describe('the bench baselines take their backlog and leave no message behind', () => {
-  const n = randomNames('bench');
-  after(() => deleteTopology(n));
+  // a queue of its own for each test: what one leaves behind must not feed the other
+  const made: Names[] = [];
+  const fresh = () => {
+    const n = randomNames('bench');
+    made.push(n);
+    return n;
+  };
+  after(async () => {
+    for (const n of made) await deleteTopology(n);
+  });
 
   it('the raw consume+ack baseline acks its last message before it exits', async () => {
+    const n = fresh();
     await backlog(n.queue);
     const r = await runBaseline('baseline-consume.mjs', [AMQP_URL, n.queue, String(EVENTS)]);
     assert.equal(r.code, 0, r.stderr);
@@ -54,6 +71,7 @@ describe('the bench baselines take their backlog and leave no message behind', (
   });
 
   it('the simplest correct indexer stores every event and acks its last batch before it exits', async () => {
+    const n = fresh();
     const es = await startLeanDouble();
     try {
       await backlog(n.queue);
