@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { randomNames, type Names } from '../test/helpers/amqp.js';
 import { BIN } from '../test/helpers/cli.js';
 import { sampleUsage } from '../test/helpers/process-rss.js';
-import { sleep } from '../test/helpers/wait.js';
+import type { EsDouble } from '../test/helpers/es-double.js';
+import { sleep, waitFor } from '../test/helpers/wait.js';
 
 export { ROOT, BIN } from '../test/helpers/cli.js';
 export type { Names } from '../test/helpers/amqp.js';
@@ -168,4 +169,17 @@ export async function settle(): Promise<void> {
     quiet = total > 0 && (now.idle - prev.idle) / total >= 0.85 ? quiet + 1 : 0;
     prev = now;
   }
+}
+
+/**
+ * Seconds from `started` to the moment the double holds `events` more
+ * documents than `before`, seen by a 20 ms poll: how both indexers' runs
+ * are timed. Stops early when `exited` settles first (the process ended
+ * before storing them all: its caller says why).
+ */
+export async function secondsToStored(es: EsDouble, before: number, events: number, started: bigint, exited: Promise<unknown>): Promise<number> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  await waitFor(`${events} documents`, () => es.stored - before >= events || gone, 900_000, 20);
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }

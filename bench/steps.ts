@@ -10,7 +10,7 @@ import path from 'node:path';
 import { deleteTopology, queueDepth, withChannel } from '../test/helpers/amqp.js';
 import type { EsDouble } from '../test/helpers/es-double.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { AMQP_URL, BIN, ROOT, names, row, run, settle, writeCorpus, type Names, type Row } from './lib.js';
+import { AMQP_URL, BIN, ROOT, names, row, run, secondsToStored, settle, writeCorpus, type Names, type Row } from './lib.js';
 
 /** the corpus files of this run; bench/run.ts removes it at the end */
 export const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-'));
@@ -106,17 +106,24 @@ export async function fill(n: Names, events: number, perMessage: number): Promis
  */
 const EXTRA_INDEX_ARGS = (process.env.BENCH_INDEX_ARGS ?? '').split(' ').filter(Boolean);
 
-/** Runs `count` indexers on the backlog until Elasticsearch has `events` documents. */
+/**
+ * Runs `count` indexers on the backlog until Elasticsearch has `events`
+ * documents (an indexer that exits before that fails the run at once).
+ */
 export async function indexRun(n: Names, es: EsDouble, events: number, count = 1, extraArgs: string[] = [], esUrl = es.url) {
   const extra = [...extraArgs, ...EXTRA_INDEX_ARGS];
   await settle();
   const before = es.stored;
   const started = process.hrtime.bigint();
   const children = Array.from({ length: count }, () => run(BIN, ['index', '--metrics-port', '0', ...extra], { ...n.env, LOGSHIP_ES_NODE: esUrl }));
-  await waitFor(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = await secondsToStored(es, before, events, started, Promise.race(children.map((c) => c.done)));
   for (const c of children) c.child.kill('SIGTERM');
   const results = await Promise.all(children.map((c) => c.done));
+  if (es.stored - before < events) {
+    throw new Error(
+      `logship index stopped after ${es.stored - before} of ${events} documents: ${children.map((c) => `${c.stderr()}${c.stdout()}`.slice(-2000)).join('\n')}`,
+    );
+  }
   const cpuSeconds = results.reduce((sum, r) => sum + r.cpuSeconds, 0);
   return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)), cpuSeconds };
 }
@@ -135,10 +142,7 @@ export async function simplestIndexerRun(n: Names, es: EsDouble, events: number,
   const started = process.hrtime.bigint();
   const args = [path.join(ROOT, 'bench/baseline-index.mjs'), AMQP_URL, n.queue, String(events), es.url, prefix];
   const c = run(process.execPath, args, {});
-  let exited = false;
-  void c.done.then(() => (exited = true));
-  await waitFor(`${events} documents`, () => es.stored - before >= events || exited, 900_000, 20);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = await secondsToStored(es, before, events, started, c.done);
   const r = await c.done;
   if (r.code !== 0) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
   if (es.stored - before < events) throw new Error(`the simplest indexer stored ${es.stored - before} of ${events}`);
