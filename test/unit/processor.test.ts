@@ -1,7 +1,8 @@
 /** The bulk outcome table applied by the batch processor, with a scripted output. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DUP, OK, R400, R429, byId, setup } from '../helpers/processor-harness.js';
+import type { Output } from '@logship/indexer';
+import { DUP, OK, R400, R429, ScriptedOutput, byId, setup } from '../helpers/processor-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('bulk outcome table in the processor', () => {
@@ -31,6 +32,35 @@ describe('bulk outcome table in the processor', () => {
     await t.processor.drain();
     assert.deepEqual(t.output.requests, [['a', 'b'], ['b'], ['b']]);
     assert.deepEqual(t.acked, [1, 2]);
+    await t.processor.stop();
+  });
+
+  it('an output that throws (a bulk body it could not build) retries every item of the batch and acks nothing until they are written', async () => {
+    const written = new ScriptedOutput(byId({}));
+    let calls = 0;
+    let ackedAtRetry = -1;
+    let acked: number[] = [];
+    const output: Output = {
+      name: 'throwing',
+      reachable: true,
+      async write(docs) {
+        if (++calls === 1) throw new Error('bulk body of 120 bytes measured, 119 written');
+        ackedAtRetry = acked.length;
+        return written.write(docs);
+      },
+      async close() {},
+    };
+    const t = setup(byId({}), { output });
+    acked = t.acked;
+    t.deliver('a');
+    t.deliver('b');
+    await t.processor.drain();
+    assert.equal(calls, 2);
+    assert.equal(ackedAtRetry, 0, 'a delivery was acked before its events were written');
+    assert.deepEqual(written.requests, [['a', 'b']]);
+    assert.deepEqual(t.acked, [1, 2]);
+    assert.deepEqual(t.nacked, []);
+    assert.deepEqual(t.deadLetters, []);
     await t.processor.stop();
   });
 
