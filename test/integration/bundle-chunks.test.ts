@@ -3,13 +3,20 @@
  * Elasticsearch client is the largest module there, and a command that does
  * not talk to Elasticsearch never loads it. `logship index` imports it
  * dynamically, while it connects to the broker (indexer.ts), never as a
- * static import that would load before anything else runs.
+ * static import that would load before anything else runs. The bundle holds
+ * a stand-in for apache-arrow, which the client reads only in ES|QL helpers
+ * logship never calls; the bundled indexer still writes through the client.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from '../helpers/cli.js';
+import { queueDepth } from '../helpers/amqp.js';
+import { ROOT, runCli, type RunningCli } from '../helpers/cli.js';
+import { usePipeline } from '../helpers/use-pipeline.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BUNDLE = path.join(ROOT, 'packages/cli/dist/bundle');
 
@@ -66,5 +73,66 @@ describe('the bundle loads the Elasticsearch client only where it is used', () =
     for (const command of ['bootstrap', 'status']) {
       assert.ok(closure(chunkOf(command), false).has(es), `${command} declares and checks Elasticsearch at once`);
     }
+  });
+});
+
+describe('the bundle leaves apache-arrow out', () => {
+  it('no chunk holds apache-arrow or its flatbuffers; the client chunk holds the stand-in instead', () => {
+    const chunks = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.mjs'));
+    const holding = chunks.filter((f) => /node_modules\/(apache-arrow|flatbuffers)\//.test(read(f)));
+    assert.deepEqual(holding, [], 'apache-arrow is bundled');
+    const client = chunks.filter((f) => read(f).includes('node_modules/@elastic/elasticsearch/index.js'));
+    assert.equal(client.length, 1);
+    assert.match(read(client[0]!), /scripts\/left-out\/apache-arrow\.cjs/);
+  });
+
+  it('the stand-in throws, naming the helpers that are missing, when anything of it is read; probes for interop stay quiet', () => {
+    const arrow = createRequire(import.meta.url)(path.join(ROOT, 'scripts/left-out/apache-arrow.cjs')) as Record<string | symbol, unknown>;
+    assert.throws(() => arrow.tableFromIPC, /apache-arrow is not in the logship bundle: .*ES\|QL Arrow helpers \(toArrowTable, toArrowReader\)/);
+    assert.throws(() => arrow.AsyncRecordBatchStreamReader, /apache-arrow is not in the logship bundle/);
+    assert.equal(arrow.__esModule, undefined);
+    assert.equal(arrow.then, undefined);
+    assert.equal(arrow[Symbol.toStringTag], undefined);
+  });
+});
+
+describe('the bundled indexer writes through the bundled client', () => {
+  const pipe = usePipeline();
+
+  it('logship index run from the bundle (no sources, no tsx) stores what was shipped in Elasticsearch and acks it', async (t) => {
+    const { n, env } = pipe.topology(t, 'bundled');
+    const boot = await runCli(['bootstrap'], { env });
+    assert.equal(boot.code, 0, boot.stderr);
+    const lines = ['bundled one', 'bundled two', 'bundled three'];
+    const ship = await runCli(['ship'], { env, input: `${lines.join('\n')}\n` });
+    assert.equal(ship.code, 0, ship.stderr);
+
+    // the command as users run it: bin/logship.js runs dist/bundle/main.mjs when it is there
+    const clean: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LOGSHIP_') && k !== 'NODE_OPTIONS') clean[k] = v;
+    const child = spawn(path.join(ROOT, 'packages/cli/bin/logship.js'), ['index', '--metrics-port', '0'], {
+      env: { ...clean, ...env, LOGSHIP_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<{ code: number | null }>((resolve) => child.on('close', (code) => resolve({ code })));
+    const indexer: RunningCli = { child, stdout: () => '', stderr: () => stderr, exited: exited.then((r) => ({ ...r, signal: null, stdout: '', stderr })) };
+    pipe.track(t, indexer);
+
+    const docs = await waitFor(
+      'the bundled indexer to store the 3 events',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`index exited ${child.exitCode}:\n${stderr}`);
+        const all = await pipe.es.all(n.indexWildcard);
+        return all.length === 3 ? all : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(docs.map((d) => d.source.message).sort(), [...lines].sort());
+    await waitFor('the queue to be empty (acked after the bulk)', async () => (await queueDepth(n.queue)).messageCount === 0);
+    assert.doesNotMatch(stderr, /apache-arrow/);
+    child.kill('SIGTERM');
+    assert.equal((await exited).code, 0, stderr);
   });
 });
