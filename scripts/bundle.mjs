@@ -39,7 +39,7 @@ const ownPackageJson = {
 };
 
 /**
- * The official client requires apache-arrow (690 kB of the client's chunk) for its ES|QL
+ * The official client requires apache-arrow (0.7 MB of the client's chunk) for its ES|QL
  * helpers that answer in Arrow (toArrowTable, toArrowReader) and reads it only when one of
  * them runs. logship never calls them: the bundle holds scripts/left-out/apache-arrow.cjs
  * instead, which throws, naming what is missing, if anything reads it. The indexer compiles

@@ -99,36 +99,51 @@ describe('the bundle leaves apache-arrow out', () => {
 describe('the bundled indexer writes through the bundled client', () => {
   const pipe = usePipeline();
 
-  it('logship index run from the bundle (no sources, no tsx) stores what was shipped in Elasticsearch and acks it', async (t) => {
+  it('bootstrap and index run from the bundle (no sources, no tsx) talk to Elasticsearch through the bundled client: what was shipped is stored and acked', async (t) => {
     const { n, env } = pipe.topology(t, 'bundled');
-    const boot = await runCli(['bootstrap'], { env });
-    assert.equal(boot.code, 0, boot.stderr);
+    // the command as users run it: bin/logship.js runs dist/bundle/main.mjs when it is there (dist/main.js otherwise)
+    assert.ok(fs.existsSync(path.join(BUNDLE, 'main.mjs')), `${BUNDLE}/main.mjs is missing: run npm run build`);
+    const clean: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LOGSHIP_') && k !== 'NODE_OPTIONS') clean[k] = v;
+    const bundled = (args: string[]) =>
+      spawn(path.join(ROOT, 'packages/cli/bin/logship.js'), args, { env: { ...clean, ...env, LOGSHIP_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+
+    // bootstrap declares the broker's topology and Elasticsearch's index template through the client
+    const boot = bundled(['bootstrap']);
+    let bootOut = '';
+    boot.stdout.setEncoding('utf8').on('data', (d: string) => (bootOut += d));
+    boot.stderr.setEncoding('utf8').on('data', (d: string) => (bootOut += d));
+    const bootCode = await new Promise<number | null>((resolve) => boot.on('close', resolve));
+    assert.equal(bootCode, 0, bootOut);
+    assert.doesNotMatch(bootOut, /apache-arrow/);
     const lines = ['bundled one', 'bundled two', 'bundled three'];
     const ship = await runCli(['ship'], { env, input: `${lines.join('\n')}\n` });
     assert.equal(ship.code, 0, ship.stderr);
 
-    // the command as users run it: bin/logship.js runs dist/bundle/main.mjs when it is there
-    const clean: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LOGSHIP_') && k !== 'NODE_OPTIONS') clean[k] = v;
-    const child = spawn(path.join(ROOT, 'packages/cli/bin/logship.js'), ['index', '--metrics-port', '0'], {
-      env: { ...clean, ...env, LOGSHIP_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = bundled(['index', '--metrics-port', '0']);
+    child.stdout.resume();
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<{ code: number | null }>((resolve) => child.on('close', (code) => resolve({ code })));
     const indexer: RunningCli = { child, stdout: () => '', stderr: () => stderr, exited: exited.then((r) => ({ ...r, signal: null, stdout: '', stderr })) };
     pipe.track(t, indexer);
 
-    const docs = await waitFor(
-      'the bundled indexer to store the 3 events',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`index exited ${child.exitCode}:\n${stderr}`);
-        const all = await pipe.es.all(n.indexWildcard);
-        return all.length === 3 ? all : undefined;
-      },
-      30_000,
-    );
+    // an indexer that exits (or is killed) before it stored them fails the test at once
+    const died = exited.then(({ code }) => {
+      throw new Error(`the bundled index exited ${code ?? child.signalCode} before storing the events:\n${stderr}`);
+    });
+    died.catch(() => undefined); // it also exits at the end of a passing test
+    const docs = await Promise.race([
+      waitFor(
+        'the bundled indexer to store the 3 events',
+        async () => {
+          const all = await pipe.es.all(n.indexWildcard);
+          return all.length === 3 ? all : undefined;
+        },
+        30_000,
+      ),
+      died,
+    ]);
     assert.deepEqual(docs.map((d) => d.source.message).sort(), [...lines].sort());
     await waitFor('the queue to be empty (acked after the bulk)', async () => (await queueDepth(n.queue)).messageCount === 0);
     assert.doesNotMatch(stderr, /apache-arrow/);

@@ -260,7 +260,7 @@ describe('docker/Dockerfile', () => {
     assert.doesNotThrow(() => loadCommandLine('index', [], Object.fromEntries(env)));
   });
 
-  it('copies every script the build of npm ci runs (the build stage has no other scripts/)', () => {
+  it('copies every script the build of npm ci runs, and every file under scripts/ they read (the build stage has no other scripts/)', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const scripts = [...`${pkg.scripts.prepare} ${pkg.scripts.build}`.matchAll(/\bscripts\/[\w.-]+\.mjs\b/g)].map((m) => m[0]);
     assert.ok(scripts.includes('scripts/bundle.mjs'), `the build bundles the command: ${pkg.scripts.build}`);
@@ -273,6 +273,15 @@ describe('docker/Dockerfile', () => {
           .slice(0, -1),
       );
     for (const s of scripts) assert.ok(copied.includes(s), `the Dockerfile copies ${s}, which npm ci runs`);
+    // and every file under scripts/ those scripts read (the bundle's stand-ins): a file or a directory copied whole
+    const read = scripts.flatMap((s) => [...fs.readFileSync(path.join(ROOT, s), 'utf8').matchAll(/['"](scripts\/[\w./-]+)['"]/g)].map((m) => m[1]!));
+    assert.ok(read.includes('scripts/left-out/apache-arrow.cjs'), `the bundle reads its apache-arrow stand-in: ${read.join(', ')}`);
+    for (const f of read) {
+      assert.ok(
+        copied.some((c) => f === c || f.startsWith(`${c.replace(/\/$/, '')}/`)),
+        `the Dockerfile copies ${f}, which ${scripts.join(' or ')} reads`,
+      );
+    }
   });
 
   it('copies only files that exist', () => {
