@@ -17,7 +17,7 @@ import type { EsDouble } from '../test/helpers/es-double.js';
 import { startLeanDouble } from '../test/helpers/es.js';
 import { PrivateCluster } from '../test/helpers/rabbit-cluster.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { BIN, ROOT, bootstrap, names, row, run, secondsToStored, writeCorpus, type Names, type Row } from './lib.js';
+import { BIN, ROOT, bootstrap, names, row, run, secondsToStored, timeSimplestIndexer, writeCorpus, type Names, type Row } from './lib.js';
 import { SCALE, finish, printTableHead, record, scaled } from './report.js';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-cluster-'));
@@ -44,23 +44,11 @@ async function index(url: string, n: Names, es: EsDouble, events: number) {
   const before = es.stored;
   const started = process.hrtime.bigint();
   const c = run(BIN, ['index', '--metrics-port', '0'], { ...n.env, LOGSHIP_AMQP_URL: url, LOGSHIP_ES_NODE: es.url });
-  await waitFor(`${events} documents`, () => es.stored - before >= events, 900_000, 20);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = await secondsToStored(es, before, events, started, c.done);
   c.child.kill('SIGTERM');
   const r = await c.done;
+  if (es.stored - before < events) throw new Error(`logship index stopped after ${es.stored - before} of ${events} documents: ${c.stderr().slice(-2000)}`);
   return { seconds, peakRss: r.peakRss };
-}
-
-async function simplestIndexer(url: string, n: Names, es: EsDouble, events: number, bench: string): Promise<Row> {
-  const before = es.stored;
-  const prefix = n.env.LOGSHIP_INDEX!.replace('-%{+yyyy.MM.dd}', '');
-  const started = process.hrtime.bigint();
-  const c = run(process.execPath, [path.join(ROOT, 'bench/baseline-index.mjs'), url, n.queue, String(events), es.url, prefix], {});
-  // timed like logship's runs, to the last document stored (bench/steps.ts says why)
-  const seconds = await secondsToStored(es, before, events, started, c.done);
-  const r = await c.done;
-  if (r.code !== 0 || es.stored - before < events) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
-  return row(bench, 'simplest correct indexer (amqplib + http _bulk)', events, seconds, r.peakRss);
 }
 
 const cluster = new PrivateCluster();
@@ -98,7 +86,7 @@ try {
     const total = 4 * events;
     const backlog = 3 * events + Math.ceil(events / 100);
     await waitFor('the backlog', async () => (await queueDepth(n.queue, leaderUrl)).messageCount >= backlog, 120_000, 200);
-    const simple = record(await simplestIndexer(leaderUrl, n, es, events, ib));
+    const simple = record(await timeSimplestIndexer(n, es, events, ib, leaderUrl));
     const ix = await index(leaderUrl, n, es, events);
     record(row(ib, 'logship index (defaults)', events, ix.seconds, ix.peakRss, simple));
     // the rest of the backlog (an indexer stopped with SIGTERM settles what it holds first, so count what is left)

@@ -5,8 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { randomNames, type Names } from '../test/helpers/amqp.js';
-import { BIN } from '../test/helpers/cli.js';
+import { BIN, ROOT } from '../test/helpers/cli.js';
 import { sampleUsage } from '../test/helpers/process-rss.js';
 import type { EsDouble } from '../test/helpers/es-double.js';
 import { sleep, waitFor } from '../test/helpers/wait.js';
@@ -182,4 +183,25 @@ export async function secondsToStored(es: EsDouble, before: number, events: numb
   void exited.then(() => (gone = true));
   await waitFor(`${events} documents`, () => es.stored - before >= events || gone, 900_000, 20);
   return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/**
+ * The simplest correct indexer (bench/baseline-index.mjs) on the backlog of
+ * `n.queue` at `amqpUrl`, timed like logship's runs: from spawn to the last
+ * document stored, seen by the same 20 ms poll (its exit, which follows the
+ * ack of its last event, would add its answer, ack and close to its time
+ * only). Then it must exit 0. Here, not in steps.ts, so that bench/cluster.ts
+ * can run it without the corpus directory steps.ts makes.
+ */
+export async function timeSimplestIndexer(n: Names, es: EsDouble, events: number, bench: string, amqpUrl = AMQP_URL): Promise<Row> {
+  const before = es.stored;
+  const prefix = n.index.replace('-%{+yyyy.MM.dd}', '');
+  const started = process.hrtime.bigint();
+  const args = [path.join(ROOT, 'bench/baseline-index.mjs'), amqpUrl, n.queue, String(events), es.url, prefix];
+  const c = run(process.execPath, args, {});
+  const seconds = await secondsToStored(es, before, events, started, c.done);
+  const r = await c.done;
+  if (r.code !== 0) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
+  if (es.stored - before < events) throw new Error(`the simplest indexer stored ${es.stored - before} of ${events}`);
+  return row(bench, 'simplest correct indexer (amqplib + http _bulk)', events, seconds, r.peakRss);
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { deleteTopology, queueDepth, withChannel } from '../test/helpers/amqp.js';
 import type { EsDouble } from '../test/helpers/es-double.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { AMQP_URL, BIN, ROOT, names, row, run, secondsToStored, settle, writeCorpus, type Names, type Row } from './lib.js';
+import { AMQP_URL, BIN, ROOT, names, row, run, secondsToStored, settle, timeSimplestIndexer, writeCorpus, type Names, type Row } from './lib.js';
 
 /** the corpus files of this run; bench/run.ts removes it at the end */
 export const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'logship-bench-'));
@@ -128,23 +128,8 @@ export async function indexRun(n: Names, es: EsDouble, events: number, count = 1
   return { seconds, peakRss: Math.max(...results.map((r) => r.peakRss)), cpuSeconds };
 }
 
-/**
- * The simplest correct indexer (bench/baseline-index.mjs) on the backlog,
- * timed like logship's runs: from spawn to the last document stored, seen
- * by the same 20 ms poll (its exit, which follows the ack of its last
- * event, would add its answer, ack and close to its time only). Then it
- * must exit 0.
- */
+/** The simplest correct indexer on the backlog (bench/lib.ts), once the host has settled. */
 export async function simplestIndexerRun(n: Names, es: EsDouble, events: number, bench: string): Promise<Row> {
   await settle();
-  const before = es.stored;
-  const prefix = n.index.replace('-%{+yyyy.MM.dd}', '');
-  const started = process.hrtime.bigint();
-  const args = [path.join(ROOT, 'bench/baseline-index.mjs'), AMQP_URL, n.queue, String(events), es.url, prefix];
-  const c = run(process.execPath, args, {});
-  const seconds = await secondsToStored(es, before, events, started, c.done);
-  const r = await c.done;
-  if (r.code !== 0) throw new Error(`the simplest indexer failed: ${c.stderr()}`);
-  if (es.stored - before < events) throw new Error(`the simplest indexer stored ${es.stored - before} of ${events}`);
-  return row(bench, 'simplest correct indexer (amqplib + http _bulk)', events, seconds, r.peakRss);
+  return timeSimplestIndexer(n, es, events, bench);
 }
