@@ -64,6 +64,8 @@ class WindowChannel extends EventEmitter {
   readonly calls: string[] = [];
   /** consume-ok waits for this: deliveries that follow it in the same read reach the consumer first */
   consumeGate: Promise<void> | null = null;
+  /** cancel-ok waits for this */
+  cancelGate: Promise<void> | null = null;
   private onMessage: ((msg: unknown) => void) | null = null;
   private consumers = 0;
   private tag = 0;
@@ -79,6 +81,7 @@ class WindowChannel extends EventEmitter {
   }
   async cancel(tag: string) {
     this.calls.push(`cancel ${tag}`);
+    if (this.cancelGate) await this.cancelGate;
   }
   async close() {}
   ack() {}
@@ -106,8 +109,44 @@ describe('the consumer applies a new window', () => {
     await consumer.start();
     assert.deepEqual(ch.calls, ['qos 100', 'consume c1']);
     for (let i = 0; i < 32; i++) ch.deliver();
-    await waitFor('the window resized', () => consumer.prefetch === 3000, 5_000, 1);
+    await waitFor('the window resized', () => ch.calls.includes('consume c2'), 5_000, 1);
     assert.deepEqual(ch.calls, ['qos 100', 'consume c1', 'cancel c1', 'qos 3000', 'consume c2']);
+    assert.equal(consumer.prefetch, 3000);
+    await consumer.close();
+  });
+
+  it('while the window grows, prefetch is the new window: a full first window is not cut into small bulks for a window about to grow', async () => {
+    // the batch processor cuts bulks of prefetch x events per delivery / --bulk-concurrency, and writes at once
+    // when the window is full: with the first window of 100 that is four bulks of 25, which would take every
+    // bulk slot while the next deliveries arrive
+    const ch = new WindowChannel();
+    const consumer = windowConsumer(ch);
+    await consumer.start();
+    assert.equal(consumer.prefetch, FIRST_WINDOW);
+    let release: () => void = () => undefined;
+    ch.cancelGate = new Promise<void>((r) => (release = r));
+    for (let i = 0; i < 32; i++) ch.deliver();
+    await waitFor('the resize begun', () => ch.calls.includes('cancel c1'), 5_000, 1);
+    assert.deepEqual(ch.calls, ['qos 100', 'consume c1', 'cancel c1'], 'cancel-ok is still on its way');
+    assert.equal(consumer.prefetch, 3000);
+    ch.cancelGate = null;
+    release();
+    await waitFor('consuming again', () => ch.calls.includes('consume c2'), 5_000, 1);
+    assert.equal(consumer.prefetch, 3000, 'the window applied');
+    await consumer.close();
+  });
+
+  it('a window that could not be applied is not reported: prefetch is the window the broker was last asked for', async () => {
+    const ch = new WindowChannel();
+    const consumer = windowConsumer(ch);
+    await consumer.start();
+    ch.prefetch = async (n: number) => {
+      ch.calls.push(`qos ${n}`);
+      throw new Error('channel closed');
+    };
+    for (let i = 0; i < 32; i++) ch.deliver();
+    await waitFor('the resize tried', () => ch.calls.includes('qos 3000'), 5_000, 1);
+    await waitFor('the resize given up', () => consumer.prefetch === FIRST_WINDOW, 5_000, 1);
     await consumer.close();
   });
 
@@ -125,7 +164,7 @@ describe('the consumer applies a new window', () => {
     ch.consumeGate = null;
     release();
     await starting;
-    await waitFor('the window resized', () => consumer.prefetch === 3000, 5_000, 1);
+    await waitFor('the window resized', () => ch.calls.includes('consume c2'), 5_000, 1);
     assert.deepEqual(ch.calls, ['qos 100', 'consume c1', 'cancel c1', 'qos 3000', 'consume c2']);
     await consumer.close();
   });

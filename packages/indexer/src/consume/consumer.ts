@@ -59,6 +59,8 @@ export class Consumer implements AckWire {
   private readonly window: PrefetchWindow | null;
   /** a change of the prefetch window under way (consuming again) */
   private resizing: Promise<void> | null = null;
+  /** the window that change asks for */
+  private resizingTo: number | null = null;
   /**
    * The window should change, but deliveries came before the consumer's tag:
    * amqplib hands over the deliveries that follow consume-ok in the same read
@@ -82,8 +84,18 @@ export class Consumer implements AckWire {
     return this.channels.channel !== null;
   }
 
-  /** the deliveries the broker may hand out before some are acked */
+  /**
+   * The deliveries the broker may hand out before some are acked: while the
+   * window changes, the new one. A full first window is then not cut into
+   * small bulks for a window that is about to grow (they would take every
+   * bulk slot while the next deliveries arrive).
+   */
   get prefetch(): number {
+    return this.resizingTo ?? this.appliedWindow;
+  }
+
+  /** the window the broker was last asked for on this channel */
+  private get appliedWindow(): number {
     return this.window?.current ?? this.options.prefetch;
   }
 
@@ -102,15 +114,17 @@ export class Consumer implements AckWire {
       this.resizeWhenConsuming = true;
       return;
     }
+    this.resizingTo = next;
     this.resizing = this.resize(this.channels.channel, this.consumerTag, next).finally(() => {
       this.resizing = null;
+      this.resizingTo = null;
     });
   }
 
   /** consumes again on the same channel with a new prefetch; its unacked deliveries stay unacked */
   private async resize(channel: Channel, tag: string, prefetch: number): Promise<void> {
     const { queue, logger } = this.options;
-    const from = this.prefetch;
+    const from = this.appliedWindow;
     try {
       await channel.cancel(tag);
       if (this.consumerTag === tag) this.consumerTag = null;
@@ -145,7 +159,7 @@ export class Consumer implements AckWire {
         // a tag of an earlier channel (cancelled by the broker) must never be cancelled on this one
         this.consumerTag = null;
         this.resizeWhenConsuming = false;
-        const prefetch = this.prefetch;
+        const prefetch = this.appliedWindow;
         await channel.prefetch(prefetch);
         // the ack prefix is per channel: deliveries of an older channel can never be acked here
         this.outstanding = [];
