@@ -39,20 +39,16 @@ const ownPackageJson = {
 };
 
 /**
- * Two packages the official client requires but logship never runs; the bundle holds a
- * stand-in from scripts/left-out/ for each, which throws, naming what is missing, if
- * anything reads it:
- * - apache-arrow (0.7 MB), for the client's ES|QL helpers that answer in Arrow
- *   (toArrowTable, toArrowReader), read only when one of them runs;
- * - undici (0.8 MB), for the transport's UndiciConnection, read only when one is made:
- *   logship's client uses HttpConnection (packages/common/src/elasticsearch/client.ts).
- * The indexer compiles and runs 1.5 MB less at start (docs/performance.md).
+ * The official client requires apache-arrow (0.7 MB of the client's chunk) for its ES|QL
+ * helpers that answer in Arrow (toArrowTable, toArrowReader) and reads it only when one of
+ * them runs. logship never calls them: the bundle holds scripts/left-out/apache-arrow.cjs
+ * instead, which throws, naming what is missing, if anything reads it. The indexer compiles
+ * and runs 0.7 MB less at start (docs/performance.md).
  */
-const leaveOut = {
-  name: 'leave-out-unused-packages',
+const leaveOutArrow = {
+  name: 'leave-out-apache-arrow',
   setup(b) {
     b.onResolve({ filter: /^apache-arrow(\/|$)/ }, () => ({ path: path.join(root, 'scripts/left-out/apache-arrow.cjs') }));
-    b.onResolve({ filter: /^undici(\/|$)/ }, () => ({ path: path.join(root, 'scripts/left-out/undici.cjs') }));
   },
 };
 
@@ -76,7 +72,7 @@ try {
     target: 'node20',
     // CommonJS packages inside an ES module bundle call require() for Node's own modules
     banner: { js: "import { createRequire as __logshipRequire } from 'node:module'; const require = __logshipRequire(import.meta.url);" },
-    plugins: [ownPackageJson, leaveOut],
+    plugins: [ownPackageJson, leaveOutArrow],
     logLevel: 'warning',
   });
   // a read of '../package.json' left in the bundle would name the cli's manifest for every package

@@ -5,9 +5,7 @@
  * dynamically, while it connects to the broker (indexer.ts), never as a
  * static import that would load before anything else runs. The bundle holds
  * a stand-in for apache-arrow, which the client reads only in ES|QL helpers
- * logship never calls, and one for undici, which the client's transport reads
- * only for UndiciConnection (logship's client uses HttpConnection); the
- * bundled indexer still writes through the client.
+ * logship never calls; the bundled indexer still writes through the client.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -78,32 +76,6 @@ describe('the bundle loads the Elasticsearch client only where it is used', () =
   });
 });
 
-describe('the bundle leaves undici out', () => {
-  it('no chunk holds undici; the client chunk holds the stand-in instead', () => {
-    const chunks = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.mjs'));
-    assert.deepEqual(
-      chunks.filter((f) => /node_modules\/undici\//.test(read(f))),
-      [],
-      'undici is bundled',
-    );
-    const client = chunks.filter((f) => read(f).includes('node_modules/@elastic/elasticsearch/index.js'));
-    assert.equal(client.length, 1);
-    assert.match(read(client[0]!), /scripts\/left-out\/undici\.cjs/);
-  });
-
-  it('the stand-in throws, naming the connection that is missing, when anything of it is read; probes for interop stay quiet', () => {
-    const undici = createRequire(import.meta.url)(path.join(ROOT, 'scripts/left-out/undici.cjs')) as Record<string | symbol, unknown>;
-    assert.throws(
-      () => undici.Pool,
-      /undici is not in the logship bundle: the Elasticsearch client UndiciConnection is not available \(logship uses HttpConnection\)/,
-    );
-    assert.throws(() => undici.buildConnector, /undici is not in the logship bundle/);
-    assert.equal(undici.__esModule, undefined);
-    assert.equal(undici.then, undefined);
-    assert.equal(undici[Symbol.toStringTag], undefined);
-  });
-});
-
 describe('the bundle leaves apache-arrow out', () => {
   it('no chunk holds apache-arrow or its flatbuffers; the client chunk holds the stand-in instead', () => {
     const chunks = fs.readdirSync(BUNDLE).filter((f) => f.endsWith('.mjs'));
@@ -143,7 +115,7 @@ describe('the bundled indexer writes through the bundled client', () => {
     boot.stderr.setEncoding('utf8').on('data', (d: string) => (bootOut += d));
     const bootCode = await new Promise<number | null>((resolve) => boot.on('close', resolve));
     assert.equal(bootCode, 0, bootOut);
-    assert.doesNotMatch(bootOut, /apache-arrow|undici/);
+    assert.doesNotMatch(bootOut, /apache-arrow/);
     const lines = ['bundled one', 'bundled two', 'bundled three'];
     const ship = await runCli(['ship'], { env, input: `${lines.join('\n')}\n` });
     assert.equal(ship.code, 0, ship.stderr);
@@ -174,7 +146,7 @@ describe('the bundled indexer writes through the bundled client', () => {
     ]);
     assert.deepEqual(docs.map((d) => d.source.message).sort(), [...lines].sort());
     await waitFor('the queue to be empty (acked after the bulk)', async () => (await queueDepth(n.queue)).messageCount === 0);
-    assert.doesNotMatch(stderr, /apache-arrow|undici/);
+    assert.doesNotMatch(stderr, /apache-arrow/);
     child.kill('SIGTERM');
     assert.equal((await exited).code, 0, stderr);
   });

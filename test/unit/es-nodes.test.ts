@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isLogshipError, loadCommandLine } from '@logship/common';
-import { HttpConnection, type ClusterConnectionPool } from '@elastic/elasticsearch';
+import type { ClusterConnectionPool } from '@elastic/elasticsearch';
 import { createEsClient, esNodeStates, esNodeUrls, logEsNodeChanges } from '@logship/common/elasticsearch';
 import type { Document } from '@logship/indexer';
 import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
@@ -33,14 +33,6 @@ describe('Elasticsearch node list', () => {
   const doubles: EsDouble[] = [];
   after(async () => {
     for (const d of doubles) await d.stop();
-  });
-
-  it("every node's connection is the client's HttpConnection (Node's own http): the bundle leaves undici out", async () => {
-    const client = createEsClient({ ...SETTINGS, esNode: 'http://127.0.0.1:1, https://127.0.0.1:2' });
-    const connections = (client.connectionPool as ClusterConnectionPool).connections;
-    assert.equal(connections.length, 2);
-    for (const c of connections) assert.ok(c instanceof HttpConnection, `${c.url.href} uses ${c.constructor.name}`);
-    await client.close();
   });
 
   it('a dead node is skipped: its request moves to the next node at once, and it gets none until it answers a ping', async () => {
