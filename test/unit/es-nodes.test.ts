@@ -5,6 +5,7 @@
  * in /health is masked; a bad entry of the list is named.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { isLogshipError, loadCommandLine } from '@logship/common';
 import type { ClusterConnectionPool } from '@elastic/elasticsearch';
@@ -28,6 +29,35 @@ function refusal(fn: () => unknown): Error & { hint?: string } {
   }
   assert.fail('expected a refusal');
 }
+
+/**
+ * A port on loopback that never completes a TCP connection, like a host that is down: a Python
+ * listener with an accept queue of one that never accepts, filled by connections of its own, so
+ * the kernel drops every further SYN (Node accepts every connection it is offered, so it cannot
+ * make one). The connection attempt hangs until the client gives up.
+ */
+async function blackHole(): Promise<{ url: string; stop: () => void }> {
+  const script = [
+    'import socket, sys',
+    "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)",
+    'port = s.getsockname()[1]; held = []',
+    'for _ in range(8):',
+    '    c = socket.socket(); c.settimeout(0.5)',
+    "    try: c.connect(('127.0.0.1', port)); held.append(c)",
+    '    except OSError: break',
+    "else: sys.exit('the accept queue never filled')",
+    'print(port, flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(d.trim()));
+    child.once('exit', (code) => reject(new Error(`the black-hole listener exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+const hasPython = spawnSync('python3', ['--version']).status === 0;
 
 describe('Elasticsearch node list', () => {
   const doubles: EsDouble[] = [];
@@ -85,6 +115,34 @@ describe('Elasticsearch node list', () => {
       );
     } finally {
       await output.close();
+    }
+  });
+
+  it('a node that never answers the connection (host down) is marked dead: the request moves to the next node once the connect times out, and later requests never try it', {
+    skip: hasPython ? false : 'python3 is not installed (it makes the port that never answers)',
+  }, async () => {
+    const hole = await blackHole();
+    const b = new EsDouble();
+    doubles.push(b);
+    const urlB = await b.start();
+    // a connect that never completes is a connection error (undici's 10 s connect timeout), which moves the request
+    // to the next node; a request timeout (--es-timeout) would not: Elasticsearch may still be working on it
+    const client = createEsClient({ ...SETTINGS, esNode: `${hole.url}, ${urlB}` });
+    const logged: string[] = [];
+    const logger = { info: (o: { node: string }) => logged.push(`info ${o.node}`), warn: (o: { node: string }) => logged.push(`warn ${o.node}`) };
+    logEsNodeChanges(client, logger as unknown as Parameters<typeof logEsNodeChanges>[1]);
+    const output = new ElasticsearchOutput(client);
+    try {
+      for (let i = 0; i < 4; i++) assert.deepEqual(await output.write([doc(200 + i)]), [{ kind: 'ok' }], `write ${i}`);
+      assert.equal(b.docs('nodes-*').length, 4, 'every document stored once, by the node that answers');
+      assert.deepEqual(esNodeStates(client), [
+        { node: `${hole.url}/`, alive: false },
+        { node: `${urlB}/`, alive: true },
+      ]);
+      assert.deepEqual(logged, [`warn ${hole.url}/`]);
+    } finally {
+      await output.close();
+      hole.stop();
     }
   });
 

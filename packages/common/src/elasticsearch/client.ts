@@ -83,6 +83,9 @@ export function createEsClient(s: EsSettings): Client {
   return new Client({
     nodes: urls.map(nodeOptions),
     ConnectionPool: NodePool,
+    // the client's default connection (undici), on purpose: its HttpConnection (Node's http) spent
+    // less CPU but turns a host that is down into a timeout that never moves to the next node, and
+    // Elasticsearch's early 413 on a large body into a connection error (docs/performance.md)
     resurrectStrategy: 'ping',
     ...(auth ? { auth } : {}),
     ...(tls ? { tls } : {}),
