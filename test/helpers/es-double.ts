@@ -4,7 +4,8 @@
  * (documents are invisible to _count/_search until a refresh), index
  * templates, and switchable faults (down, 503, item 429s, 400 documents,
  * latency). Like Elasticsearch 8 it refuses a request body over
- * `maxContentLength` (http.max_content_length, 100mb) with an empty 413, and
+ * `maxContentLength` (http.max_content_length, 100mb) with an empty 413 (on
+ * the headers when content-length says so, while the client still sends), and
  * a document nested deeper than 1000 levels with a 400 item.
  */
 import http from 'node:http';
@@ -184,27 +185,30 @@ export class EsDouble {
     const chunks: Buffer[] = [];
     const declared = Number(req.headers['content-length'] ?? 0);
     let size = 0;
-    let over = declared > this.maxContentLength;
-    // like Netty's aggregator: an oversized body is never buffered, only read to its end
+    let over = false;
+    // Elasticsearch 8: "413 Request Entity Too Large", content-length 0, no product header. Like
+    // Netty's aggregator it answers as soon as it knows (on the headers when content-length is
+    // over the limit, while the client may still be sending), never buffers the body, reads it
+    // to its end and keeps the connection
+    const refuse = () => {
+      over = true;
+      chunks.length = 0;
+      this.tooLarge++;
+      res.writeHead(413, { 'content-length': '0' });
+      res.end();
+    };
+    if (declared > this.maxContentLength) refuse();
     for await (const c of req) {
       if (over) continue;
       size += (c as Buffer).length;
-      if (size > this.maxContentLength) {
-        over = true;
-        chunks.length = 0;
-      } else chunks.push(c as Buffer);
+      if (size > this.maxContentLength) refuse();
+      else chunks.push(c as Buffer);
     }
+    if (over) return;
     if (this.faults.latencyMs > 0) {
       this.held++;
       await new Promise((r) => setTimeout(r, this.faults.latencyMs));
       this.held--;
-    }
-    if (over) {
-      // Elasticsearch 8: "413 Request Entity Too Large", content-length 0, no product header
-      this.tooLarge++;
-      res.writeHead(413, { 'content-length': '0' });
-      res.end();
-      return;
     }
     const body = Buffer.concat(chunks).toString('utf8');
     if (this.faults.down === '503') {

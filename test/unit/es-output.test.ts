@@ -81,6 +81,30 @@ describe('Elasticsearch output', () => {
     }
   });
 
+  it('a bulk of megabytes answered 413 on its headers, while the client still sends it (as Elasticsearch does), is split until each part fits', async () => {
+    // Elasticsearch answers as soon as content-length is over http.max_content_length and reads the
+    // rest of the body: a client that fails the request when the answer comes before it finished
+    // sending (Node's http in the client's HttpConnection, from about 8 MB) would retry it for ever
+    es.maxContentLength = 1024 * 1024;
+    const refusedBefore = es.tooLarge;
+    try {
+      const batch = Array.from({ length: 24 }, (_, i) => ({
+        id: `mb-${i}`,
+        source: JSON.stringify({ message: `${i} ${'m'.repeat(400 * 1024)}` }),
+        index: 'out-4',
+      }));
+      // megabytes take longer to send than this suite's --es-timeout of 300 ms
+      const patient = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 30_000 }));
+      const outcomes = await patient.write(batch);
+      await patient.close();
+      assert.deepEqual(new Set(outcomes.map((o) => o.kind)), new Set(['ok']), JSON.stringify(outcomes.filter((o) => o.kind !== 'ok').slice(0, 2)));
+      assert.ok(es.tooLarge - refusedBefore >= 4, 'the 9.6 MB batch and its halves down to 1.2 MB were refused first');
+      assert.equal(es.docs('out-4').length, 24);
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+    }
+  });
+
   it('a single event answered 413 is dead-lettered with status 413 and the reason, never retried', async () => {
     es.maxContentLength = 600;
     const refusedBefore = es.tooLarge;
