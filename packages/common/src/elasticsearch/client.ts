@@ -82,10 +82,10 @@ export function createEsClient(s: EsSettings): Client {
   const urls = esNodeUrls(s.esNode);
   return new Client({
     nodes: urls.map(nodeOptions),
+    // no `Connection` option: the client's default (undici), on purpose. Its HttpConnection (Node's
+    // http) spent less CPU but turns a host that is down into a timeout that never moves to the next
+    // node, and Elasticsearch's early 413 on a large body into a connection error (docs/performance.md)
     ConnectionPool: NodePool,
-    // the client's default connection (undici), on purpose: its HttpConnection (Node's http) spent
-    // less CPU but turns a host that is down into a timeout that never moves to the next node, and
-    // Elasticsearch's early 413 on a large body into a connection error (docs/performance.md)
     resurrectStrategy: 'ping',
     ...(auth ? { auth } : {}),
     ...(tls ? { tls } : {}),
