@@ -36,8 +36,14 @@ export interface Faults {
   itemRate429: number;
   /** documents answered 400 document_parsing_exception */
   reject: ((source: Record<string, unknown>) => boolean) | null;
-  /** added latency of every request */
+  /** added latency of every request (a 413 included: it crosses the same network) */
   latencyMs: number;
+  /**
+   * a successful answer sends its headers and the first half of its body,
+   * then nothing more (a node that hangs mid-answer); what the request
+   * asked for is done, as on a node that wrote the documents and then stalled
+   */
+  stallBody: boolean;
 }
 
 export interface BulkRecord {
@@ -56,8 +62,10 @@ export class EsDouble {
   readonly indices = new Map<string, Map<string, StoredDoc>>();
   readonly templates = new Map<string, unknown>();
   readonly bulks: BulkRecord[] = [];
-  faults: Faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
+  faults: Faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0, stallBody: false };
   requests = 0;
+  /** answers left hanging by the stallBody fault */
+  stalledAnswers = 0;
   /** requests waiting out the latency fault right now */
   held = 0;
   /** epoch ms of the last _bulk answer (0: none yet) */
@@ -132,7 +140,7 @@ export class EsDouble {
   }
 
   clearFaults(): void {
-    this.faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0 };
+    this.faults = { down: null, itemRate429: 0, reject: null, latencyMs: 0, stallBody: false };
   }
 
   /** items answered with `status` in indices matching the pattern */
@@ -169,6 +177,12 @@ export class EsDouble {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
     if (status >= 200 && status < 300) Object.assign(headers, PRODUCT);
     res.writeHead(status, headers);
+    if (this.faults.stallBody && status < 300) {
+      // the rest never comes; stop() destroys the socket
+      this.stalledAnswers++;
+      res.write(text.slice(0, text.length >> 1));
+      return;
+    }
     res.end(text);
   }
 
@@ -194,8 +208,16 @@ export class EsDouble {
       over = true;
       chunks.length = 0;
       this.tooLarge++;
-      res.writeHead(413, { 'content-length': '0' });
-      res.end();
+      const answer = () => {
+        res.writeHead(413, { 'content-length': '0' });
+        res.end();
+      };
+      if (this.faults.latencyMs <= 0) return answer();
+      this.held++;
+      setTimeout(() => {
+        this.held--;
+        answer();
+      }, this.faults.latencyMs);
     };
     if (declared > this.maxContentLength) refuse();
     for await (const c of req) {

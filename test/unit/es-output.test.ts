@@ -64,6 +64,84 @@ describe('Elasticsearch output', () => {
     assert.equal(output.reachable, true);
   });
 
+  it('an answer that stalls after its headers times out (--es-timeout) and is retried for every item: the retry finds them written (409)', async () => {
+    // a node that wrote the documents, sent its headers and half its answer, then hung: the client's
+    // --es-timeout covers the body too (Node's http in the client's HttpConnection would wait for ever)
+    const stalled = [
+      { id: 'stall-1', source: '{"message":"s1"}', index: 'out-5' },
+      { id: 'stall-2', source: '{"message":"s2"}', index: 'out-5' },
+    ];
+    const stalledBefore = es.stalledAnswers;
+    es.setFaults({ stallBody: true });
+    let first: Awaited<ReturnType<ElasticsearchOutput['write']>>;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      first = await Promise.race([
+        output.write(stalled),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the stalled answer was never given up: the write hangs')), 10_000);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      es.clearFaults();
+    }
+    // (a late answer of an earlier test may stall too)
+    assert.ok(es.stalledAnswers > stalledBefore, 'the headers and half the body were sent');
+    assert.deepEqual(
+      first.map((o) => o.kind),
+      ['retry', 'retry'],
+    );
+    // undici's body timeout (--es-timeout); the client takes it as a connection error
+    assert.match((first[0] as { reason: string }).reason, /timed out|timeout/i);
+    assert.equal(es.docs('out-5').length, 2, 'the node had written them before it stalled');
+    assert.deepEqual(
+      (await output.write(stalled)).map((o) => o.kind),
+      ['duplicate', 'duplicate'],
+    );
+  });
+
+  it('a bulk of 5 MB answered 503 is retried at once: the error keeps no redacted copy of the body', async () => {
+    // the client's default redaction ('replace') copies an error's request, the bulk body key by
+    // key, to redact it: about 6 s of blocked event loop for a bulk of --batch-bytes 5mb
+    const batch = Array.from({ length: 10 }, (_, i) => ({ id: `red-${i}`, source: JSON.stringify({ message: 'r'.repeat(500 * 1024) }), index: 'out-7' }));
+    es.setFaults({ down: '503' });
+    const started = Date.now();
+    let outcomes: Awaited<ReturnType<ElasticsearchOutput['write']>>;
+    try {
+      outcomes = await output.write(batch);
+    } finally {
+      es.clearFaults();
+    }
+    const ms = Date.now() - started;
+    assert.deepEqual(new Set(outcomes.map((o) => o.kind)), new Set(['retry']));
+    assert.ok(ms < 2000, `the failed bulk took ${ms} ms`);
+  });
+
+  it('a 413 that comes after the latency fault (a far cluster) is split the same way', async () => {
+    es.maxContentLength = 600;
+    es.setFaults({ latencyMs: 60 });
+    const refusedBefore = es.tooLarge;
+    const started = Date.now();
+    try {
+      const batch = Array.from({ length: 6 }, (_, i) => ({ id: `far-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-6' }));
+      const outcomes = await output.write(batch);
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
+      );
+      const refused = es.tooLarge - refusedBefore;
+      assert.ok(refused >= 1, 'the whole batch was refused first');
+      // every answer waited out the latency, the 413s too
+      const answers = refused + es.bulks.filter((b) => b.indices[0] === 'out-6').length;
+      assert.ok(Date.now() - started >= answers * 60, `${answers} answers in ${Date.now() - started} ms`);
+      assert.equal(es.docs('out-6').length, 6);
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+      es.clearFaults();
+    }
+  });
+
   it('a bulk answered 413 (over http.max_content_length) is split until each part fits: no innocent event is dead-lettered', async () => {
     es.maxContentLength = 600;
     try {

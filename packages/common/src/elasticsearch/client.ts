@@ -97,6 +97,11 @@ export function createEsClient(s: EsSettings): Client {
     maxRetries: urls.length - 1,
     // gzip request bodies (--es-compression); the default is chosen by measurement (docs/performance.md)
     compression: s.esCompression ?? false,
+    // what an error keeps of its request: 'remove' drops the headers (credentials) and the
+    // connection. The default, 'replace', copies the whole request into the error to redact it,
+    // the bulk body key by key: seconds of CPU and hundreds of MB for each failed bulk of a few
+    // MB (a 503, a timeout, a 413), with the event loop blocked (no acks, no heartbeats)
+    redaction: { type: 'remove' },
     name: 'logship',
   });
 }
