@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createDataStreamNamer, createIndexNamer } from '@logship/common';
 import zlib from 'node:zlib';
@@ -105,6 +106,39 @@ describe('the decoding boundary: no message can crash or stall the consumer', ()
       ['a', 'b'],
     );
     assert.match(d.poison[0]!.reason, /nested 5000 levels deep/);
+  });
+
+  it('a body nested 8 million levels deep is dead-lettered by its depth before it is parsed: an indexer with a 256 MB heap survives it', () => {
+    // JSON.parse would build the whole tree first (about 1 GB for these 16 MB), and the indexer would
+    // die of it, then again on each redelivery; the depth is measured first, by a scan of the text
+    const script = `
+      import { createIndexNamer } from '@logship/common';
+      import { decodeDelivery } from '@logship/indexer';
+      const n = 8_000_000;
+      for (const [contentType, body] of [
+        ['application/json', '{"a":' + '['.repeat(n) + ']'.repeat(n) + '}'],
+        ['application/x-ndjson', '{"event":{"id":"a"}}\\n{"a":' + '['.repeat(n) + ']'.repeat(n) + '}\\n{"event":{"id":"b"}}'],
+        [undefined, '{"a":' + '{"k":'.repeat(n) + '1' + '}'.repeat(n) + '}'],
+      ]) {
+        const d = decodeDelivery({ content: Buffer.from(body), properties: { contentType } }, createIndexNamer('logs-%{+yyyy.MM.dd}'));
+        console.log(JSON.stringify({ docs: d.docs.map((x) => x.id), poison: d.poison.map((p) => p.reason) }));
+      }`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=256', '--conditions=logship-source', '--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `the decoding process died (${r.signal ?? r.status}): ${r.stderr.slice(-600)}`);
+    const reason = 'nested 8000001 levels deep; Elasticsearch refuses documents nested deeper than 1000';
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      [
+        { docs: [], poison: [reason] },
+        { docs: ['a', 'b'], poison: [reason] },
+        { docs: [], poison: [reason] },
+      ],
+    );
   });
 
   it('nesting up to 1000 levels is accepted, 1001 is dead-lettered (what Elasticsearch refuses)', () => {
