@@ -93,7 +93,9 @@ export function createEsClient(s: EsSettings): Client {
     // logship retries itself, item by item, with backoff (bulk outcome table). With several
     // nodes the client moves a request that found a node dead (no connection, 502/503/504) to
     // each other node once, at once: a bulk is create-by-id, so sending it again is a 409, never
-    // a copy. A request that timed out is not moved (the node may still be working on it)
+    // a copy. A request that timed out waiting for its answer's headers is not moved (the node may
+    // still be working on it); one whose answer stalls after the headers (undici's body timeout)
+    // is a connection error: its node is marked dead and the request moved
     maxRetries: urls.length - 1,
     // gzip request bodies (--es-compression); the default is chosen by measurement (docs/performance.md)
     compression: s.esCompression ?? false,
