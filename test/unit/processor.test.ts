@@ -1,6 +1,7 @@
 /** The bulk outcome table applied by the batch processor, with a scripted output. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import pino from 'pino';
 import type { Output } from '@logship/indexer';
 import { DUP, OK, R400, R429, ScriptedOutput, byId, setup } from '../helpers/processor-harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -61,6 +62,22 @@ describe('bulk outcome table in the processor', () => {
     assert.deepEqual(t.acked, [1, 2]);
     assert.deepEqual(t.nacked, []);
     assert.deepEqual(t.deadLetters, []);
+    await t.processor.stop();
+  });
+
+  it('a dead letter whose reason is longer than 2000 characters is logged with it cut, as its header carries it', async () => {
+    // Elasticsearch's parse errors quote the refused value: one line per event must not carry the event again
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const t = setup(byId({ a: { kind: 'reject', status: 400, type: 'document_parsing_exception', reason: `failed to parse: ${'v'.repeat(10_000)}` } }), {
+      logger,
+    });
+    t.deliver('a');
+    await t.processor.drain();
+    assert.equal(t.deadLetters.length, 1);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; reason?: string }).find((l) => l.msg === 'event dead-lettered');
+    assert.ok(logged, lines.join(''));
+    assert.equal(logged.reason, `failed to parse: ${'v'.repeat(2000 - 'failed to parse: '.length)}...`);
     await t.processor.stop();
   });
 

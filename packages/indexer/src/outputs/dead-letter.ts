@@ -79,6 +79,15 @@ export function isSizeRefusal(err: unknown): boolean {
 
 const MAX_REASON = 2000;
 
+/**
+ * A reason as a dead letter's header and the log line carry it: at most 2000
+ * characters. Elasticsearch's parse errors quote the value they refused, and
+ * a reason may be as long as the event.
+ */
+export function shortReason(reason: string): string {
+  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}...` : reason;
+}
+
 export class DeadLetterPublisher {
   /** opened on the first dead letter and again on the next one after it closed */
   private readonly channels: ChannelKeeper<ConfirmChannel>;
@@ -147,7 +156,7 @@ export class DeadLetterPublisher {
     }
     const headers: Record<string, unknown> = {
       [DLQ_HEADERS.type]: why.type,
-      [DLQ_HEADERS.reason]: why.reason.length > MAX_REASON ? `${why.reason.slice(0, MAX_REASON)}...` : why.reason,
+      [DLQ_HEADERS.reason]: shortReason(why.reason),
       [DLQ_HEADERS.failedAt]: new Date().toISOString(),
       [DLQ_HEADERS.routingKey]: this.routingKey,
     };

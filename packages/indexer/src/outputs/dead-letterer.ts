@@ -17,6 +17,7 @@ import {
   MAX_DEAD_LETTER_BYTES,
   REFUSED_DEAD_LETTER_BYTES,
   isSizeRefusal,
+  shortReason,
 } from './dead-letter.js';
 import type { Delivery, DeliveryLedger } from '../consume/delivery-ledger.js';
 import type { WriteStatus } from '../batch/write-status.js';
@@ -103,7 +104,7 @@ export class DeadLetterer {
         published = true;
         this.o.metrics.eventsDeadLettered.inc();
         this.o.logger.warn(
-          { eventId: why.eventId, status: why.status, type: why.type, reason: why.reason, truncatedFrom: letter.props.truncatedFrom },
+          { eventId: why.eventId, status: why.status, type: why.type, reason: shortReason(why.reason), truncatedFrom: letter.props.truncatedFrom },
           'event dead-lettered',
         );
         ledger.eventDone(delivery);
