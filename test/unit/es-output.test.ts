@@ -1,6 +1,7 @@
 /** The Elasticsearch output against the double: request-level failures are retried, never dead-lettered; a 413 is split, and dead-lettered for a single event. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
 import { createEsClient } from '@logship/common/elasticsearch';
 import type { Document } from '@logship/indexer';
 import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
@@ -14,6 +15,8 @@ const docs: Document[] = [
 describe('Elasticsearch output', () => {
   const es = new EsDouble();
   let output: ElasticsearchOutput;
+  /** an output that has seen no 413 yet (each output remembers the sizes answered 413) */
+  const freshOutput = () => new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }));
   before(async () => {
     const url = await es.start();
     output = new ElasticsearchOutput(createEsClient({ esNode: url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 300 }));
@@ -121,11 +124,12 @@ describe('Elasticsearch output', () => {
   it('a 413 that comes after the latency fault (a far cluster) is split the same way', async () => {
     es.maxContentLength = 600;
     es.setFaults({ latencyMs: 60 });
+    const fresh = freshOutput();
     const refusedBefore = es.tooLarge;
     const started = Date.now();
     try {
       const batch = Array.from({ length: 6 }, (_, i) => ({ id: `far-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-6' }));
-      const outcomes = await output.write(batch);
+      const outcomes = await fresh.write(batch);
       assert.deepEqual(
         outcomes.map((o) => o.kind),
         ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
@@ -139,23 +143,79 @@ describe('Elasticsearch output', () => {
     } finally {
       es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
       es.clearFaults();
+      await fresh.close();
+    }
+  });
+
+  it('a batch as large as one answered 413 a moment ago is split before it is sent (no 413 again), and one log line says to lower --batch-bytes', async () => {
+    // behind a limit (nginx's 1 MB client_max_body_size, a lowered http.max_content_length) every batch would
+    // otherwise be sent whole, refused and halved again: 15 requests, 7 of them refused, for 5 MB behind 1 MB
+    es.maxContentLength = 600;
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const remembering = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }), '', {
+      logger,
+    });
+    const batch = (tag: string, length = 6) =>
+      Array.from({ length }, (_, i) => ({ id: `${tag}-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-8' }));
+    try {
+      const refusedBefore = es.tooLarge;
+      assert.deepEqual(new Set((await remembering.write(batch('first', 12))).map((o) => o.kind)), new Set(['ok']));
+      assert.ok(es.tooLarge - refusedBefore >= 2, 'the first batch and its halves were refused');
+      const refusedAfterFirst = es.tooLarge;
+      assert.deepEqual(new Set((await remembering.write(batch('second'))).map((o) => o.kind)), new Set(['ok']));
+      assert.deepEqual(new Set((await remembering.write(batch('third'))).map((o) => o.kind)), new Set(['ok']));
+      assert.equal(es.tooLarge, refusedAfterFirst, 'the next batches were split before they were sent');
+      assert.equal(es.docs('out-8').length, 24);
+      const advice = lines.map((l) => JSON.parse(l) as { msg: string; refusedBytes?: number; acceptedBytes?: number }).filter((l) => l.refusedBytes);
+      assert.equal(advice.length, 1, lines.join(''));
+      assert.ok(advice[0]!.refusedBytes! > 600 && advice[0]!.acceptedBytes! <= 600, JSON.stringify(advice[0]));
+      assert.match(advice[0]!.msg, /Set --batch-bytes below \d+/);
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+      await remembering.close();
+    }
+  });
+
+  it('a 413 is forgotten after a while (a raised limit is found again): the next large batch is sent whole', async () => {
+    es.maxContentLength = 600;
+    const forgetful = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }), '', {
+      rememberRefusalMs: 50,
+    });
+    const batch = (tag: string) =>
+      Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-9' }));
+    try {
+      await forgetful.write(batch('a'));
+      const refused = es.tooLarge;
+      await new Promise((r) => setTimeout(r, 120));
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH; // the limit was raised meanwhile
+      assert.deepEqual(new Set((await forgetful.write(batch('b'))).map((o) => o.kind)), new Set(['ok']));
+      assert.equal(es.tooLarge, refused);
+      const whole = es.bulks.filter((b) => b.indices[0] === 'out-9' && b.ids.length === 6);
+      assert.equal(whole.length, 1, 'the second batch went as one request');
+    } finally {
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+      await forgetful.close();
     }
   });
 
   it('a bulk answered 413 (over http.max_content_length) is split until each part fits: no innocent event is dead-lettered', async () => {
     es.maxContentLength = 600;
+    const fresh = freshOutput();
+    const refusedBefore = es.tooLarge;
     try {
       const batch = Array.from({ length: 6 }, (_, i) => ({ id: `split-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-2' }));
-      const outcomes = await output.write(batch);
+      const outcomes = await fresh.write(batch);
       assert.deepEqual(
         outcomes.map((o) => o.kind),
         ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
       );
-      assert.ok(es.tooLarge >= 1, 'the whole batch was refused first');
+      assert.ok(es.tooLarge > refusedBefore, 'the whole batch was refused first');
       assert.equal(es.docs('out-2').length, 6);
-      assert.equal(output.reachable, true, 'a 413 is an answer: Elasticsearch is reachable');
+      assert.equal(fresh.reachable, true, 'a 413 is an answer: Elasticsearch is reachable');
     } finally {
       es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+      await fresh.close();
     }
   });
 

@@ -8,6 +8,7 @@ import { createEsClient, esNodeStates, esStatusOf, logEsNodeChanges, type Client
 import type { Document } from '../decode/decode.js';
 import { buildBulkBody, classifyResponse } from './bulk.js';
 import type { ItemOutcome, Output } from './output.js';
+import { RefusedSize } from './refused-size.js';
 
 type BulkResponse = { errors?: boolean; items?: Array<Record<string, { status?: number }>> };
 
@@ -25,18 +26,40 @@ function tooLargeOutcome(bodyBytes: number): ItemOutcome {
   };
 }
 
+/** the smallest body size answered 413 and the largest answered otherwise, over one batch and its parts */
+interface Sizes {
+  refused: number;
+  accepted: number;
+}
+
+/** how long a 413's body size is remembered: batches that large are split before they are sent */
+export const REMEMBER_REFUSAL_MS = 10 * 60_000;
+
+export interface ElasticsearchOutputOptions {
+  /** says once per smaller refused size what to set (--batch-bytes) */
+  logger?: Logger;
+  rememberRefusalMs?: number;
+}
+
 export class ElasticsearchOutput implements Output {
   readonly name = 'elasticsearch';
   private ok = true;
 
   /** filter_path, and the --pipeline named on every bulk request */
   private readonly querystring: Record<string, string>;
+  private readonly refusedSize: RefusedSize;
+  private readonly logger: Logger | undefined;
+  /** when the last 413 advice was logged */
+  private saidAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly client: Client,
     pipeline = '',
+    options: ElasticsearchOutputOptions = {},
   ) {
     this.querystring = { filter_path: 'errors,items.*.status,items.*.error', ...(pipeline ? { pipeline } : {}) };
+    this.refusedSize = new RefusedSize(options.rememberRefusalMs ?? REMEMBER_REFUSAL_MS);
+    this.logger = options.logger;
   }
 
   get reachable(): boolean {
@@ -49,7 +72,16 @@ export class ElasticsearchOutput implements Output {
   }
 
   async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
+    const sizes: Sizes = { refused: Number.POSITIVE_INFINITY, accepted: 0 };
+    const outcomes = await this.writeSplitting(docs, sizes);
+    if (sizes.refused !== Number.POSITIVE_INFINITY) this.sayRefused(sizes);
+    return outcomes;
+  }
+
+  /** One bulk request, or its halves when it is answered 413 (or as large as a body answered 413 a moment ago). */
+  private async writeSplitting(docs: readonly Document[], sizes: Sizes): Promise<ItemOutcome[]> {
     const body = buildBulkBody(docs);
+    if (docs.length > 1 && this.refusedSize.tooLarge(body.length)) return this.writeHalves(docs, sizes);
     let response: BulkResponse;
     try {
       response = (await this.client.transport.request(
@@ -70,11 +102,10 @@ export class ElasticsearchOutput implements Output {
         // retried as it is: split a batch until each part fits, and dead-letter
         // an event that is too large on its own
         this.ok = true;
+        this.refusedSize.refused(body.length);
+        sizes.refused = Math.min(sizes.refused, body.length);
         if (docs.length === 1) return [tooLargeOutcome(body.length)];
-        const half = Math.ceil(docs.length / 2);
-        const first = await this.write(docs.slice(0, half));
-        const second = await this.write(docs.slice(half));
-        return [...first, ...second];
+        return this.writeHalves(docs, sizes);
       }
       // the whole request failed (connection, timeout, 429/5xx, auth): nothing
       // was written for sure, so every item is retried; nothing is dead-lettered
@@ -83,7 +114,29 @@ export class ElasticsearchOutput implements Output {
       return docs.map(() => ({ kind: 'retry' as const, status, reason }));
     }
     this.ok = true;
+    sizes.accepted = Math.max(sizes.accepted, body.length);
     return classifyResponse(docs, response);
+  }
+
+  private async writeHalves(docs: readonly Document[], sizes: Sizes): Promise<ItemOutcome[]> {
+    const half = Math.ceil(docs.length / 2);
+    const first = await this.writeSplitting(docs.slice(0, half), sizes);
+    const second = await this.writeSplitting(docs.slice(half), sizes);
+    return [...first, ...second];
+  }
+
+  /** A batch was answered 413: what to set, at most once per remembered refusal (a log line, not one per batch). */
+  private sayRefused(sizes: Sizes): void {
+    const now = Date.now();
+    if (now - this.saidAt < this.refusedSize.rememberMs) return;
+    this.saidAt = now;
+    const fits = sizes.accepted > 0 ? `; ${sizes.accepted} bytes were taken` : '';
+    this.logger?.warn(
+      { refusedBytes: sizes.refused, acceptedBytes: sizes.accepted || undefined },
+      `Elasticsearch, or a proxy in front of it, answered 413 to a bulk request of ${sizes.refused} bytes${fits}: each batch is split until ` +
+        `its parts fit, and for ${Math.round(this.refusedSize.rememberMs / 60_000)} min a batch that large is split before it is sent. ` +
+        `Set --batch-bytes below ${sizes.refused}, or raise the limit (Elasticsearch's http.max_content_length, a proxy's such as nginx's client_max_body_size)`,
+    );
   }
 
   async close(): Promise<void> {
@@ -95,5 +148,5 @@ export class ElasticsearchOutput implements Output {
 export function createElasticsearchOutput(config: Config, logger: Logger): ElasticsearchOutput {
   const client = createEsClient(config);
   logEsNodeChanges(client, logger);
-  return new ElasticsearchOutput(client, config.pipeline);
+  return new ElasticsearchOutput(client, config.pipeline, { logger });
 }
