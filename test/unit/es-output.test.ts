@@ -166,11 +166,23 @@ describe('Elasticsearch output', () => {
       assert.deepEqual(new Set((await remembering.write(batch('second'))).map((o) => o.kind)), new Set(['ok']));
       assert.deepEqual(new Set((await remembering.write(batch('third'))).map((o) => o.kind)), new Set(['ok']));
       assert.equal(es.tooLarge, refusedAfterFirst, 'the next batches were split before they were sent');
-      assert.equal(es.docs('out-8').length, 24);
+      // smaller than the size remembered (about 1.1 KB) and still over the limit: refused, split, and no second line
+      assert.deepEqual(new Set((await remembering.write(batch('fourth', 5))).map((o) => o.kind)), new Set(['ok']));
+      assert.equal(es.tooLarge, refusedAfterFirst + 1);
+      assert.equal(es.docs('out-8').length, 29);
       const advice = lines.map((l) => JSON.parse(l) as { msg: string; refusedBytes?: number; acceptedBytes?: number }).filter((l) => l.refusedBytes);
       assert.equal(advice.length, 1, lines.join(''));
-      assert.ok(advice[0]!.refusedBytes! > 600 && advice[0]!.acceptedBytes! <= 600, JSON.stringify(advice[0]));
-      assert.match(advice[0]!.msg, /Set --batch-bytes below \d+/);
+      // the smallest size refused (6 events, about 1.1 KB; the 12 were 2.2 KB) and the largest taken (3 events)
+      assert.ok(advice[0]!.refusedBytes! > 600 && advice[0]!.refusedBytes! < 1500, JSON.stringify(advice[0]));
+      assert.ok(advice[0]!.acceptedBytes! <= 600, JSON.stringify(advice[0]));
+      assert.match(advice[0]!.msg, new RegExp(`set --batch-bytes to ${advice[0]!.acceptedBytes} or less`));
+      // one event larger than the size remembered is still sent alone (only its own 413 would dead-letter it)
+      es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
+      const alone = await remembering.write([{ id: 'alone', source: JSON.stringify({ message: 'z'.repeat(2000) }), index: 'out-8' }]);
+      assert.deepEqual(
+        alone.map((o) => o.kind),
+        ['ok'],
+      );
     } finally {
       es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;
       await remembering.close();
@@ -268,6 +280,26 @@ describe('Elasticsearch output', () => {
           .map((d) => d.id)
           .sort(),
         ['after', 'before'],
+      );
+      // each outcome in the place of its event, the halves in order; one event too large says nothing about --batch-bytes
+      const lines: string[] = [];
+      const fresh = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }), '', {
+        logger: pino({ level: 'info' }, { write: (l: string) => lines.push(l) }),
+      });
+      const first = await fresh.write([
+        { ...big, id: 'big-first' },
+        { id: 'then-1', source: '{"message":"c"}', index: 'out-3' },
+        { id: 'then-2', source: '{"message":"d"}', index: 'out-3' },
+      ]);
+      const alone = await fresh.write([{ ...big, id: 'big-alone' }]);
+      await fresh.close();
+      assert.deepEqual(
+        [...first, ...alone].map((o) => o.kind),
+        ['reject', 'ok', 'ok', 'reject'],
+      );
+      assert.deepEqual(
+        lines.filter((l) => l.includes('refusedBytes')),
+        [],
       );
     } finally {
       es.maxContentLength = DEFAULT_MAX_CONTENT_LENGTH;

@@ -26,9 +26,9 @@ function tooLargeOutcome(bodyBytes: number): ItemOutcome {
   };
 }
 
-/** the smallest body size answered 413 and the largest answered otherwise, over one batch and its parts */
+/** over one batch and its parts: whether a part of several events was answered 413, and the largest body taken */
 interface Sizes {
-  refused: number;
+  refused: boolean;
   accepted: number;
 }
 
@@ -36,9 +36,15 @@ interface Sizes {
 export const REMEMBER_REFUSAL_MS = 10 * 60_000;
 
 export interface ElasticsearchOutputOptions {
-  /** says once per smaller refused size what to set (--batch-bytes) */
+  /** says what to set (--batch-bytes) when a batch is answered 413, at most once per rememberRefusalMs */
   logger?: Logger;
   rememberRefusalMs?: number;
+  /** --es-compression: the sizes the output sees are before compression */
+  compressed?: boolean;
+}
+
+function duration(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 }
 
 export class ElasticsearchOutput implements Output {
@@ -49,6 +55,7 @@ export class ElasticsearchOutput implements Output {
   private readonly querystring: Record<string, string>;
   private readonly refusedSize: RefusedSize;
   private readonly logger: Logger | undefined;
+  private readonly compressed: boolean;
   /** when the last 413 advice was logged */
   private saidAt = Number.NEGATIVE_INFINITY;
 
@@ -60,6 +67,7 @@ export class ElasticsearchOutput implements Output {
     this.querystring = { filter_path: 'errors,items.*.status,items.*.error', ...(pipeline ? { pipeline } : {}) };
     this.refusedSize = new RefusedSize(options.rememberRefusalMs ?? REMEMBER_REFUSAL_MS);
     this.logger = options.logger;
+    this.compressed = options.compressed ?? false;
   }
 
   get reachable(): boolean {
@@ -72,9 +80,9 @@ export class ElasticsearchOutput implements Output {
   }
 
   async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
-    const sizes: Sizes = { refused: Number.POSITIVE_INFINITY, accepted: 0 };
+    const sizes: Sizes = { refused: false, accepted: 0 };
     const outcomes = await this.writeSplitting(docs, sizes);
-    if (sizes.refused !== Number.POSITIVE_INFINITY) this.sayRefused(sizes);
+    if (sizes.refused) this.sayRefused(sizes);
     return outcomes;
   }
 
@@ -102,10 +110,15 @@ export class ElasticsearchOutput implements Output {
         // retried as it is: split a batch until each part fits, and dead-letter
         // an event that is too large on its own
         this.ok = true;
-        this.refusedSize.refused(body.length);
-        sizes.refused = Math.min(sizes.refused, body.length);
         if (docs.length === 1) return [tooLargeOutcome(body.length)];
-        return this.writeHalves(docs, sizes);
+        const outcomes = await this.writeHalves(docs, sizes);
+        // only the size of a batch whose events each fit is remembered: one event too large on its own is its
+        // own dead letter whatever --batch-bytes says, and says nothing about the size of a batch
+        if (!outcomes.some((o) => o.kind === 'reject' && o.status === 413)) {
+          this.refusedSize.refused(body.length);
+          sizes.refused = true;
+        }
+        return outcomes;
       }
       // the whole request failed (connection, timeout, 429/5xx, auth): nothing
       // was written for sure, so every item is retried; nothing is dead-lettered
@@ -125,17 +138,23 @@ export class ElasticsearchOutput implements Output {
     return [...first, ...second];
   }
 
-  /** A batch was answered 413: what to set, at most once per remembered refusal (a log line, not one per batch). */
+  /**
+   * A batch was answered 413: what to set, at most once per `rememberMs` (one
+   * line, not one per batch): the smallest size refused so far, by any bulk in
+   * flight, and the largest taken by this batch's parts, which is known to fit.
+   */
   private sayRefused(sizes: Sizes): void {
     const now = Date.now();
     if (now - this.saidAt < this.refusedSize.rememberMs) return;
     this.saidAt = now;
-    const fits = sizes.accepted > 0 ? `; ${sizes.accepted} bytes were taken` : '';
+    const refused = this.refusedSize.bytes;
+    const advice = sizes.accepted > 0 ? `set --batch-bytes to ${sizes.accepted} or less (a part of that size was taken)` : `set --batch-bytes below ${refused}`;
+    const compressed = this.compressed ? ' (sizes before --es-compression; a proxy limits the compressed body)' : '';
     this.logger?.warn(
-      { refusedBytes: sizes.refused, acceptedBytes: sizes.accepted || undefined },
-      `Elasticsearch, or a proxy in front of it, answered 413 to a bulk request of ${sizes.refused} bytes${fits}: each batch is split until ` +
-        `its parts fit, and for ${Math.round(this.refusedSize.rememberMs / 60_000)} min a batch that large is split before it is sent. ` +
-        `Set --batch-bytes below ${sizes.refused}, or raise the limit (Elasticsearch's http.max_content_length, a proxy's such as nginx's client_max_body_size)`,
+      { refusedBytes: refused, acceptedBytes: sizes.accepted || undefined },
+      `Elasticsearch, or a proxy in front of it, answered 413 to a bulk request of ${refused} bytes${compressed}: each batch is split until ` +
+        `its parts fit, and for ${duration(this.refusedSize.rememberMs)} a batch that large is split before it is sent. To send whole batches, ` +
+        `${advice}, or raise the limit (Elasticsearch's http.max_content_length, a proxy's such as nginx's client_max_body_size)`,
     );
   }
 
@@ -148,5 +167,5 @@ export class ElasticsearchOutput implements Output {
 export function createElasticsearchOutput(config: Config, logger: Logger): ElasticsearchOutput {
   const client = createEsClient(config);
   logEsNodeChanges(client, logger);
-  return new ElasticsearchOutput(client, config.pipeline, { logger });
+  return new ElasticsearchOutput(client, config.pipeline, { logger, compressed: config.esCompression });
 }
