@@ -146,6 +146,34 @@ describe('Elasticsearch node list', () => {
     }
   });
 
+  it('a node whose answer stalls after its headers is marked dead: the bulk moves to the next node at once (409 for what the stalled node wrote), no retry left to the caller', async () => {
+    const a = new EsDouble();
+    const b = new EsDouble(a); // one cluster, one store
+    doubles.push(a, b);
+    const [urlA, urlB] = [await a.start(), await b.start()];
+    a.setFaults({ stallBody: true });
+    const client = createEsClient({ ...SETTINGS, esNode: `${urlA}, ${urlB}`, esTimeout: 500 });
+    const output = new ElasticsearchOutput(client);
+    try {
+      const kinds: string[] = [];
+      for (let i = 100; i < 104; i++) kinds.push(...(await output.write([doc(i)])).map((o) => o.kind));
+      assert.ok(a.stalledAnswers >= 1, 'node A took a bulk and stalled its answer');
+      // the stalled bulk was written by A, so B answers 409 for it: settled, never a retry
+      assert.ok(
+        kinds.every((k) => k === 'ok' || k === 'duplicate'),
+        kinds.join(),
+      );
+      assert.ok(kinds.includes('duplicate'), kinds.join());
+      assert.deepEqual(esNodeStates(client), [
+        { node: `${urlA}/`, alive: false },
+        { node: `${urlB}/`, alive: true },
+      ]);
+      assert.equal(a.docs('nodes-*').filter((d) => d.id?.startsWith('node-10')).length, 4, 'every document once');
+    } finally {
+      await output.close();
+    }
+  });
+
   it('each node logs in with the credentials of its own URL; /health names them masked', async () => {
     const a = new EsDouble();
     const b = new EsDouble(a);

@@ -15,6 +15,9 @@ const docs: Document[] = [
 describe('Elasticsearch output', () => {
   const es = new EsDouble();
   let output: ElasticsearchOutput;
+  /** `length` events of about 180 bytes each in a bulk body (six are over a limit of 600 bytes, three fit) */
+  const smallBatch = (tag: string, index: string, length = 6): Document[] =>
+    Array.from({ length }, (_, i) => ({ id: `${tag}-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index }));
   /** an output that has seen no 413 yet (each output remembers the sizes answered 413) */
   const freshOutput = () => new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }));
   before(async () => {
@@ -128,7 +131,7 @@ describe('Elasticsearch output', () => {
     const refusedBefore = es.tooLarge;
     const started = Date.now();
     try {
-      const batch = Array.from({ length: 6 }, (_, i) => ({ id: `far-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-6' }));
+      const batch = smallBatch('far', 'out-6');
       const outcomes = await fresh.write(batch);
       assert.deepEqual(
         outcomes.map((o) => o.kind),
@@ -156,8 +159,7 @@ describe('Elasticsearch output', () => {
     const remembering = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }), '', {
       logger,
     });
-    const batch = (tag: string, length = 6) =>
-      Array.from({ length }, (_, i) => ({ id: `${tag}-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-8' }));
+    const batch = (tag: string, length = 6) => smallBatch(tag, 'out-8', length);
     try {
       const refusedBefore = es.tooLarge;
       assert.deepEqual(new Set((await remembering.write(batch('first', 12))).map((o) => o.kind)), new Set(['ok']));
@@ -194,8 +196,7 @@ describe('Elasticsearch output', () => {
     const forgetful = new ElasticsearchOutput(createEsClient({ esNode: es.url, esUsername: '', esPassword: '', esApiKey: '', esTimeout: 2000 }), '', {
       rememberRefusalMs: 50,
     });
-    const batch = (tag: string) =>
-      Array.from({ length: 6 }, (_, i) => ({ id: `${tag}-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-9' }));
+    const batch = (tag: string) => smallBatch(tag, 'out-9');
     try {
       await forgetful.write(batch('a'));
       const refused = es.tooLarge;
@@ -216,7 +217,7 @@ describe('Elasticsearch output', () => {
     const fresh = freshOutput();
     const refusedBefore = es.tooLarge;
     try {
-      const batch = Array.from({ length: 6 }, (_, i) => ({ id: `split-${i}`, source: JSON.stringify({ message: `${i} ${'x'.repeat(120)}` }), index: 'out-2' }));
+      const batch = smallBatch('split', 'out-2');
       const outcomes = await fresh.write(batch);
       assert.deepEqual(
         outcomes.map((o) => o.kind),
