@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createIndexerMetrics, createLogger, createRegistry, type ConsumeMessage } from '@logship/common';
 import {
+  ACK_HOLD_MS,
   BatchProcessor,
   Consumer,
   DeliveryLedger,
@@ -82,14 +83,14 @@ class FakeChannel extends EventEmitter {
 
 const silent = createLogger({ level: 'silent' });
 
-/** A consumer on a fake channel, with its ledger; deliveries go to onDelivery. */
-async function startConsumer(onDelivery: (d: Delivery, msg: ConsumeMessage) => void) {
+/** A consumer on a fake channel, with its ledger; deliveries go to onDelivery. `ackHoldMs`: the consumer's option (default ACK_HOLD_MS). */
+async function startConsumer(onDelivery: (d: Delivery, msg: ConsumeMessage) => void, ackHoldMs?: number) {
   const ch = new FakeChannel();
   const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
   const metrics = createIndexerMetrics(createRegistry(false));
   const consumer: Consumer = new Consumer(
     conn,
-    { queue: 'q', prefetch: 100, logger: silent },
+    { queue: 'q', prefetch: 100, logger: silent, ackHoldMs },
     {
       receive: onDelivery,
       channelClosed: (channel) => ledger.channelClosed(channel),
@@ -179,7 +180,7 @@ describe('prompt acks', () => {
     await consumer.close();
   });
 
-  it('any order of settling (acks and nacks over several ticks) acks each settled delivery by the next tick, once, never an unknown tag', async () => {
+  it('with no ack hold (ackHoldMs 0), any order of settling (acks and nacks over several ticks) acks each settled delivery by the next tick, once, never an unknown tag', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc
@@ -196,7 +197,7 @@ describe('prompt acks', () => {
           const { ch, consumer, ledger } = await startConsumer((d) => {
             deliveries.push(d);
             ledger.track(d, 1);
-          });
+          }, 0);
           for (let i = 0; i < order.length; i++) ch.deliver();
           for (let k = 0; k < order.length; k++) {
             const i = order[k]!;
@@ -226,6 +227,167 @@ describe('prompt acks', () => {
       ),
       { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined, numRuns: 200 },
     );
+  });
+});
+
+describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
+  it('any order of settling with acks held: after each tick the broker holds the deliveries not settled and the acked ones beyond the first of them; at the end only multiple acks and nacks were sent', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 30 })
+          .chain((n) =>
+            fc.tuple(
+              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+              fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+              fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+            ),
+          ),
+        async ([order, nacks, tickAfter]) => {
+          const deliveries: Delivery[] = [];
+          // a hold no run outlasts: every ack beyond the prefix waits for it
+          const { ch, consumer, ledger } = await startConsumer((d) => {
+            deliveries.push(d);
+            ledger.track(d, 1);
+          }, 60_000);
+          for (let i = 0; i < order.length; i++) ch.deliver();
+          const settled = new Set<number>();
+          for (let k = 0; k < order.length; k++) {
+            const i = order[k]!;
+            if (nacks[i]) ledger.requeue(deliveries[i]!, 'test');
+            else ledger.eventDone(deliveries[i]!);
+            settled.add(i + 1);
+            if (tickAfter[k]) {
+              await tick();
+              const open = [...Array(order.length).keys()].map((j) => j + 1).filter((t) => !settled.has(t));
+              const first = open[0] ?? Number.POSITIVE_INFINITY;
+              // held: acked (not nacked) after the first delivery not settled
+              const held = [...settled].filter((t) => t > first && !nacks[t - 1]);
+              assert.deepEqual(
+                [...ch.unacked].sort((a, b) => a - b),
+                [...open, ...held].sort((a, b) => a - b),
+              );
+            }
+          }
+          await tick();
+          assert.deepEqual(ch.errors, []);
+          assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
+          for (let i = 0; i < order.length; i++) {
+            assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
+          }
+          assert.deepEqual(
+            ch.frames.filter((f) => f.kind === 'ack' && !f.multiple),
+            [],
+            'no ack alone: the prefix reached every held one',
+          );
+          await consumer.close();
+        },
+      ),
+      { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined, numRuns: 200 },
+    );
+  });
+
+  it('an ack beyond the acked prefix waits for it: one multiple ack covers both when the delivery ahead of it is acked', async () => {
+    const deliveries: Delivery[] = [];
+    const { ch, consumer, ledger } = await startConsumer((d) => {
+      deliveries.push(d);
+      ledger.track(d, 1);
+    });
+    ch.deliver();
+    ch.deliver();
+    ledger.eventDone(deliveries[1]!);
+    await tick();
+    assert.deepEqual(ch.frames, [], 'delivery 2 is held while 1 is unacked');
+    ledger.eventDone(deliveries[0]!);
+    await tick();
+    assert.deepEqual(ch.frames, [{ tag: 2, multiple: true, kind: 'ack' }]);
+    await new Promise((r) => setTimeout(r, ACK_HOLD_MS + 30));
+    assert.deepEqual(ch.frames, [{ tag: 2, multiple: true, kind: 'ack' }], 'and nothing when the hold is over');
+    assert.deepEqual(ch.errors, []);
+    await consumer.close();
+  });
+
+  it('an ack beyond the acked prefix is sent alone ACK_HOLD_MS after it was acked while the delivery ahead of it stays unacked', async () => {
+    const deliveries: Delivery[] = [];
+    const { ch, consumer, ledger } = await startConsumer((d) => {
+      deliveries.push(d);
+      ledger.track(d, 1);
+    });
+    ch.deliver();
+    ch.deliver();
+    ch.deliver();
+    const acked = Date.now();
+    ledger.eventDone(deliveries[1]!);
+    await tick();
+    ledger.eventDone(deliveries[2]!);
+    await tick();
+    assert.deepEqual(ch.frames, []);
+    await waitFor('delivery 2 acked alone', () => ch.frames.length > 0, 5_000, 1);
+    const waited = Date.now() - acked;
+    assert.ok(waited >= ACK_HOLD_MS - 1, `held ${waited} ms`);
+    await waitFor('delivery 3 acked alone', () => ch.frames.length === 2, 5_000, 1);
+    assert.deepEqual(ch.frames, [
+      { tag: 2, multiple: false, kind: 'ack' },
+      { tag: 3, multiple: false, kind: 'ack' },
+    ]);
+    assert.deepEqual([...ch.unacked], [1], 'delivery 1 (in retry, say) stays unacked');
+    ledger.eventDone(deliveries[0]!);
+    await tick();
+    // 2 and 3 were acked alone: naming them again would be an unknown delivery tag
+    assert.deepEqual(ch.frames.at(-1), { tag: 1, multiple: true, kind: 'ack' });
+    assert.deepEqual(ch.errors, []);
+    await consumer.close();
+  });
+
+  it('a delivery with a dead-lettered event is acked at once beyond the acked prefix, never held (a redelivery would dead-letter it again)', async () => {
+    const deliveries: Delivery[] = [];
+    const { ch, consumer, ledger } = await startConsumer((d) => {
+      deliveries.push(d);
+      ledger.track(d, 2);
+    });
+    ch.deliver();
+    ch.deliver();
+    ledger.eventDone(deliveries[1]!);
+    ledger.eventDeadLettered(deliveries[1]!);
+    await tick();
+    assert.deepEqual(ch.frames, [{ tag: 2, multiple: false, kind: 'ack' }]);
+    assert.deepEqual([...ch.unacked], [1]);
+    assert.deepEqual(ch.errors, []);
+    await consumer.close();
+  });
+
+  it('closing the consumer sends held acks at once', async () => {
+    const deliveries: Delivery[] = [];
+    const { ch, consumer, ledger } = await startConsumer((d) => {
+      deliveries.push(d);
+      ledger.track(d, 1);
+    });
+    ch.deliver();
+    ch.deliver();
+    ledger.eventDone(deliveries[1]!);
+    await tick();
+    assert.deepEqual(ch.frames, []);
+    await consumer.close();
+    assert.deepEqual(ch.frames, [{ tag: 2, multiple: false, kind: 'ack' }]);
+    assert.deepEqual([...ch.unacked], [1]);
+  });
+
+  it('a held ack is never sent once its channel died (the broker redelivers the message)', async () => {
+    const deliveries: Delivery[] = [];
+    const { ch, consumer, ledger } = await startConsumer((d) => {
+      deliveries.push(d);
+      ledger.track(d, 1);
+    });
+    ch.deliver();
+    ch.deliver();
+    ledger.eventDone(deliveries[1]!);
+    await tick();
+    ch.die();
+    await new Promise((r) => setTimeout(r, ACK_HOLD_MS + 30));
+    assert.deepEqual(ch.frames, []);
+    assert.deepEqual(ch.errors, []);
+    await consumer.close();
+    assert.deepEqual(ch.frames, [], 'not at close either');
   });
 });
 

@@ -8,7 +8,7 @@
  */
 export { Indexer, createOutput, type IndexerOptions } from './indexer.js';
 
-export { Consumer, type ChannelSource, type ConsumerOptions, type DeliverySink } from './consume/consumer.js';
+export { ACK_HOLD_MS, Consumer, type ChannelSource, type ConsumerOptions, type DeliverySink } from './consume/consumer.js';
 export { DeliveryLedger, newDelivery, type AckWire, type Delivery, type DeliveryState } from './consume/delivery-ledger.js';
 export { FIRST_WINDOW, PrefetchWindow, holdFor, type HoldLimits } from './consume/prefetch-window.js';
 

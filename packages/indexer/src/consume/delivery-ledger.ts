@@ -28,17 +28,22 @@ export interface Delivery {
   /** events of the delivery not yet written or dead-lettered; at 0 it is acked */
   unackedEvents: number;
   state: DeliveryState;
+  /**
+   * one of its events was dead-lettered: its ack is sent at once, never held
+   * (consumer.ts, ACK_HOLD_MS), since a redelivery would dead-letter it again
+   */
+  deadLettered: boolean;
 }
 
 export function newDelivery(msg: Pick<ConsumeMessage, 'fields'>, channel: Channel): Delivery {
-  return { tag: msg.fields.deliveryTag, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked' };
+  return { tag: msg.fields.deliveryTag, channel, receivedAt: Date.now(), unackedEvents: 0, state: 'unacked', deadLettered: false };
 }
 
 /** The broker side of a delivery's answer (the consumer). */
 export interface AckWire {
   /** whether the delivery's channel is the live one (its tag may be answered) */
   isLive(d: Delivery): boolean;
-  /** an ack frame for it, soon (coalesced with others) */
+  /** an ack frame for it, soon (coalesced with others: consumer.ts) */
   sendAck(d: Delivery): void;
   /** a nack with requeue, now */
   sendRequeue(d: Delivery): void;
@@ -75,11 +80,18 @@ export class DeliveryLedger {
     return false;
   }
 
-  /** One event of the delivery was written (201, 409) or dead-lettered; the last one acks it. */
+  /** One event of the delivery was written (201, 409); the last one acks it. */
   eventDone(d: Delivery): void {
     if (d.state !== 'unacked') return;
     d.unackedEvents--;
     if (d.unackedEvents <= 0) this.ack(d);
+  }
+
+  /** One event of the delivery was dead-lettered (the broker confirmed the dead letter); the last event acks it. */
+  eventDeadLettered(d: Delivery): void {
+    if (d.state !== 'unacked') return;
+    d.deadLettered = true;
+    this.eventDone(d);
   }
 
   /**

@@ -107,7 +107,7 @@ export class DeadLetterer {
           { eventId: why.eventId, status: why.status, type: why.type, reason: shortReason(why.reason), truncatedFrom: letter.props.truncatedFrom },
           'event dead-lettered',
         );
-        ledger.eventDone(delivery);
+        ledger.eventDeadLettered(delivery);
         return;
       }
     } finally {
