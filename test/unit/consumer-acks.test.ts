@@ -8,12 +8,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createIndexerMetrics, createLogger, createRegistry, type ConsumeMessage } from '@logship/common';
 import {
-  ACK_HOLD_MS,
   BatchProcessor,
   Consumer,
-  DeliveryLedger,
   type ChannelSource,
   type DeadLetterPublisher,
   type Delivery,
@@ -24,84 +21,8 @@ import {
 import { createEsClient } from '@logship/common/elasticsearch';
 import { ElasticsearchOutput } from '@logship/indexer/elasticsearch';
 import { EsDouble } from '../helpers/es-double.js';
+import { FakeChannel, silent, startConsumer, tick } from '../helpers/consumer-harness.js';
 import { waitFor } from '../helpers/wait.js';
-
-type OnMessage = (msg: unknown) => void;
-
-/** The broker's view of one channel: unacked tags, and the acks that named a tag it did not know. */
-class FakeChannel extends EventEmitter {
-  readonly unacked = new Set<number>();
-  readonly errors: string[] = [];
-  readonly frames: Array<{ tag: number; multiple: boolean; kind: 'ack' | 'nack' }> = [];
-  /** how the broker settled each tag: the frame that removed it (an ack or a nack, with its requeue flag) */
-  readonly settledAs = new Map<number, { kind: 'ack' | 'nack'; requeue?: boolean }>();
-  private onMessage: OnMessage | null = null;
-  private tag = 0;
-  async prefetch() {}
-  /** consumer tags cancelled, in order */
-  readonly cancelled: string[] = [];
-  /** consume-ok waits for this (a slow broker) */
-  consumeGate: Promise<void> | null = null;
-  async consume(_queue: string, onMessage: OnMessage) {
-    this.onMessage = onMessage;
-    if (this.consumeGate) await this.consumeGate;
-    return { consumerTag: 'c1' };
-  }
-  async cancel(tag: string) {
-    this.cancelled.push(tag);
-  }
-  async close() {}
-  deliver(content = Buffer.alloc(0)): number {
-    const deliveryTag = ++this.tag;
-    this.unacked.add(deliveryTag);
-    this.onMessage!({ fields: { deliveryTag }, properties: {}, content });
-    return deliveryTag;
-  }
-  /** the broker closes the channel: its unacked deliveries go back to the queue */
-  die() {
-    this.unacked.clear();
-    this.emit('close');
-  }
-  private settle(msg: { fields: { deliveryTag: number } }, multiple: boolean, kind: 'ack' | 'nack', requeue?: boolean) {
-    const tag = msg.fields.deliveryTag;
-    this.frames.push({ tag, multiple, kind });
-    if (!this.unacked.has(tag)) this.errors.push(`PRECONDITION_FAILED - unknown delivery tag ${tag}`);
-    const as = kind === 'ack' ? { kind } : { kind, requeue };
-    const covered = multiple ? [...this.unacked].filter((t) => t <= tag) : this.unacked.has(tag) ? [tag] : [];
-    for (const t of covered) {
-      this.unacked.delete(t);
-      this.settledAs.set(t, as);
-    }
-  }
-  ack(msg: { fields: { deliveryTag: number } }, multiple = false) {
-    this.settle(msg, multiple, 'ack');
-  }
-  nack(msg: { fields: { deliveryTag: number } }, multiple = false, requeue = true) {
-    this.settle(msg, multiple, 'nack', requeue);
-  }
-}
-
-const silent = createLogger({ level: 'silent' });
-
-/** A consumer on a fake channel, with its ledger; deliveries go to onDelivery. `ackHoldMs`: the consumer's option (default ACK_HOLD_MS). */
-async function startConsumer(onDelivery: (d: Delivery, msg: ConsumeMessage) => void, ackHoldMs?: number) {
-  const ch = new FakeChannel();
-  const conn = Object.assign(new EventEmitter(), { createChannel: async () => ch }) as unknown as ChannelSource;
-  const metrics = createIndexerMetrics(createRegistry(false));
-  const consumer: Consumer = new Consumer(
-    conn,
-    { queue: 'q', prefetch: 100, logger: silent, ackHoldMs },
-    {
-      receive: onDelivery,
-      channelClosed: (channel) => ledger.channelClosed(channel),
-    },
-  );
-  const ledger = new DeliveryLedger(consumer, metrics, silent);
-  await consumer.start();
-  return { ch, consumer, ledger, metrics };
-}
-
-const tick = () => new Promise((r) => setImmediate(r));
 
 /** A consumer whose consume-ok the broker holds back: start() is under way until release(). */
 async function startingWithConsumeOkHeld() {
@@ -230,167 +151,6 @@ describe('prompt acks', () => {
   });
 });
 
-describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
-  it('any order of settling with acks held: after each tick the broker holds the deliveries not settled and the acked ones beyond the first of them; at the end only multiple acks and nacks were sent', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc
-          .integer({ min: 1, max: 30 })
-          .chain((n) =>
-            fc.tuple(
-              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
-              fc.array(fc.boolean(), { minLength: n, maxLength: n }),
-              fc.array(fc.boolean(), { minLength: n, maxLength: n }),
-            ),
-          ),
-        async ([order, nacks, tickAfter]) => {
-          const deliveries: Delivery[] = [];
-          // a hold no run outlasts: every ack beyond the prefix waits for it
-          const { ch, consumer, ledger } = await startConsumer((d) => {
-            deliveries.push(d);
-            ledger.track(d, 1);
-          }, 60_000);
-          for (let i = 0; i < order.length; i++) ch.deliver();
-          const settled = new Set<number>();
-          for (let k = 0; k < order.length; k++) {
-            const i = order[k]!;
-            if (nacks[i]) ledger.requeue(deliveries[i]!, 'test');
-            else ledger.eventDone(deliveries[i]!);
-            settled.add(i + 1);
-            if (tickAfter[k]) {
-              await tick();
-              const open = [...Array(order.length).keys()].map((j) => j + 1).filter((t) => !settled.has(t));
-              const first = open[0] ?? Number.POSITIVE_INFINITY;
-              // held: acked (not nacked) after the first delivery not settled
-              const held = [...settled].filter((t) => t > first && !nacks[t - 1]);
-              assert.deepEqual(
-                [...ch.unacked].sort((a, b) => a - b),
-                [...open, ...held].sort((a, b) => a - b),
-              );
-            }
-          }
-          await tick();
-          assert.deepEqual(ch.errors, []);
-          assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
-          for (let i = 0; i < order.length; i++) {
-            assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
-          }
-          assert.deepEqual(
-            ch.frames.filter((f) => f.kind === 'ack' && !f.multiple),
-            [],
-            'no ack alone: the prefix reached every held one',
-          );
-          await consumer.close();
-        },
-      ),
-      { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined, numRuns: 200 },
-    );
-  });
-
-  it('an ack beyond the acked prefix waits for it: one multiple ack covers both when the delivery ahead of it is acked', async () => {
-    const deliveries: Delivery[] = [];
-    const { ch, consumer, ledger } = await startConsumer((d) => {
-      deliveries.push(d);
-      ledger.track(d, 1);
-    });
-    ch.deliver();
-    ch.deliver();
-    ledger.eventDone(deliveries[1]!);
-    await tick();
-    assert.deepEqual(ch.frames, [], 'delivery 2 is held while 1 is unacked');
-    ledger.eventDone(deliveries[0]!);
-    await tick();
-    assert.deepEqual(ch.frames, [{ tag: 2, multiple: true, kind: 'ack' }]);
-    await new Promise((r) => setTimeout(r, ACK_HOLD_MS + 30));
-    assert.deepEqual(ch.frames, [{ tag: 2, multiple: true, kind: 'ack' }], 'and nothing when the hold is over');
-    assert.deepEqual(ch.errors, []);
-    await consumer.close();
-  });
-
-  it('an ack beyond the acked prefix is sent alone ACK_HOLD_MS after it was acked while the delivery ahead of it stays unacked', async () => {
-    const deliveries: Delivery[] = [];
-    const { ch, consumer, ledger } = await startConsumer((d) => {
-      deliveries.push(d);
-      ledger.track(d, 1);
-    });
-    ch.deliver();
-    ch.deliver();
-    ch.deliver();
-    const acked = Date.now();
-    ledger.eventDone(deliveries[1]!);
-    await tick();
-    ledger.eventDone(deliveries[2]!);
-    await tick();
-    assert.deepEqual(ch.frames, []);
-    await waitFor('delivery 2 acked alone', () => ch.frames.length > 0, 5_000, 1);
-    const waited = Date.now() - acked;
-    assert.ok(waited >= ACK_HOLD_MS - 1, `held ${waited} ms`);
-    await waitFor('delivery 3 acked alone', () => ch.frames.length === 2, 5_000, 1);
-    assert.deepEqual(ch.frames, [
-      { tag: 2, multiple: false, kind: 'ack' },
-      { tag: 3, multiple: false, kind: 'ack' },
-    ]);
-    assert.deepEqual([...ch.unacked], [1], 'delivery 1 (in retry, say) stays unacked');
-    ledger.eventDone(deliveries[0]!);
-    await tick();
-    // 2 and 3 were acked alone: naming them again would be an unknown delivery tag
-    assert.deepEqual(ch.frames.at(-1), { tag: 1, multiple: true, kind: 'ack' });
-    assert.deepEqual(ch.errors, []);
-    await consumer.close();
-  });
-
-  it('a delivery with a dead-lettered event is acked at once beyond the acked prefix, never held (a redelivery would dead-letter it again)', async () => {
-    const deliveries: Delivery[] = [];
-    const { ch, consumer, ledger } = await startConsumer((d) => {
-      deliveries.push(d);
-      ledger.track(d, 2);
-    });
-    ch.deliver();
-    ch.deliver();
-    ledger.eventDone(deliveries[1]!);
-    ledger.eventDeadLettered(deliveries[1]!);
-    await tick();
-    assert.deepEqual(ch.frames, [{ tag: 2, multiple: false, kind: 'ack' }]);
-    assert.deepEqual([...ch.unacked], [1]);
-    assert.deepEqual(ch.errors, []);
-    await consumer.close();
-  });
-
-  it('closing the consumer sends held acks at once', async () => {
-    const deliveries: Delivery[] = [];
-    const { ch, consumer, ledger } = await startConsumer((d) => {
-      deliveries.push(d);
-      ledger.track(d, 1);
-    });
-    ch.deliver();
-    ch.deliver();
-    ledger.eventDone(deliveries[1]!);
-    await tick();
-    assert.deepEqual(ch.frames, []);
-    await consumer.close();
-    assert.deepEqual(ch.frames, [{ tag: 2, multiple: false, kind: 'ack' }]);
-    assert.deepEqual([...ch.unacked], [1]);
-  });
-
-  it('a held ack is never sent once its channel died (the broker redelivers the message)', async () => {
-    const deliveries: Delivery[] = [];
-    const { ch, consumer, ledger } = await startConsumer((d) => {
-      deliveries.push(d);
-      ledger.track(d, 1);
-    });
-    ch.deliver();
-    ch.deliver();
-    ledger.eventDone(deliveries[1]!);
-    await tick();
-    ch.die();
-    await new Promise((r) => setTimeout(r, ACK_HOLD_MS + 30));
-    assert.deepEqual(ch.frames, []);
-    assert.deepEqual(ch.errors, []);
-    await consumer.close();
-    assert.deepEqual(ch.frames, [], 'not at close either');
-  });
-});
-
 /** An output whose bulks stay in flight until the test answers them. */
 class GatedOutput implements Output {
   readonly name = 'gated';
@@ -504,7 +264,7 @@ describe('acks with several bulks in flight', () => {
       ch.deliver(Buffer.from('a'));
       ch.deliver(Buffer.from('b'));
       await waitFor('two bulks in flight', () => gate.calls.length === 2, 5_000, 1);
-      // delivery 2 acked while 1 is unacked is acked on its own, beyond the prefix
+      // delivery 2 acked while 1 is unacked is beyond the prefix (held, or acked on its own)
       const [first, second] = beyondPrefix ? [gate.calls[1]!, gate.calls[0]!] : [gate.calls[0]!, gate.calls[1]!];
       first.answer();
       await waitFor('one bulk applied', () => processor.bulksInFlight === 1, 5_000, 0);
