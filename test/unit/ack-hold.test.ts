@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IndexNamer } from '@logship/common';
 import { ACK_HOLD_MS, type Delivery, decodeDelivery } from '@logship/indexer';
-import { startConsumer, tick } from '../helpers/consumer-harness.js';
+import { type FakeChannel, startConsumer, tick } from '../helpers/consumer-harness.js';
 import { R400, byId, setup } from '../helpers/processor-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -25,6 +25,21 @@ async function consumerOf(events: number, ackHoldMs?: number) {
     c.ledger.track(d, events);
   }, ackHoldMs);
   return { ...c, deliveries };
+}
+
+/** settles delivery i as the property decided: nacked with requeue, or its one event written */
+function settle(c: Awaited<ReturnType<typeof consumerOf>>, i: number, nack: boolean): void {
+  if (nack) c.ledger.requeue(c.deliveries[i]!, 'test');
+  else c.ledger.eventDone(c.deliveries[i]!);
+}
+
+/** the broker's end state: no unknown tag, nothing unacked, each delivery acked or nacked as it was settled */
+function assertSettledAsDecided(ch: FakeChannel, nacks: boolean[]): void {
+  assert.deepEqual(ch.errors, []);
+  assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
+  for (let i = 0; i < nacks.length; i++) {
+    assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
+  }
 }
 
 const seed = process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined;
@@ -46,13 +61,13 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
     await fc.assert(
       fc.asyncProperty(settlings(false), async ([order, nacks, tickAfter]) => {
         // a hold no run outlasts: every ack beyond the prefix waits for it
-        const { ch, consumer, ledger, deliveries } = await consumerOf(1, 60_000);
+        const c = await consumerOf(1, 60_000);
+        const { ch, consumer } = c;
         for (let i = 0; i < order.length; i++) ch.deliver();
         const settled = new Set<number>();
         for (let k = 0; k < order.length; k++) {
           const i = order[k]!;
-          if (nacks[i]) ledger.requeue(deliveries[i]!, 'test');
-          else ledger.eventDone(deliveries[i]!);
+          settle(c, i, nacks[i]!);
           settled.add(i + 1);
           if (tickAfter[k]) {
             await tick();
@@ -67,11 +82,7 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
           }
         }
         await tick();
-        assert.deepEqual(ch.errors, []);
-        assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
-        for (let i = 0; i < order.length; i++) {
-          assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
-        }
+        assertSettledAsDecided(ch, nacks);
         assert.deepEqual(
           ch.frames.filter((f) => f.kind === 'ack' && !f.multiple),
           [],
@@ -87,13 +98,13 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
     const hold = 3;
     await fc.assert(
       fc.asyncProperty(settlings(true), async ([order, nacks, pauseAfter]) => {
-        const { ch, consumer, ledger, deliveries } = await consumerOf(1, hold);
+        const c = await consumerOf(1, hold);
+        const { ch, consumer } = c;
         for (let i = 0; i < order.length; i++) ch.deliver();
         const settled = new Set<number>();
         for (let k = 0; k < order.length; k++) {
           const i = order[k]!;
-          if (nacks[i]) ledger.requeue(deliveries[i]!, 'test');
-          else ledger.eventDone(deliveries[i]!);
+          settle(c, i, nacks[i]!);
           settled.add(i + 1);
           if (pauseAfter[k] === 1) await tick();
           if (pauseAfter[k] === 2) await sleep(hold + 2);
@@ -103,11 +114,7 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
           }
         }
         await sleep(hold + 5);
-        assert.deepEqual(ch.errors, []);
-        assert.equal(ch.unacked.size, 0, 'every delivery settled on the broker');
-        for (let i = 0; i < order.length; i++) {
-          assert.deepEqual(ch.settledAs.get(i + 1), nacks[i] ? { kind: 'nack', requeue: true } : { kind: 'ack' }, `delivery ${i + 1}`);
-        }
+        assertSettledAsDecided(ch, nacks);
         assert.ok(ch.frames.length <= order.length, 'one frame per delivery at most');
         await consumer.close();
       }),

@@ -285,11 +285,13 @@ export class Consumer implements AckWire {
     const head = this.outstanding[this.outstandingHead];
     // a monotonic clock: a wall clock stepped back would hold acks until the prefix came
     const at = performance.now();
-    const held = this.held;
-    const heldUntil = this.heldUntil;
-    this.held = [];
-    this.heldUntil = [];
-    for (let i = 0; i < held.length; i++) this.ackBeyond(held[i]!, head, now || at >= heldUntil[i]!, heldUntil[i]!);
+    if (this.held.length > 0) {
+      const held = this.held;
+      const heldUntil = this.heldUntil;
+      this.held = [];
+      this.heldUntil = [];
+      for (let i = 0; i < held.length; i++) this.ackBeyond(held[i]!, head, now || at >= heldUntil[i]!, heldUntil[i]!);
+    }
     const pending = this.toAck;
     this.toAck = [];
     for (const d of pending) this.ackBeyond(d, head, now || d.deadLettered || this.ackHoldMs <= 0, at + this.ackHoldMs);
