@@ -27,11 +27,14 @@ export class ScriptedOutput implements Output {
   readonly requests: string[][] = [];
   /** byte length of the bulk body each request would have had */
   readonly bodyBytes: number[] = [];
+  /** the byte count the processor handed each request (measured when its documents were queued) */
+  readonly handedBytes: Array<number | undefined> = [];
   readonly attempts = new Map<string, number>();
   constructor(private readonly script: Script) {}
-  async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
+  async write(docs: readonly Document[], bytes?: number): Promise<ItemOutcome[]> {
     this.requests.push(docs.map((d) => d.id!));
     this.bodyBytes.push(Buffer.byteLength(buildBulkBody(docs)));
+    this.handedBytes.push(bytes);
     return docs.map((d) => {
       const n = (this.attempts.get(d.id!) ?? 0) + 1;
       this.attempts.set(d.id!, n);
@@ -69,6 +72,8 @@ export function setup(
     retryBackoffMs: number;
     /** the consumer's prefetch window (deliveries) */
     prefetch: number;
+    /** acked deliveries whose ack the consumer has not sent yet (held): they count in the window */
+    acksNotSent: number;
   }> = {},
 ) {
   const output = new ScriptedOutput(script);
@@ -112,6 +117,7 @@ export function setup(
     retryMaxBackoffMs: overrides.retryBackoffMs ? overrides.retryBackoffMs * 8 : 10,
     retryTimeoutMs: overrides.retryTimeoutMs ?? 60_000,
     ...(overrides.prefetch !== undefined ? { prefetch: () => overrides.prefetch! } : {}),
+    ...(overrides.acksNotSent !== undefined ? { acksNotSent: () => overrides.acksNotSent! } : {}),
   });
   processor.start();
   let tag = 0;

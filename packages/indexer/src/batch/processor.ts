@@ -56,6 +56,11 @@ export interface ProcessorOptions {
    * waiting for --flush-interval. Default: no such window.
    */
   prefetch?: () => number;
+  /**
+   * Deliveries the ledger acked whose ack is not sent yet (held for the
+   * acked prefix, consumer.ts): the broker still counts them in the window.
+   */
+  acksNotSent?: () => number;
 }
 
 export class BatchProcessor {
@@ -206,9 +211,9 @@ export class BatchProcessor {
     return Math.max(1, Math.min(this.o.batchSize, Math.floor(held / this.concurrency)));
   }
 
-  /** the broker sends no more deliveries until some are acked */
+  /** the broker sends no more deliveries until some are acked (on the wire: a held ack still counts) */
   private windowFull(): boolean {
-    return this.o.prefetch !== undefined && this.ledger.unacked >= this.o.prefetch();
+    return this.o.prefetch !== undefined && this.ledger.unacked + (this.o.acksNotSent?.() ?? 0) >= this.o.prefetch();
   }
 
   private notify(): void {
