@@ -62,6 +62,8 @@ describe('bulk request builder', () => {
         const sum = docs.reduce((n, d) => n + bulkItemBytes(d), 0);
         assert.equal(sum, Buffer.byteLength(text));
         assert.equal(buildBulkBody(docs).toString(), text);
+        // the count measured when the documents were queued builds the same body
+        assert.equal(buildBulkBody(docs, sum).toString(), text);
       }),
       { seed: process.env.LOGSHIP_TEST_SEED ? Number(process.env.LOGSHIP_TEST_SEED) : undefined },
     );
@@ -73,6 +75,10 @@ describe('bulk request builder', () => {
       const docs = [{ id: 'a', index: 'logs-1', source, raw: Buffer.from(source), rawLength }];
       assert.throws(() => buildBulkBody(docs), /bulk body of \d+ bytes measured, \d+ written/);
     }
+    // and so is a count handed in that is not the body's
+    const docs = [{ id: 'a', index: 'logs-1', source }];
+    const exact = bulkItemBytes(docs[0]!);
+    for (const bytes of [exact - 1, exact + 1]) assert.throws(() => buildBulkBody(docs, bytes), /bulk body of \d+ bytes measured, \d+ written/);
   });
 
   it('every id, plain or needing escapes, comes back unchanged from its action line', () => {

@@ -199,6 +199,15 @@ describe('bulk outcome table in the processor', () => {
     await t.processor.stop();
   });
 
+  it('each bulk is handed the bytes its documents were measured at when queued: its body is not measured again', async () => {
+    const t = setup(byId({}), { batchBytes: 1000, flushIntervalMs: 1000 });
+    for (let i = 0; i < 12; i++) t.deliverDocs([{ id: `e${i}`, source: JSON.stringify({ m: '€'.repeat(i * 10) }), index: 'logs-2026.01.01' }]);
+    await t.processor.drain();
+    assert.ok(t.output.requests.length > 1);
+    assert.deepEqual(t.output.handedBytes, t.output.bodyBytes);
+    await t.processor.stop();
+  });
+
   it('an event larger than --batch-bytes is sent alone, and the events around it in their own requests', async () => {
     const t = setup(byId({}), { batchBytes: 1000, flushIntervalMs: 1000 });
     const small = (id: string) => ({ id, source: JSON.stringify({ m: id }), index: 'i' });

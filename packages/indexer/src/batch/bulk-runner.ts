@@ -9,6 +9,7 @@
  */
 import { errorMessage, type IndexerMetrics } from '@logship/common';
 import type { Item } from './batcher.js';
+import type { Document } from '../decode/decode.js';
 import type { DeadLetterer } from '../outputs/dead-letterer.js';
 import type { DeliveryLedger } from '../consume/delivery-ledger.js';
 import type { ItemOutcome, Output } from '../outputs/output.js';
@@ -32,8 +33,15 @@ export class BulkRunner {
     const { output, metrics } = this.o;
     const started = process.hrtime.bigint();
     let outcomes: ItemOutcome[];
+    const docs: Document[] = new Array(batch.length);
+    let bytes = 0;
+    for (let i = 0; i < batch.length; i++) {
+      docs[i] = batch[i]!.doc;
+      // measured once, when the document was queued (batcher.ts): the bulk body is not measured again
+      bytes += batch[i]!.bytes;
+    }
     try {
-      outcomes = await output.write(batch.map((it) => it.doc));
+      outcomes = await output.write(docs, bytes);
     } catch (err) {
       // an output must answer per item; if it throws, nothing is known to be written
       const reason = `output ${output.name} failed: ${errorMessage(err)}`;

@@ -23,11 +23,13 @@ function jsonId(id: string): string {
  * configured pattern and the id is JSON-encoded, and every source is one line
  * of JSON, so no event can add or change an action. The body is written into
  * one buffer of its exact size (bulkItemBytes): a source kept as bytes is
- * copied as it is, and no string of the whole body is made.
+ * copied as it is, and no string of the whole body is made. `bytes` is that
+ * size when the caller already measured each document (the batcher does, as
+ * it queues them); otherwise they are measured here.
  */
-export function buildBulkBody(docs: readonly Document[]): Buffer {
-  let total = 0;
-  for (const d of docs) total += bulkItemBytes(d);
+export function buildBulkBody(docs: readonly Document[], bytes?: number): Buffer {
+  let total = bytes ?? 0;
+  if (bytes === undefined) for (const d of docs) total += bulkItemBytes(d);
   const body = Buffer.allocUnsafe(total);
   let at = 0;
   // documents of a batch mostly share their index: encode its name once per run of equal names

@@ -79,16 +79,17 @@ export class ElasticsearchOutput implements Output {
     return esNodeStates(this.client);
   }
 
-  async write(docs: readonly Document[]): Promise<ItemOutcome[]> {
+  async write(docs: readonly Document[], bytes?: number): Promise<ItemOutcome[]> {
     const sizes: Sizes = { refused: false, accepted: 0 };
-    const outcomes = await this.writeSplitting(docs, sizes);
+    const outcomes = await this.writeSplitting(docs, sizes, bytes);
     if (sizes.refused) this.sayRefused(sizes);
     return outcomes;
   }
 
   /** One bulk request, or its halves when it is answered 413 (or as large as a body answered 413 a moment ago). */
-  private async writeSplitting(docs: readonly Document[], sizes: Sizes): Promise<ItemOutcome[]> {
-    const body = buildBulkBody(docs);
+  private async writeSplitting(docs: readonly Document[], sizes: Sizes, bytes?: number): Promise<ItemOutcome[]> {
+    // halves are measured again (only after a 413)
+    const body = buildBulkBody(docs, bytes);
     if (docs.length > 1 && this.refusedSize.tooLarge(body.length)) return this.writeHalves(docs, sizes);
     let response: BulkResponse;
     try {

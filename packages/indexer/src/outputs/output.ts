@@ -9,8 +9,11 @@ export type ItemOutcome =
 
 export interface Output {
   readonly name: string;
-  /** one outcome per document, in order; throws only for programming errors */
-  write(docs: readonly Document[]): Promise<ItemOutcome[]>;
+  /**
+   * One outcome per document, in order; throws only for programming errors.
+   * `bytes`: the sum of bulkItemBytes over `docs`, when the caller measured it.
+   */
+  write(docs: readonly Document[], bytes?: number): Promise<ItemOutcome[]>;
   /** whether the output answered its last request (for /health) */
   readonly reachable: boolean;
   /** Elasticsearch only: its nodes, masked, and whether the client sends them requests (/health) */
