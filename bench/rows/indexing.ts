@@ -53,6 +53,13 @@ export async function benchIndexSingle(latencyMs = 0): Promise<void> {
   }
 }
 
+/**
+ * 100 events per message at default settings, against an absolute target:
+ * the simplest indexer and logship in alternating rounds (BENCH_ROUNDS, as
+ * the ratio rows), each on a fresh backlog. The round with logship's median
+ * rate stands for the row, with the highest peak RSS of any round: one run
+ * of each moved by 10 to 20 % with this shared host (docs/performance.md).
+ */
 export async function benchIndexBatched(): Promise<void> {
   const events = scaled(1_000_000);
   const n = names('index100');
@@ -60,13 +67,29 @@ export async function benchIndexBatched(): Promise<void> {
   const bench = '4 index, 100 events/message';
   try {
     await bootstrap(n.env);
-    await fill(n, events, 100);
-    const base = record(await simplestIndexerRun(n, es, events, bench));
-    await fill(n, events, 100);
-    // default settings: the prefetch window follows the size of the messages
-    const s = await indexRun(n, es, events);
-    const r = row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss, base);
-    record(r, { text: '>= 150k events/s, peak RSS <= 200 MB', pass: r.eventsPerSecond >= 150_000 && r.peakRssMb <= 200 });
+    const { rounds } = await alternatingRounds(
+      roundsWanted(),
+      async () => {
+        await fill(n, events, 100);
+        return simplestIndexerRun(n, es, events, bench);
+      },
+      async () => {
+        await fill(n, events, 100);
+        // default settings: the prefetch window follows the size of the messages
+        const s = await indexRun(n, es, events);
+        return row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss);
+      },
+    );
+    const byRate = [...rounds].sort((a, b) => a.logship.eventsPerSecond - b.logship.eventsPerSecond);
+    const median = byRate[Math.floor((byRate.length - 1) / 2)]!;
+    record(median.base);
+    const r = median.logship;
+    r.peakRssMb = Math.max(...rounds.map((x) => x.logship.peakRssMb));
+    record(
+      r,
+      { text: '>= 150k events/s, peak RSS <= 200 MB', pass: r.eventsPerSecond >= 150_000 && r.peakRssMb <= 200 },
+      `the round of logship's median rate, with the highest peak RSS of any round; ${roundsNote(rounds)}`,
+    );
   } finally {
     await es.stop();
     await drop(n);
