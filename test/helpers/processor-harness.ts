@@ -72,8 +72,6 @@ export function setup(
     retryBackoffMs: number;
     /** the consumer's prefetch window (deliveries) */
     prefetch: number;
-    /** acked deliveries whose ack the consumer has not sent yet (held): they count in the window */
-    acksNotSent: number;
   }> = {},
 ) {
   const output = new ScriptedOutput(script);
@@ -117,7 +115,6 @@ export function setup(
     retryMaxBackoffMs: overrides.retryBackoffMs ? overrides.retryBackoffMs * 8 : 10,
     retryTimeoutMs: overrides.retryTimeoutMs ?? 60_000,
     ...(overrides.prefetch !== undefined ? { prefetch: () => overrides.prefetch! } : {}),
-    ...(overrides.acksNotSent !== undefined ? { acksNotSent: () => overrides.acksNotSent! } : {}),
   });
   processor.start();
   let tag = 0;

@@ -43,16 +43,6 @@ describe('several bulks in flight (--bulk-concurrency)', () => {
     await t.processor.stop();
   });
 
-  it('a partial batch is written at once when held acks fill the prefetch window: the broker counts them until they are sent', async () => {
-    // a window of 4 with 3 acks held: the one delivery fills it, and no more will come until a bulk is answered
-    const t = setup(byId({}), { bulkConcurrency: 1, batchSize: 100, prefetch: 4, acksNotSent: 3, flushIntervalMs: 60_000 });
-    t.deliver('e1');
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(t.output.requests, [['e1']], 'written without waiting for deliveries to pause');
-    await t.processor.drain();
-    await t.processor.stop();
-  });
-
   it('with many events per delivery the window holds whole batches: bulks stay at --batch-size', async () => {
     const gate = new GatedOutput();
     const t = setup(byId({}), { output: gate, bulkConcurrency: 4, batchSize: 100, prefetch: 8, flushIntervalMs: 60_000 });

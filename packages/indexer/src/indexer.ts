@@ -110,7 +110,6 @@ export class Indexer {
       retryTimeoutMs: config.retryTimeout,
       bulkConcurrency: config.bulkConcurrency,
       prefetch: () => consumer.prefetch,
-      acksNotSent: () => consumer.acksNotSent,
     });
     this.consumer = consumer;
     this.processor = processor;

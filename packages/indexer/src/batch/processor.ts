@@ -56,11 +56,6 @@ export interface ProcessorOptions {
    * waiting for --flush-interval. Default: no such window.
    */
   prefetch?: () => number;
-  /**
-   * Deliveries the ledger acked whose ack is not sent yet (held for the
-   * acked prefix, consumer.ts): the broker still counts them in the window.
-   */
-  acksNotSent?: () => number;
 }
 
 export class BatchProcessor {
@@ -211,9 +206,17 @@ export class BatchProcessor {
     return Math.max(1, Math.min(this.o.batchSize, Math.floor(held / this.concurrency)));
   }
 
-  /** the broker sends no more deliveries until some are acked (on the wire: a held ack still counts) */
+  /**
+   * The broker sends no more deliveries until some are acked. Acks the
+   * consumer holds for the acked prefix (consumer.ts) still count in the
+   * broker's window and are not counted here: they are sent within
+   * ACK_HOLD_MS (25 ms, under QUIET_FLUSH_MS) or when the bulk ahead of them
+   * is answered, and the deliveries that follow fill the batch. Counted, they
+   * would send a partial batch into the free bulk slot each time a bulk is
+   * answered before the one ahead of it.
+   */
   private windowFull(): boolean {
-    return this.o.prefetch !== undefined && this.ledger.unacked + (this.o.acksNotSent?.() ?? 0) >= this.o.prefetch();
+    return this.o.prefetch !== undefined && this.ledger.unacked >= this.o.prefetch();
   }
 
   private notify(): void {

@@ -121,15 +121,6 @@ export class Consumer implements AckWire {
     return this.resizingTo ?? this.appliedWindow;
   }
 
-  /**
-   * Deliveries acked in the ledger whose ack is not on the wire yet: held
-   * for the acked prefix, or due at the end of this tick. The broker counts
-   * them in the prefetch window until then.
-   */
-  get acksNotSent(): number {
-    return this.held.length + this.toAck.length;
-  }
-
   /** the window the broker was last asked for on this channel */
   private get appliedWindow(): number {
     return this.window?.current ?? this.options.prefetch;
