@@ -47,7 +47,9 @@ export interface Document {
  * and every young-generation GC meanwhile copies what it holds on the heap (a
  * string of the text is most of that; the bytes are outside the heap). The
  * bulk body is built from the bytes (outputs/bulk.ts); `source` decodes them
- * when asked, and setting it replaces them.
+ * when asked, and setting it replaces them: only while decoding (the
+ * data-stream namer adds its fields), since a document's size in a bulk body
+ * is measured once, when it is queued (batch/batcher.ts).
  */
 class BodyDocument implements Document {
   private text: string | undefined = undefined;
