@@ -4,9 +4,10 @@
  * events, seconds, events/s, ratio to baseline, peak RSS. The table goes to
  * stdout and bench/results.json. BENCH_SCALE=0.1 makes a quick run;
  * `npm run bench -- ship-batched latency` runs only those. The rows whose
- * target is a ratio, and the index 100 events/message row, run alternating
- * rounds of the baseline and logship, the median round standing for the row
- * (bench/report.ts); BENCH_ROUNDS=5 runs five.
+ * target is a ratio run alternating rounds of the baseline and logship, the
+ * median round standing for the row (bench/report.ts); the index 100
+ * events/message row runs them too, each side's median rate standing for it.
+ * BENCH_ROUNDS=5 runs five.
  *
  * The rows are in bench/rows/, the steps they share in bench/steps.ts.
  */
