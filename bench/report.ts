@@ -14,12 +14,13 @@ export const scaled = (n: number) => Math.max(1000, Math.round(n * SCALE));
 export const rows: Row[] = [];
 
 /**
- * BENCH_ROUNDS: how many alternating rounds a ratio row runs (default 3).
+ * BENCH_ROUNDS: how many alternating rounds a ratio row runs (default 5).
  * One run of each side moves with this shared host by about 15 %, more
  * than logship and the simplest indexer differ at +0 ms: a single pair
- * decides by chance.
+ * decides by chance, and the median of three moved by 0.05 from run to
+ * run (docs/performance.md).
  */
-export function roundsWanted(fallback = 3): number {
+export function roundsWanted(fallback = 5): number {
   const n = Number(process.env.BENCH_ROUNDS ?? fallback);
   if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_ROUNDS must be a whole number of 1 or more (got "${process.env.BENCH_ROUNDS}")`);
   return n;
@@ -58,6 +59,16 @@ export async function alternatingRounds(
   }
   const byRatio = [...done].sort((a, b) => (a.logship.ratio ?? 0) - (b.logship.ratio ?? 0));
   return { median: byRatio[Math.floor((byRatio.length - 1) / 2)]!, rounds: done };
+}
+
+/**
+ * For a row against an absolute target (events/s, peak RSS): the run of
+ * median rate among one side's runs (the lower middle one of an even
+ * count), with the highest peak RSS of any of them.
+ */
+export function medianRun(runs: readonly Row[]): Row {
+  const byRate = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return { ...byRate[Math.floor((byRate.length - 1) / 2)]!, peakRssMb: Math.max(...runs.map((x) => x.peakRssMb)) };
 }
 
 /** the note of a row measured in rounds: every round's events/s and ratio, so that the median can be checked */

@@ -7,7 +7,7 @@
  * target is a ratio run alternating rounds of the baseline and logship, the
  * median round standing for the row (bench/report.ts); the index 100
  * events/message row runs them too, each side's median rate standing for it.
- * BENCH_ROUNDS=5 runs five.
+ * BENCH_ROUNDS=3 runs three instead of five.
  *
  * The rows are in bench/rows/, the steps they share in bench/steps.ts.
  */

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { startLeanDouble } from '../../test/helpers/es.js';
 import { startInflatingProxy } from '../proxy.js';
 import { AMQP_URL, ROOT, bootstrap, names, row, run, settle, type Row } from '../lib.js';
-import { alternatingRounds, ratioOf, record, roundsNote, roundsWanted, scaled } from '../report.js';
+import { alternatingRounds, medianRun, ratioOf, record, roundsNote, roundsWanted, scaled } from '../report.js';
 import { drop, fill, indexRun, simplestIndexerRun } from '../steps.js';
 
 /**
  * Raw consume+ack (what the broker can hand out), then the simplest correct
- * indexer and logship in alternating rounds (BENCH_ROUNDS, default 3), each
+ * indexer and logship in alternating rounds (BENCH_ROUNDS, default 5), each
  * on a fresh backlog of the same events; logship's ratio is taken against
  * the simplest indexer of its round, and the median round stands for the
  * row. With latencyMs, the double answers every request that much later (a
@@ -80,13 +80,8 @@ export async function benchIndexBatched(): Promise<void> {
         return row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss);
       },
     );
-    // each side's run of median rate (the lower one of an even count), and the highest peak RSS of any round
-    const medianOf = (runs: Row[]) => {
-      const byRate = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
-      return { ...byRate[Math.floor((byRate.length - 1) / 2)]!, peakRssMb: Math.max(...runs.map((x) => x.peakRssMb)) };
-    };
-    const base = record(medianOf(rounds.map((x) => x.base)));
-    const r = medianOf(rounds.map((x) => x.logship));
+    const base = record(medianRun(rounds.map((x) => x.base)));
+    const r = medianRun(rounds.map((x) => x.logship));
     r.ratio = ratioOf(r, base);
     record(
       r,

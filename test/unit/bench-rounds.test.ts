@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Row } from '../../bench/lib.js';
-import { alternatingRounds, roundsNote, roundsWanted } from '../../bench/report.js';
+import { alternatingRounds, medianRun, roundsNote, roundsWanted } from '../../bench/report.js';
 
 function rowOf(variant: string, eventsPerSecond: number): Row {
   return { benchmark: 'b', variant, events: 1000, seconds: 1000 / eventsPerSecond, eventsPerSecond, ratio: null, peakRssMb: 1 };
@@ -45,6 +45,14 @@ describe('the bench runs a ratio row in alternating rounds', () => {
     assert.match(lines[1]!, /round 2 of 3, logship first: baseline 200, logship 180 events\/s, ratio 0\.90/);
   });
 
+  it("a row against an absolute target takes each side's median rate (the lower middle of an even count) and its highest peak RSS", () => {
+    const peaks = [150, 190, 120, 160];
+    const m = medianRun([95, 130, 105, 110].map((rate, i) => ({ ...rowOf('logship', rate), peakRssMb: peaks[i]! })));
+    assert.equal(m.eventsPerSecond, 105);
+    assert.equal(m.peakRssMb, 190);
+    assert.equal(medianRun([rowOf('x', 3), rowOf('x', 1), rowOf('x', 2)]).eventsPerSecond, 2);
+  });
+
   it('takes the lower middle round of an even count (the figure that favours logship less)', async () => {
     const { median, rounds } = await alternatingRounds(
       4,
@@ -66,10 +74,10 @@ describe('the bench runs a ratio row in alternating rounds', () => {
     const saved = process.env.BENCH_ROUNDS;
     try {
       delete process.env.BENCH_ROUNDS;
-      assert.equal(roundsWanted(), 3);
-      assert.equal(roundsWanted(2), 2);
-      process.env.BENCH_ROUNDS = '5';
       assert.equal(roundsWanted(), 5);
+      assert.equal(roundsWanted(2), 2);
+      process.env.BENCH_ROUNDS = '3';
+      assert.equal(roundsWanted(), 3);
       for (const bad of ['0', '2.5', 'three']) {
         process.env.BENCH_ROUNDS = bad;
         assert.throws(() => roundsWanted(), /BENCH_ROUNDS must be a whole number of 1 or more/);
