@@ -17,8 +17,8 @@ export const rows: Row[] = [];
  * BENCH_ROUNDS: how many alternating rounds a ratio row runs (default 5).
  * One run of each side moves with this shared host by about 15 %, more
  * than logship and the simplest indexer differ at +0 ms: a single pair
- * decides by chance, and the median of three moved by 0.05 from run to
- * run (docs/performance.md).
+ * decides by chance, and the median of three moved by up to 0.1 from run
+ * to run of the same build (docs/performance.md).
  */
 export function roundsWanted(fallback = 5): number {
   const n = Number(process.env.BENCH_ROUNDS ?? fallback);
