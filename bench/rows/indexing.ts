@@ -7,6 +7,26 @@ import { alternatingRounds, medianRun, ratioOf, record, roundsNote, roundsWanted
 import { drop, fill, indexRun, simplestIndexerRun } from '../steps.js';
 
 /**
+ * The simplest correct indexer and logship (default settings) in
+ * alternating rounds (BENCH_ROUNDS), each on a fresh backlog of `events`
+ * events, `perMessage` per message.
+ */
+function indexRounds(n: ReturnType<typeof names>, es: Awaited<ReturnType<typeof startLeanDouble>>, events: number, perMessage: number, bench: string) {
+  return alternatingRounds(
+    roundsWanted(),
+    async () => {
+      await fill(n, events, perMessage);
+      return simplestIndexerRun(n, es, events, bench);
+    },
+    async () => {
+      await fill(n, events, perMessage);
+      const s = await indexRun(n, es, events);
+      return row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss);
+    },
+  );
+}
+
+/**
  * Raw consume+ack (what the broker can hand out), then the simplest correct
  * indexer and logship in alternating rounds (BENCH_ROUNDS, default 5), each
  * on a fresh backlog of the same events; logship's ratio is taken against
@@ -30,18 +50,7 @@ export async function benchIndexSingle(latencyMs = 0): Promise<void> {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const out = JSON.parse(c.stdout()) as { events: number; seconds: number };
     const raw = record(row(bench, 'raw amqplib consume+ack', out.events, seconds, r.peakRss));
-    const { median, rounds } = await alternatingRounds(
-      roundsWanted(),
-      async () => {
-        await fill(n, events, 1);
-        return simplestIndexerRun(n, es, events, bench);
-      },
-      async () => {
-        await fill(n, events, 1);
-        const s = await indexRun(n, es, events);
-        return row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss);
-      },
-    );
+    const { median, rounds } = await indexRounds(n, es, events, 1, bench);
     record(median.base, undefined, `ratio to raw consume+ack: ${ratioOf(median.base, raw)}`);
     // the ratio column is to the simplest correct indexer (one bulk in flight): several in flight must beat it most when Elasticsearch is far
     const want = latencyMs === 0 ? 1 : 2;
@@ -67,19 +76,8 @@ export async function benchIndexBatched(): Promise<void> {
   const bench = '4 index, 100 events/message';
   try {
     await bootstrap(n.env);
-    const { rounds } = await alternatingRounds(
-      roundsWanted(),
-      async () => {
-        await fill(n, events, 100);
-        return simplestIndexerRun(n, es, events, bench);
-      },
-      async () => {
-        await fill(n, events, 100);
-        // default settings: the prefetch window follows the size of the messages
-        const s = await indexRun(n, es, events);
-        return row(bench, 'logship index -> ES double', events, s.seconds, s.peakRss);
-      },
-    );
+    // default settings: the prefetch window follows the size of the messages
+    const { rounds } = await indexRounds(n, es, events, 100, bench);
     const base = record(medianRun(rounds.map((x) => x.base)));
     const r = medianRun(rounds.map((x) => x.logship));
     r.ratio = ratioOf(r, base);

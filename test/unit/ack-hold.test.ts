@@ -33,6 +33,29 @@ function settle(c: Awaited<ReturnType<typeof consumerOf>>, i: number, nack: bool
   else c.ledger.eventDone(c.deliveries[i]!);
 }
 
+/**
+ * A consumer of `order.length` deliveries of one event, settled in `order`
+ * (nacked or written as `nacks` decides); `after` runs after the k-th
+ * settling with the tags settled so far.
+ */
+async function settleInOrder(
+  ackHoldMs: number,
+  order: number[],
+  nacks: boolean[],
+  after: (c: Awaited<ReturnType<typeof consumerOf>>, k: number, settled: Set<number>) => Promise<void>,
+) {
+  const c = await consumerOf(1, ackHoldMs);
+  for (let i = 0; i < order.length; i++) c.ch.deliver();
+  const settled = new Set<number>();
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    settle(c, i, nacks[i]!);
+    settled.add(i + 1);
+    await after(c, k, settled);
+  }
+  return c;
+}
+
 /** the broker's end state: no unknown tag, nothing unacked, each delivery acked or nacked as it was settled */
 function assertSettledAsDecided(ch: FakeChannel, nacks: boolean[]): void {
   assert.deepEqual(ch.errors, []);
@@ -61,26 +84,18 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
     await fc.assert(
       fc.asyncProperty(settlings(false), async ([order, nacks, tickAfter]) => {
         // a hold no run outlasts: every ack beyond the prefix waits for it
-        const c = await consumerOf(1, 60_000);
-        const { ch, consumer } = c;
-        for (let i = 0; i < order.length; i++) ch.deliver();
-        const settled = new Set<number>();
-        for (let k = 0; k < order.length; k++) {
-          const i = order[k]!;
-          settle(c, i, nacks[i]!);
-          settled.add(i + 1);
-          if (tickAfter[k]) {
-            await tick();
-            const open = [...Array(order.length).keys()].map((j) => j + 1).filter((t) => !settled.has(t));
-            const first = open[0] ?? Number.POSITIVE_INFINITY;
-            // held: acked (not nacked) after the first delivery not settled
-            const held = [...settled].filter((t) => t > first && !nacks[t - 1]);
-            assert.deepEqual(
-              [...ch.unacked].sort((a, b) => a - b),
-              [...open, ...held].sort((a, b) => a - b),
-            );
-          }
-        }
+        const { ch, consumer } = await settleInOrder(60_000, order, nacks, async ({ ch }, k, settled) => {
+          if (!tickAfter[k]) return;
+          await tick();
+          const open = [...Array(order.length).keys()].map((j) => j + 1).filter((t) => !settled.has(t));
+          const first = open[0] ?? Number.POSITIVE_INFINITY;
+          // held: acked (not nacked) after the first delivery not settled
+          const held = [...settled].filter((t) => t > first && !nacks[t - 1]);
+          assert.deepEqual(
+            [...ch.unacked].sort((a, b) => a - b),
+            [...open, ...held].sort((a, b) => a - b),
+          );
+        });
         await tick();
         assertSettledAsDecided(ch, nacks);
         assert.deepEqual(
@@ -98,21 +113,14 @@ describe('acks held for the acked prefix (ACK_HOLD_MS)', () => {
     const hold = 3;
     await fc.assert(
       fc.asyncProperty(settlings(true), async ([order, nacks, pauseAfter]) => {
-        const c = await consumerOf(1, hold);
-        const { ch, consumer } = c;
-        for (let i = 0; i < order.length; i++) ch.deliver();
-        const settled = new Set<number>();
-        for (let k = 0; k < order.length; k++) {
-          const i = order[k]!;
-          settle(c, i, nacks[i]!);
-          settled.add(i + 1);
+        const { ch, consumer } = await settleInOrder(hold, order, nacks, async ({ ch }, k, settled) => {
           if (pauseAfter[k] === 1) await tick();
           if (pauseAfter[k] === 2) await sleep(hold + 2);
           // never settled on the broker before the ledger settled it
           for (const t of [...Array(order.length).keys()].map((j) => j + 1)) {
             if (!settled.has(t)) assert.ok(ch.unacked.has(t), `delivery ${t} is not settled yet`);
           }
-        }
+        });
         await sleep(hold + 5);
         assertSettledAsDecided(ch, nacks);
         assert.ok(ch.frames.length <= order.length, 'one frame per delivery at most');
